@@ -1,0 +1,2 @@
+//! The `paylog` binary.
+fn main() {}
