@@ -1,0 +1,1 @@
+//! WeChat Pay v2 protocol: signing, XML, requestPayment parameters, refund notify decryption (pure).
