@@ -1,0 +1,1 @@
+//! The `paylog` subcommands; `main.rs` only parses and dispatches.

@@ -1,0 +1,1 @@
+//! Typed settings with environment overrides.

@@ -1,0 +1,1 @@
+//! The command pipeline: load, decide, append, retry.

@@ -1,0 +1,1 @@
+//! The mini-program REST API and the WeChat notify endpoints.

@@ -1,0 +1,1 @@
+//! The async WeChat Pay v2 and login client.
