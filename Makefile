@@ -1,0 +1,31 @@
+# paylog's two set-up commands, plus a few conveniences.
+#
+#   make run    installs what is missing, builds, and runs `paylog serve`
+#               (embedded RocksDB in ./data, the WeChat simulator in-process)
+#   make test   installs what is missing and runs the whole test suite (CI runs this)
+#
+# Cargo's target dir lives outside the checkout so that fresh clones (CI) reuse
+# the ~17-minute RocksDB C++ build instead of repeating it.
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/paylog-target
+CARGO ?= cargo
+
+.PHONY: run test setup demo bench lint
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	$(CARGO) run -p paylog-api --bin paylog -- serve $(ARGS)
+
+test: setup
+	$(CARGO) test --workspace
+
+demo: setup
+	$(CARGO) run -p paylog-api --bin paylog -- demo
+
+bench: setup
+	$(CARGO) run --release -p paylog-api --bin paylog -- bench $(ARGS)
+
+lint: setup
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
