@@ -1,16 +1,60 @@
 //! paylog's pure domain: everything that decides, nothing that does I/O.
 //!
 //! This crate depends on no other paylog crate and performs no I/O: no files, no
-//! network, no clock (the current time always arrives inside a command), no tokio.
-//! That keeps every decision a pure function, trivially testable and replayable.
+//! network, no clock (the current time always arrives inside a command), no tokio,
+//! no randomness (ids are uuid v7 generated at the edge). That keeps every decision
+//! a pure function, trivially testable and replayable.
 //!
 //! Map of the crate:
-//! - [`ids`], [`money`]: identifiers and integer-fen amounts;
-//! - [`user`], [`product`], [`order`]: the aggregates, each a `Command` enum, an
-//!   `Event` enum, a state, `decide` and `evolve`;
+//! - [`ids`], [`identity`], [`payment_refs`], [`money`]: validated value types —
+//!   `UserId`/`ProductId`/`OrderId` (uuid newtypes), `OutTradeNo` (derived from the
+//!   order id, maps back without a lookup), `Username`/`OpenId`/`PasswordHash`,
+//!   WeChat's `PrepayId`/`TransactionId`/`RefundId`/`OutRefundNo`, and `Fen`;
+//! - [`streams`]: stream names (`user-<uuid>`, `product-<uuid>`, `order-<uuid>`,
+//!   and the uniqueness claims `username-<name>`, `openid-<openid>`);
+//! - [`aggregate`]: the [`Aggregate`] trait (`decide`, `evolve`, `fold`) and the
+//!   multi-stream [`Decision`];
+//! - [`user`], [`claim`], [`product`], [`order`]: the aggregates, each a `Command`
+//!   enum, an `Event` enum of past-tense event structs, a state, `decide`, `evolve`
+//!   (the order's transition table heads [`order`]);
+//! - [`checkout`], [`signup`]: decisions spanning aggregates (order + stock,
+//!   user + claim), appended atomically by the pipeline;
+//! - [`event`], [`codec`]: [`DomainEvent`] over all events, and the envelope codec
+//!   (`event_type`, `schema_version`, JSON payload) with upcasts of old versions;
+//! - [`error`]: [`DomainError`], every refusal;
 //! - [`wxpay`]: the WeChat Pay v2 protocol (signing, XML, `wx.requestPayment`
 //!   parameters, refund-notify decryption), pure as well.
 //!
-//! (The domain helper fills in the rest of this map.)
+//! Invariants the domain guarantees (audited by `OrderState::check_invariants`):
+//! - an order is paid at most once, by exactly its total (other amounts and payments
+//!   for cancelled/closed orders are recorded as anomalies, never as payment);
+//! - refunded + pending refunds never exceed the amount paid;
+//! - stock never goes below zero (reserve, release and adjustments are checked);
+//! - every event carries the values it implies (line totals, order total, stock
+//!   after, refunded after), so replay copies rather than recomputes.
 
+pub mod aggregate;
+pub mod checkout;
+pub mod claim;
+pub mod codec;
+pub mod error;
+pub mod event;
+pub mod identity;
+pub mod ids;
+pub mod money;
+pub mod order;
+pub mod payment_refs;
+pub mod product;
+pub mod signup;
+pub mod streams;
+pub mod user;
 pub mod wxpay;
+
+#[cfg(test)]
+mod testkit;
+
+pub use aggregate::{Aggregate, Decision};
+pub use error::DomainError;
+pub use event::DomainEvent;
+pub use ids::{OrderId, OutTradeNo, ProductId, UserId};
+pub use money::Fen;

@@ -1,0 +1,171 @@
+//! The codec between [`DomainEvent`] and the store's opaque envelopes.
+//!
+//! An envelope is `(event_type, schema_version, payload)`: the type name of the event
+//! (`"OrderPlaced"`, never renamed), the version of its shape, and the JSON of its
+//! fields. JSON keeps the log readable by people and tools during audits.
+//!
+//! **Schema evolution.** When an event's shape changes, its version goes up and
+//! [`decode`] keeps reading every older version by *upcasting* it to the current
+//! shape, so old logs stay readable forever and `evolve` only knows the newest shape.
+//! Upcasts so far:
+//!
+//! - `OrderPlaced` v1 → v2: v1 had no `expires_at`. Orders of that era all used
+//!   WeChat's default two-hour payment window (the life of a prepay id), so the
+//!   upcast sets `expires_at = at + 2h` ([`ORDER_PLACED_V1_PAYMENT_WINDOW`]).
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::claim::ClaimEvent;
+use crate::error::DomainError;
+use crate::event::DomainEvent;
+use crate::ids::{OrderId, OutTradeNo, UserId};
+use crate::money::Fen;
+use crate::order::{OrderEvent, OrderLine, OrderPlaced};
+use crate::product::ProductEvent;
+use crate::user::UserEvent;
+
+/// An event ready for the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodedEvent {
+    pub event_type: &'static str,
+    pub schema_version: u16,
+    /// JSON of the event's fields.
+    pub payload: Vec<u8>,
+}
+
+/// The payment window assumed for `OrderPlaced` v1 events (see the module docs).
+pub const ORDER_PLACED_V1_PAYMENT_WINDOW: Duration = Duration::hours(2);
+
+macro_rules! codec_table {
+    ($($outer:ident :: $enum_:ident :: $variant:ident = v $version:literal),* $(,)?) => {
+        /// Every event type and its current schema version.
+        pub const EVENT_TYPES: &[(&str, u16)] = &[$((stringify!($variant), $version)),*];
+
+        pub(crate) fn event_type(event: &DomainEvent) -> &'static str {
+            match event {
+                $(DomainEvent::$outer($enum_::$variant(_)) => stringify!($variant),)*
+            }
+        }
+
+        /// Encodes an event at its current schema version.
+        pub fn encode(event: &DomainEvent) -> Result<EncodedEvent, DomainError> {
+            let (event_type, schema_version, payload) = match event {
+                $(DomainEvent::$outer($enum_::$variant(body)) => {
+                    (stringify!($variant), $version, serde_json::to_vec(body))
+                })*
+            };
+            let payload = payload.map_err(|e| DomainError::EncodeFailed {
+                event_type,
+                reason: e.to_string(),
+            })?;
+            Ok(EncodedEvent { event_type, schema_version, payload })
+        }
+
+        /// Decodes an envelope, upcasting older schema versions to the current shape.
+        pub fn decode(
+            event_type: &str,
+            schema_version: u16,
+            payload: &[u8],
+        ) -> Result<DomainEvent, DomainError> {
+            if let Some(event) = upcast(event_type, schema_version, payload)? {
+                return Ok(event);
+            }
+            match (event_type, schema_version) {
+                $((stringify!($variant), $version) => {
+                    let body = parse(event_type, schema_version, payload)?;
+                    Ok(DomainEvent::$outer($enum_::$variant(body)))
+                })*
+                _ if EVENT_TYPES.iter().any(|(name, _)| *name == event_type) => {
+                    Err(DomainError::UnsupportedSchemaVersion {
+                        event_type: event_type.to_owned(),
+                        schema_version,
+                    })
+                }
+                _ => Err(DomainError::UnknownEventType(event_type.to_owned())),
+            }
+        }
+    };
+}
+
+codec_table!(
+    User::UserEvent::UserRegistered = v 1,
+    Claim::ClaimEvent::UsernameClaimed = v 1,
+    Claim::ClaimEvent::OpenIdClaimed = v 1,
+    Product::ProductEvent::ProductCreated = v 1,
+    Product::ProductEvent::StockAdjusted = v 1,
+    Product::ProductEvent::StockReserved = v 1,
+    Product::ProductEvent::StockReleased = v 1,
+    Order::OrderEvent::OrderPlaced = v 2,
+    Order::OrderEvent::PaymentRequested = v 1,
+    Order::OrderEvent::PaymentConfirmed = v 1,
+    Order::OrderEvent::PaymentAmountMismatch = v 1,
+    Order::OrderEvent::LatePaymentReceived = v 1,
+    Order::OrderEvent::OrderCancelled = v 1,
+    Order::OrderEvent::OrderClosed = v 1,
+    Order::OrderEvent::RefundRequested = v 1,
+    Order::OrderEvent::RefundConfirmed = v 1,
+    Order::OrderEvent::RefundFailed = v 1,
+);
+
+fn parse<T: DeserializeOwned>(
+    event_type: &str,
+    schema_version: u16,
+    payload: &[u8],
+) -> Result<T, DomainError> {
+    serde_json::from_slice(payload).map_err(|e| DomainError::MalformedEvent {
+        event_type: event_type.to_owned(),
+        schema_version,
+        reason: e.to_string(),
+    })
+}
+
+/// Older shapes, upcast to the current one; `None` if the envelope is not an old shape.
+fn upcast(
+    event_type: &str,
+    schema_version: u16,
+    payload: &[u8],
+) -> Result<Option<DomainEvent>, DomainError> {
+    match (event_type, schema_version) {
+        ("OrderPlaced", 1) => {
+            let v1: OrderPlacedV1 = parse(event_type, schema_version, payload)?;
+            Ok(Some(DomainEvent::Order(OrderEvent::OrderPlaced(
+                v1.upcast(),
+            ))))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// `OrderPlaced` as written by schema v1.
+#[derive(Debug, Deserialize)]
+struct OrderPlacedV1 {
+    order_id: OrderId,
+    user_id: UserId,
+    out_trade_no: OutTradeNo,
+    lines: Vec<OrderLine>,
+    total: Fen,
+    at: DateTime<Utc>,
+}
+
+impl OrderPlacedV1 {
+    fn upcast(self) -> OrderPlaced {
+        OrderPlaced {
+            order_id: self.order_id,
+            user_id: self.user_id,
+            out_trade_no: self.out_trade_no,
+            lines: self.lines,
+            total: self.total,
+            // Saturates rather than panicking on a (nonsensical) instant near the end of time.
+            expires_at: self
+                .at
+                .checked_add_signed(ORDER_PLACED_V1_PAYMENT_WINDOW)
+                .unwrap_or(DateTime::<Utc>::MAX_UTC),
+            at: self.at,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

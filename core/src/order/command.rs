@@ -1,0 +1,103 @@
+//! Commands on an order. Every command carries `at`, the instant it was decided
+//! (core has no clock), which its events record.
+
+use chrono::{DateTime, Utc};
+
+use crate::ids::{OrderId, ProductId, UserId};
+use crate::money::Fen;
+use crate::payment_refs::{OutRefundNo, PrepayId, RefundId, TransactionId};
+
+/// One line of an order as priced at placement (by
+/// [`checkout::place_order`](crate::checkout::place_order), from the product's state).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineDraft {
+    pub product_id: ProductId,
+    pub product_name: String,
+    pub unit_price: Fen,
+    pub quantity: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlaceOrder {
+    pub order_id: OrderId,
+    pub user_id: UserId,
+    /// 1 to [`MAX_LINES`](super::MAX_LINES) lines, one per product.
+    pub lines: Vec<LineDraft>,
+    /// When an unpaid order may be closed (and WeChat's `time_expire`).
+    pub expires_at: DateTime<Utc>,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OrderCommand {
+    PlaceOrder(PlaceOrder),
+    /// unifiedorder returned a prepay id; the mini-program may now pay.
+    RequestPayment {
+        prepay_id: PrepayId,
+        valid_until: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    /// A verified payment notify (or an orderquery saying SUCCESS).
+    ConfirmPayment {
+        transaction_id: TransactionId,
+        amount: Fen,
+        paid_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    /// The user gives up an unpaid order.
+    CancelOrder {
+        at: DateTime<Utc>,
+    },
+    /// The payment window passed without payment.
+    CloseOrder {
+        at: DateTime<Utc>,
+    },
+    /// A refund is about to be submitted to WeChat.
+    RequestRefund {
+        out_refund_no: OutRefundNo,
+        amount: Fen,
+        /// WeChat's `refund_desc`: at most [`MAX_REFUND_REASON_CHARS`](super::MAX_REFUND_REASON_CHARS).
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// A verified refund notify (or refundquery) saying SUCCESS.
+    ConfirmRefund {
+        out_refund_no: OutRefundNo,
+        refund_id: RefundId,
+        amount: Fen,
+        at: DateTime<Utc>,
+    },
+    /// WeChat refused or closed the refund; its amount becomes refundable again.
+    FailRefund {
+        out_refund_no: OutRefundNo,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+}
+
+impl OrderCommand {
+    /// Every command name, in the order of the transition table.
+    pub const NAMES: [&'static str; 8] = [
+        "PlaceOrder",
+        "RequestPayment",
+        "ConfirmPayment",
+        "CancelOrder",
+        "CloseOrder",
+        "RequestRefund",
+        "ConfirmRefund",
+        "FailRefund",
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::PlaceOrder(_) => "PlaceOrder",
+            Self::RequestPayment { .. } => "RequestPayment",
+            Self::ConfirmPayment { .. } => "ConfirmPayment",
+            Self::CancelOrder { .. } => "CancelOrder",
+            Self::CloseOrder { .. } => "CloseOrder",
+            Self::RequestRefund { .. } => "RequestRefund",
+            Self::ConfirmRefund { .. } => "ConfirmRefund",
+            Self::FailRefund { .. } => "FailRefund",
+        }
+    }
+}

@@ -1,0 +1,314 @@
+//! `decide` for the order aggregate: one function per command.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+
+use super::command::{OrderCommand, PlaceOrder};
+use super::event::*;
+use super::state::{OrderState, OrderStatus, RefundStatus};
+use super::{MAX_LINES, MAX_REFUND_REASON_CHARS};
+use crate::error::DomainError;
+use crate::ids::OutTradeNo;
+use crate::money::Fen;
+use crate::payment_refs::{OutRefundNo, PrepayId, RefundId, TransactionId};
+
+pub(super) fn decide(
+    state: &Option<OrderState>,
+    command: OrderCommand,
+) -> Result<Vec<OrderEvent>, DomainError> {
+    let Some(order) = state else {
+        return match command {
+            OrderCommand::PlaceOrder(cmd) => place(cmd),
+            _ => Err(DomainError::NotFound { aggregate: "order" }),
+        };
+    };
+    let refuse = |command: &OrderCommand| DomainError::InvalidTransition {
+        from: order.status,
+        command: command.name(),
+    };
+    match command {
+        OrderCommand::PlaceOrder(_) => Err(DomainError::AlreadyExists { aggregate: "order" }),
+        OrderCommand::RequestPayment { .. } if !order.status.is_awaiting_payment() => {
+            Err(refuse(&command))
+        }
+        OrderCommand::RequestPayment {
+            prepay_id,
+            valid_until,
+            at,
+        } => request_payment(order, prepay_id, valid_until, at),
+        OrderCommand::ConfirmPayment {
+            transaction_id,
+            amount,
+            paid_at,
+            at,
+        } => confirm_payment(order, transaction_id, amount, paid_at, at),
+        OrderCommand::CancelOrder { .. } if !order.status.is_awaiting_payment() => {
+            Err(refuse(&command))
+        }
+        OrderCommand::CancelOrder { at } => Ok(vec![OrderEvent::OrderCancelled(OrderCancelled {
+            order_id: order.order_id,
+            at,
+        })]),
+        OrderCommand::CloseOrder { .. } if !order.status.is_awaiting_payment() => {
+            Err(refuse(&command))
+        }
+        OrderCommand::CloseOrder { at } => {
+            if at < order.expires_at {
+                return Err(DomainError::NotYetExpired {
+                    expires_at: order.expires_at,
+                });
+            }
+            Ok(vec![OrderEvent::OrderClosed(OrderClosed {
+                order_id: order.order_id,
+                at,
+            })])
+        }
+        OrderCommand::RequestRefund { .. }
+        | OrderCommand::ConfirmRefund { .. }
+        | OrderCommand::FailRefund { .. }
+            if !order.status.is_paid() =>
+        {
+            Err(refuse(&command))
+        }
+        OrderCommand::RequestRefund {
+            out_refund_no,
+            amount,
+            reason,
+            at,
+        } => request_refund(order, out_refund_no, amount, reason, at),
+        OrderCommand::ConfirmRefund {
+            out_refund_no,
+            refund_id,
+            amount,
+            at,
+        } => confirm_refund(order, out_refund_no, refund_id, amount, at),
+        OrderCommand::FailRefund {
+            out_refund_no,
+            reason,
+            at,
+        } => fail_refund(order, out_refund_no, reason, at),
+    }
+}
+
+fn place(cmd: PlaceOrder) -> Result<Vec<OrderEvent>, DomainError> {
+    if cmd.lines.is_empty() {
+        return Err(DomainError::EmptyOrder);
+    }
+    if cmd.lines.len() > MAX_LINES {
+        return Err(DomainError::TooManyLines {
+            count: cmd.lines.len(),
+            max: MAX_LINES,
+        });
+    }
+    if cmd.expires_at <= cmd.at {
+        return Err(DomainError::InvalidExpiry);
+    }
+    let mut seen = BTreeSet::new();
+    let mut lines = Vec::with_capacity(cmd.lines.len());
+    for draft in cmd.lines {
+        if !seen.insert(draft.product_id) {
+            return Err(DomainError::DuplicateLine(draft.product_id));
+        }
+        if draft.quantity == 0 {
+            return Err(DomainError::InvalidQuantity {
+                product_id: draft.product_id,
+            });
+        }
+        if draft.unit_price.is_zero() {
+            return Err(DomainError::InvalidPrice);
+        }
+        let line_total = draft
+            .unit_price
+            .checked_mul(draft.quantity)
+            .ok_or(DomainError::AmountOverflow)?;
+        lines.push(OrderLine {
+            product_id: draft.product_id,
+            product_name: draft.product_name,
+            unit_price: draft.unit_price,
+            quantity: draft.quantity,
+            line_total,
+        });
+    }
+    let total =
+        Fen::checked_sum(lines.iter().map(|l| l.line_total)).ok_or(DomainError::AmountOverflow)?;
+    Ok(vec![OrderEvent::OrderPlaced(OrderPlaced {
+        order_id: cmd.order_id,
+        user_id: cmd.user_id,
+        out_trade_no: OutTradeNo::for_order(cmd.order_id),
+        lines,
+        total,
+        expires_at: cmd.expires_at,
+        at: cmd.at,
+    })])
+}
+
+fn request_payment(
+    order: &OrderState,
+    prepay_id: PrepayId,
+    valid_until: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<Vec<OrderEvent>, DomainError> {
+    // Asking WeChat for a prepay id after expiry would let the user pay an order
+    // that is about to be closed.
+    if at >= order.expires_at {
+        return Err(DomainError::OrderExpired {
+            expires_at: order.expires_at,
+        });
+    }
+    if valid_until <= at {
+        return Err(DomainError::InvalidPrepayValidity);
+    }
+    Ok(vec![OrderEvent::PaymentRequested(PaymentRequested {
+        order_id: order.order_id,
+        prepay_id,
+        valid_until,
+        at,
+    })])
+}
+
+/// The payment notify is at-least-once and may race cancellation, so every case
+/// is decided rather than refused where that would lose a fact about money.
+fn confirm_payment(
+    order: &OrderState,
+    transaction_id: TransactionId,
+    amount: Fen,
+    paid_at: DateTime<Utc>,
+    at: DateTime<Utc>,
+) -> Result<Vec<OrderEvent>, DomainError> {
+    // A repeated notify for a transaction already recorded appends nothing.
+    if order.knows_transaction(&transaction_id) {
+        return Ok(vec![]);
+    }
+    if let Some(payment) = &order.payment {
+        return Err(DomainError::AlreadyPaid {
+            transaction_id: payment.transaction_id.clone(),
+        });
+    }
+    let order_id = order.order_id;
+    if matches!(order.status, OrderStatus::Cancelled | OrderStatus::Closed) {
+        return Ok(vec![OrderEvent::LatePaymentReceived(LatePaymentReceived {
+            order_id,
+            transaction_id,
+            amount,
+            paid_at,
+            order_status: order.status,
+            at,
+        })]);
+    }
+    if amount != order.total {
+        return Ok(vec![OrderEvent::PaymentAmountMismatch(
+            PaymentAmountMismatch {
+                order_id,
+                transaction_id,
+                expected: order.total,
+                received: amount,
+                paid_at,
+                at,
+            },
+        )]);
+    }
+    Ok(vec![OrderEvent::PaymentConfirmed(PaymentConfirmed {
+        order_id,
+        transaction_id,
+        amount,
+        paid_at,
+        at,
+    })])
+}
+
+fn request_refund(
+    order: &OrderState,
+    out_refund_no: OutRefundNo,
+    amount: Fen,
+    reason: String,
+    at: DateTime<Utc>,
+) -> Result<Vec<OrderEvent>, DomainError> {
+    // The same refund number is the same refund: a retry appends nothing, a
+    // different amount under that number is a caller bug.
+    if let Some(existing) = order.refund(&out_refund_no) {
+        if existing.amount == amount {
+            return Ok(vec![]);
+        }
+        return Err(DomainError::DuplicateRefundNo(out_refund_no));
+    }
+    if amount.is_zero() {
+        return Err(DomainError::InvalidRefundAmount);
+    }
+    if reason.chars().count() > MAX_REFUND_REASON_CHARS {
+        return Err(DomainError::InvalidRefundReason);
+    }
+    let refundable = order.refundable();
+    if amount > refundable {
+        return Err(DomainError::RefundExceedsPaid {
+            requested: amount,
+            refundable,
+        });
+    }
+    Ok(vec![OrderEvent::RefundRequested(RefundRequested {
+        order_id: order.order_id,
+        out_refund_no,
+        amount,
+        reason,
+        at,
+    })])
+}
+
+fn confirm_refund(
+    order: &OrderState,
+    out_refund_no: OutRefundNo,
+    refund_id: RefundId,
+    amount: Fen,
+    at: DateTime<Utc>,
+) -> Result<Vec<OrderEvent>, DomainError> {
+    let Some(refund) = order.refund(&out_refund_no) else {
+        return Err(DomainError::UnknownRefund(out_refund_no));
+    };
+    match refund.status {
+        RefundStatus::Confirmed => return Ok(vec![]),
+        RefundStatus::Failed => return Err(DomainError::RefundAlreadyFailed(out_refund_no)),
+        RefundStatus::Pending => {}
+    }
+    if amount != refund.amount {
+        return Err(DomainError::RefundAmountMismatch {
+            out_refund_no,
+            expected: refund.amount,
+            received: amount,
+        });
+    }
+    let refunded_after = order
+        .refunded
+        .checked_add(amount)
+        .ok_or(DomainError::AmountOverflow)?;
+    Ok(vec![OrderEvent::RefundConfirmed(RefundConfirmed {
+        order_id: order.order_id,
+        out_refund_no,
+        refund_id,
+        amount,
+        refunded_after,
+        at,
+    })])
+}
+
+fn fail_refund(
+    order: &OrderState,
+    out_refund_no: OutRefundNo,
+    reason: String,
+    at: DateTime<Utc>,
+) -> Result<Vec<OrderEvent>, DomainError> {
+    let Some(refund) = order.refund(&out_refund_no) else {
+        return Err(DomainError::UnknownRefund(out_refund_no));
+    };
+    match refund.status {
+        RefundStatus::Failed => return Ok(vec![]),
+        RefundStatus::Confirmed => return Err(DomainError::RefundAlreadyConfirmed(out_refund_no)),
+        RefundStatus::Pending => {}
+    }
+    Ok(vec![OrderEvent::RefundFailed(RefundFailed {
+        order_id: order.order_id,
+        out_refund_no,
+        amount: refund.amount,
+        reason,
+        at,
+    })])
+}

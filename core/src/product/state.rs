@@ -1,0 +1,19 @@
+//! The state of a product, as the API and audits see it.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::ids::ProductId;
+use crate::money::Fen;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProductState {
+    pub product_id: ProductId,
+    pub name: String,
+    /// The current unit price; an order copies it into its lines when placed.
+    pub price: Fen,
+    /// Units available to new orders (reserved units are already subtracted).
+    pub stock: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
