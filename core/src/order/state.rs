@@ -216,12 +216,13 @@ impl OrderState {
         if paid_status && self.paid != self.total {
             v.push(format!("paid {} ≠ total {}", self.paid, self.total));
         }
-        if let Some(p) = &self.payment {
-            if p.amount != self.paid {
-                v.push(format!("payment amount {} ≠ paid {}", p.amount, self.paid));
-            }
+        if let Some(p) = &self.payment
+            && p.amount != self.paid
+        {
+            v.push(format!("payment amount {} ≠ paid {}", p.amount, self.paid));
         }
-        if !paid_status && !(self.paid.is_zero() && self.refunds.is_empty()) {
+        let untouched = self.paid.is_zero() && self.refunds.is_empty();
+        if !paid_status && !untouched {
             v.push(format!(
                 "status {} with money paid or refunds recorded",
                 self.status

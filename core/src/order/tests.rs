@@ -1,1 +1,480 @@
-//! Tests.
+//! given(events) / when(command) / then(events or error) for the order aggregate.
+
+use super::*;
+use crate::error::DomainError;
+use crate::ids::OutTradeNo;
+use crate::money::Fen;
+use crate::payment_refs::PrepayId;
+use crate::testkit::*;
+
+/// given(events) / when(command): the decision, and the state after it.
+fn when(
+    given: &[OrderEvent],
+    command: OrderCommand,
+) -> (Result<Vec<OrderEvent>, DomainError>, Option<OrderState>) {
+    let state = Order::fold(given);
+    let decided = Order::decide(&state, command);
+    let after = match &decided {
+        Ok(new) => Order::fold(given.iter().chain(new)),
+        Err(_) => state,
+    };
+    (decided, after)
+}
+
+fn status(state: &Option<OrderState>) -> Option<OrderStatus> {
+    state.as_ref().map(|s| s.status)
+}
+
+fn paid() -> Vec<OrderEvent> {
+    history(vec![place_cmd(), request_payment(), confirm(1, TOTAL)])
+}
+
+#[test]
+fn place_order_computes_line_totals_and_total() {
+    let (decided, after) = when(&[], place_cmd());
+    let Ok([OrderEvent::OrderPlaced(placed)]) = decided.as_deref() else {
+        panic!("expected one OrderPlaced, got {decided:?}");
+    };
+    assert_eq!(placed.total, Fen::new(TOTAL));
+    assert_eq!(placed.lines[0].line_total, Fen::new(2000));
+    assert_eq!(placed.lines[1].line_total, Fen::new(500));
+    assert_eq!(placed.out_trade_no, OutTradeNo::for_order(order_id(1)));
+    assert_eq!(placed.expires_at, t(30));
+    let state = after.expect("placed");
+    assert_eq!(state.status, OrderStatus::Placed);
+    assert_eq!(state.check_invariants(), Ok(()));
+}
+
+#[test]
+fn place_order_validates_its_lines() {
+    let with = |edit: &dyn Fn(&mut PlaceOrder)| {
+        let OrderCommand::PlaceOrder(mut cmd) = place_cmd() else {
+            unreachable!("place_cmd is a PlaceOrder")
+        };
+        edit(&mut cmd);
+        Order::decide(&None, OrderCommand::PlaceOrder(cmd))
+    };
+    assert_eq!(with(&|c| c.lines.clear()), Err(DomainError::EmptyOrder));
+    assert_eq!(
+        with(&|c| {
+            c.lines = (0..51)
+                .map(|i| LineDraft {
+                    product_id: product_id(100 + i),
+                    product_name: "x".into(),
+                    unit_price: Fen::new(1),
+                    quantity: 1,
+                })
+                .collect()
+        }),
+        Err(DomainError::TooManyLines { count: 51, max: 50 })
+    );
+    assert_eq!(
+        with(&|c| c.lines[1].product_id = product_id(1)),
+        Err(DomainError::DuplicateLine(product_id(1)))
+    );
+    assert_eq!(
+        with(&|c| c.lines[0].quantity = 0),
+        Err(DomainError::InvalidQuantity {
+            product_id: product_id(1)
+        })
+    );
+    assert_eq!(
+        with(&|c| c.lines[0].unit_price = Fen::ZERO),
+        Err(DomainError::InvalidPrice)
+    );
+    assert_eq!(
+        with(&|c| c.expires_at = c.at),
+        Err(DomainError::InvalidExpiry)
+    );
+    assert_eq!(
+        with(&|c| {
+            c.lines[0].unit_price = Fen::new(u64::MAX);
+            c.lines[0].quantity = 2;
+        }),
+        Err(DomainError::AmountOverflow)
+    );
+    assert_eq!(
+        with(&|c| {
+            c.lines[0].unit_price = Fen::new(u64::MAX);
+            c.lines[0].quantity = 1;
+        }),
+        Err(DomainError::AmountOverflow)
+    );
+}
+
+#[test]
+fn request_payment_records_the_prepay_id_and_can_be_renewed() {
+    let given = history(vec![place_cmd()]);
+    let (_, after) = when(&given, request_payment());
+    let state = after.expect("exists");
+    assert_eq!(state.status, OrderStatus::PaymentRequested);
+    assert_eq!(state.prepay.as_ref().map(|p| p.valid_until), Some(t(120)));
+
+    let given = history(vec![place_cmd(), request_payment()]);
+    let renew = OrderCommand::RequestPayment {
+        prepay_id: PrepayId::parse("wx2").expect("valid"),
+        valid_until: t(130),
+        at: t(10),
+    };
+    let (_, after) = when(&given, renew);
+    let prepay = after.and_then(|s| s.prepay).expect("prepay");
+    assert_eq!(
+        (prepay.prepay_id.as_str(), prepay.requested_at),
+        ("wx2", t(10))
+    );
+}
+
+#[test]
+fn request_payment_is_refused_after_expiry_or_with_a_stale_validity() {
+    let given = history(vec![place_cmd()]);
+    let late = OrderCommand::RequestPayment {
+        prepay_id: PrepayId::parse("wx1").expect("valid"),
+        valid_until: t(200),
+        at: t(30),
+    };
+    assert_eq!(
+        when(&given, late).0,
+        Err(DomainError::OrderExpired { expires_at: t(30) })
+    );
+    let stale = OrderCommand::RequestPayment {
+        prepay_id: PrepayId::parse("wx1").expect("valid"),
+        valid_until: t(1),
+        at: t(1),
+    };
+    assert_eq!(
+        when(&given, stale).0,
+        Err(DomainError::InvalidPrepayValidity)
+    );
+}
+
+#[test]
+fn confirm_payment_pays_the_order_once() {
+    let given = history(vec![place_cmd(), request_payment()]);
+    let (decided, after) = when(&given, confirm(1, TOTAL));
+    assert_eq!(
+        decided,
+        Ok(vec![OrderEvent::PaymentConfirmed(PaymentConfirmed {
+            order_id: order_id(1),
+            transaction_id: txn(1),
+            amount: Fen::new(TOTAL),
+            paid_at: t(2),
+            at: t(2),
+        })])
+    );
+    let state = after.expect("exists");
+    assert_eq!(
+        (state.status, state.paid),
+        (OrderStatus::Paid, Fen::new(TOTAL))
+    );
+    assert_eq!(state.check_invariants(), Ok(()));
+}
+
+#[test]
+fn duplicate_payment_notify_appends_nothing_and_another_transaction_is_refused() {
+    let given = paid();
+    assert_eq!(when(&given, confirm(1, TOTAL)).0, Ok(vec![]));
+    assert_eq!(
+        when(&given, confirm(2, TOTAL)).0,
+        Err(DomainError::AlreadyPaid {
+            transaction_id: txn(1)
+        })
+    );
+}
+
+#[test]
+fn payment_with_the_wrong_amount_is_recorded_but_does_not_pay() {
+    let given = history(vec![place_cmd(), request_payment()]);
+    let (decided, after) = when(&given, confirm(7, TOTAL - 1));
+    assert_eq!(
+        decided,
+        Ok(vec![OrderEvent::PaymentAmountMismatch(
+            PaymentAmountMismatch {
+                order_id: order_id(1),
+                transaction_id: txn(7),
+                expected: Fen::new(TOTAL),
+                received: Fen::new(TOTAL - 1),
+                paid_at: t(2),
+                at: t(2),
+            }
+        )])
+    );
+    let state = after.expect("exists");
+    assert_eq!(
+        (state.status, state.paid),
+        (OrderStatus::PaymentRequested, Fen::ZERO)
+    );
+    assert_eq!(state.anomalies.len(), 1);
+    assert_eq!(state.check_invariants(), Ok(()));
+
+    let given = history(vec![place_cmd(), request_payment(), confirm(7, TOTAL - 1)]);
+    assert_eq!(
+        when(&given, confirm(7, TOTAL - 1)).0,
+        Ok(vec![]),
+        "repeat is a no-op"
+    );
+    let (_, after) = when(&given, confirm(8, TOTAL));
+    assert_eq!(
+        status(&after),
+        Some(OrderStatus::Paid),
+        "a correct payment still pays"
+    );
+}
+
+#[test]
+fn late_payment_on_a_cancelled_or_closed_order_is_recorded_and_never_pays() {
+    let closed = history(vec![place_cmd(), OrderCommand::CloseOrder { at: t(30) }]);
+    let cancelled = history(vec![place_cmd(), OrderCommand::CancelOrder { at: t(5) }]);
+    for (given, from) in [
+        (closed, OrderStatus::Closed),
+        (cancelled, OrderStatus::Cancelled),
+    ] {
+        let (decided, after) = when(&given, confirm(3, TOTAL));
+        assert_eq!(
+            decided,
+            Ok(vec![OrderEvent::LatePaymentReceived(LatePaymentReceived {
+                order_id: order_id(1),
+                transaction_id: txn(3),
+                amount: Fen::new(TOTAL),
+                paid_at: t(2),
+                order_status: from,
+                at: t(2),
+            })])
+        );
+        let state = after.expect("exists");
+        assert_eq!((state.status, state.paid), (from, Fen::ZERO));
+        assert_eq!(state.anomalies[0].kind, AnomalyKind::LatePayment);
+        assert_eq!(state.check_invariants(), Ok(()));
+        let again: Vec<_> = given
+            .iter()
+            .cloned()
+            .chain(decided.unwrap_or_default())
+            .collect();
+        assert_eq!(when(&again, confirm(3, TOTAL)).0, Ok(vec![]));
+    }
+}
+
+#[test]
+fn close_is_refused_before_expiry() {
+    let given = history(vec![place_cmd(), request_payment()]);
+    assert_eq!(
+        when(&given, OrderCommand::CloseOrder { at: t(29) }).0,
+        Err(DomainError::NotYetExpired { expires_at: t(30) })
+    );
+    let (_, after) = when(&given, OrderCommand::CloseOrder { at: t(30) });
+    assert_eq!(after.and_then(|s| s.closed_at), Some(t(30)));
+}
+
+#[test]
+fn partial_refunds_add_up_to_a_full_refund() {
+    let given = history(vec![
+        place_cmd(),
+        confirm(1, TOTAL),
+        request_refund(1, 1000),
+        request_refund(2, 500),
+    ]);
+    let state = Order::fold(&given).expect("exists");
+    assert_eq!(state.status, OrderStatus::Refunding);
+    assert_eq!(state.pending_refunds, Fen::new(1500));
+    assert_eq!(state.refundable(), Fen::new(1000));
+
+    let given = history(vec![
+        place_cmd(),
+        confirm(1, TOTAL),
+        request_refund(1, 1000),
+        request_refund(2, 500),
+        confirm_refund(1, 1000),
+    ]);
+    let last = given.last().cloned();
+    let Some(OrderEvent::RefundConfirmed(confirmed)) = last else {
+        panic!("expected RefundConfirmed, got {last:?}");
+    };
+    assert_eq!(confirmed.refunded_after, Fen::new(1000));
+    assert_eq!(
+        status(&Order::fold(&given)),
+        Some(OrderStatus::Refunding),
+        "R2 still pending"
+    );
+
+    let (_, after) = when(&given, confirm_refund(2, 500));
+    assert_eq!(status(&after), Some(OrderStatus::PartiallyRefunded));
+
+    let given = history(vec![
+        place_cmd(),
+        confirm(1, TOTAL),
+        request_refund(1, 1000),
+        confirm_refund(1, 1000),
+        request_refund(2, 1500),
+        confirm_refund(2, 1500),
+    ]);
+    let state = Order::fold(&given).expect("exists");
+    assert_eq!(
+        (state.status, state.refunded),
+        (OrderStatus::Refunded, Fen::new(TOTAL))
+    );
+    assert_eq!(state.check_invariants(), Ok(()));
+}
+
+#[test]
+fn refunds_never_exceed_the_payment() {
+    let given = history(vec![
+        place_cmd(),
+        confirm(1, TOTAL),
+        request_refund(1, 2000),
+    ]);
+    assert_eq!(
+        when(&given, request_refund(2, 501)).0,
+        Err(DomainError::RefundExceedsPaid {
+            requested: Fen::new(501),
+            refundable: Fen::new(500),
+        })
+    );
+    assert!(when(&given, request_refund(2, 500)).0.is_ok());
+    assert_eq!(
+        when(&paid(), request_refund(2, 0)).0,
+        Err(DomainError::InvalidRefundAmount)
+    );
+    let long_reason = OrderCommand::RequestRefund {
+        out_refund_no: refund_no(3),
+        amount: Fen::new(1),
+        reason: "x".repeat(MAX_REFUND_REASON_CHARS + 1),
+        at: t(60),
+    };
+    assert_eq!(
+        when(&paid(), long_reason).0,
+        Err(DomainError::InvalidRefundReason)
+    );
+}
+
+#[test]
+fn refund_numbers_are_idempotent() {
+    let given = history(vec![place_cmd(), confirm(1, TOTAL), request_refund(1, 100)]);
+    assert_eq!(when(&given, request_refund(1, 100)).0, Ok(vec![]));
+    assert_eq!(
+        when(&given, request_refund(1, 200)).0,
+        Err(DomainError::DuplicateRefundNo(refund_no(1)))
+    );
+    let given = history(vec![
+        place_cmd(),
+        confirm(1, TOTAL),
+        request_refund(1, 100),
+        confirm_refund(1, 100),
+    ]);
+    assert_eq!(
+        when(&given, confirm_refund(1, 100)).0,
+        Ok(vec![]),
+        "duplicate notify"
+    );
+    assert_eq!(
+        when(&given, fail_refund(1)).0,
+        Err(DomainError::RefundAlreadyConfirmed(refund_no(1)))
+    );
+    assert_eq!(
+        when(&given, confirm_refund(9, 100)).0,
+        Err(DomainError::UnknownRefund(refund_no(9)))
+    );
+}
+
+#[test]
+fn confirm_refund_with_another_amount_is_refused() {
+    let given = history(vec![place_cmd(), confirm(1, TOTAL), request_refund(1, 100)]);
+    assert_eq!(
+        when(&given, confirm_refund(1, 99)).0,
+        Err(DomainError::RefundAmountMismatch {
+            out_refund_no: refund_no(1),
+            expected: Fen::new(100),
+            received: Fen::new(99),
+        })
+    );
+}
+
+#[test]
+fn a_failed_refund_becomes_refundable_again() {
+    let given = history(vec![
+        place_cmd(),
+        confirm(1, TOTAL),
+        request_refund(1, TOTAL),
+    ]);
+    let (decided, after) = when(&given, fail_refund(1));
+    assert!(
+        matches!(decided.as_deref(), Ok([OrderEvent::RefundFailed(f)]) if f.amount == Fen::new(TOTAL))
+    );
+    let state = after.expect("exists");
+    assert_eq!(
+        (state.status, state.refundable()),
+        (OrderStatus::Paid, Fen::new(TOTAL))
+    );
+    assert_eq!(state.check_invariants(), Ok(()));
+    let failed: Vec<_> = given
+        .iter()
+        .cloned()
+        .chain(decided.unwrap_or_default())
+        .collect();
+    assert_eq!(when(&failed, fail_refund(1)).0, Ok(vec![]));
+    assert_eq!(
+        when(&failed, confirm_refund(1, TOTAL)).0,
+        Err(DomainError::RefundAlreadyFailed(refund_no(1)))
+    );
+}
+
+#[test]
+fn commands_on_a_missing_order_are_not_found() {
+    assert_eq!(
+        Order::decide(&None, confirm(1, TOTAL)),
+        Err(DomainError::NotFound { aggregate: "order" })
+    );
+}
+
+#[test]
+fn check_invariants_reports_a_tampered_state() {
+    let mut state = Order::fold(&paid()).expect("exists");
+    assert_eq!(state.check_invariants(), Ok(()));
+    state.paid = Fen::new(1);
+    state.refunded = Fen::new(2);
+    let violations = state.invariant_violations();
+    assert!(
+        violations.iter().any(|v| v.contains("≠ total")),
+        "{violations:?}"
+    );
+    assert!(
+        violations.iter().any(|v| v.contains("exceeds paid")),
+        "{violations:?}"
+    );
+    assert!(state.check_invariants().is_err());
+}
+
+proptest::proptest! {
+    /// Any sequence of commands, including hostile ones, leaves a sound order:
+    /// invariants hold after every step, and at most one payment is ever confirmed.
+    #[test]
+    fn random_command_sequences_keep_the_invariants(
+        steps in proptest::collection::vec((0u8..8, 0u32..4, 0u64..=TOTAL + 1, 0i64..40), 0..30)
+    ) {
+        let mut events = history(vec![place_cmd()]);
+        for (kind, n, amount, minute) in steps {
+            let command = match kind {
+                0 => OrderCommand::RequestPayment {
+                    prepay_id: PrepayId::parse("wx1").expect("valid"),
+                    valid_until: t(minute + 120),
+                    at: t(minute),
+                },
+                1 => confirm(n, if amount % 3 == 0 { amount } else { TOTAL }),
+                2 => OrderCommand::CancelOrder { at: t(minute) },
+                3 => OrderCommand::CloseOrder { at: t(minute) },
+                4 | 5 => request_refund(n, amount),
+                6 => confirm_refund(n, amount),
+                _ => fail_refund(n),
+            };
+            let state = Order::fold(&events);
+            if let Ok(new) = Order::decide(&state, command) {
+                events.extend(new);
+            }
+            let state = Order::fold(&events).expect("placed");
+            proptest::prop_assert_eq!(state.check_invariants(), Ok(()));
+            let payments = events
+                .iter()
+                .filter(|e| matches!(e, OrderEvent::PaymentConfirmed(_)))
+                .count();
+            proptest::prop_assert!(payments <= 1);
+        }
+    }
+}

@@ -98,7 +98,10 @@ fn adjust_stock_up_and_down_but_never_below_zero() {
             stock: 5,
         })
     );
-    assert_eq!(Product::decide(&state, adjust(i64::MIN)).is_err(), true);
+    assert!(matches!(
+        Product::decide(&state, adjust(i64::MIN)),
+        Err(DomainError::StockWouldGoNegative { .. })
+    ));
     assert_eq!(
         Product::decide(&state, adjust(0)),
         Err(DomainError::ZeroStockAdjustment)
