@@ -114,7 +114,12 @@ impl OutTradeNo {
         if self.0.len() != 32 {
             return None;
         }
-        Uuid::try_parse(&self.0).ok().map(OrderId::from_uuid)
+        // Only the exact form paylog writes maps back (not, say, upper-case hex),
+        // so an order has one out_trade_no and never two.
+        Uuid::try_parse(&self.0)
+            .ok()
+            .map(OrderId::from_uuid)
+            .filter(|id| Self::for_order(*id) == *self)
     }
 
     pub fn as_str(&self) -> &str {
@@ -192,6 +197,8 @@ mod tests {
         }
         let foreign = OutTradeNo::parse("ABC_123-x").ok();
         assert_eq!(foreign.and_then(|n| n.order_id()), None);
+        let upper = OutTradeNo::parse("01923456789A7BCD8EF0123456789ABC").ok();
+        assert_eq!(upper.and_then(|n| n.order_id()), None);
         assert!(serde_json::from_str::<OutTradeNo>("\"a b\"").is_err());
     }
 }

@@ -11,12 +11,12 @@
 //! |---|---|---|---|---|---|---|---|---|---|
 //! | `PlaceOrder`     | Placed (`OrderPlaced`) | ✗ `AlreadyExists` | ✗ `AlreadyExists` | ✗ `AlreadyExists` | ✗ `AlreadyExists` | ✗ `AlreadyExists` | ✗ `AlreadyExists` | ✗ `AlreadyExists` | ✗ `AlreadyExists` |
 //! | `RequestPayment` | ✗ `NotFound` | PaymentRequested¹ | PaymentRequested¹ (new prepay id) | ✗ | ✗ | ✗ | ✗ | ✗ | ✗ |
-//! | `ConfirmPayment` | ✗ `NotFound` | Paid² | Paid² | —³ / ✗ `AlreadyPaid` | —³ / ✗ `AlreadyPaid` | —³ / ✗ `AlreadyPaid` | —³ / ✗ `AlreadyPaid` | Cancelled⁴ | Closed⁴ |
+//! | `ConfirmPayment` | ✗ `NotFound` | Paid² | Paid² | —³ / ✗ `AlreadyPaid` | —³ / ✗ `AlreadyPaid` | —³ / ✗ `AlreadyPaid` | —³ / ✗ `AlreadyPaid` | Cancelled⁴ (`LatePaymentReceived`) | Closed⁴ (`LatePaymentReceived`) |
 //! | `CancelOrder`    | ✗ `NotFound` | Cancelled | Cancelled | ✗ | ✗ | ✗ | ✗ | ✗ | ✗ |
 //! | `CloseOrder`     | ✗ `NotFound` | Closed⁵ | Closed⁵ | ✗ | ✗ | ✗ | ✗ | ✗ | ✗ |
 //! | `RequestRefund`  | ✗ `NotFound` | ✗ | ✗ | Refunding⁶ | Refunding⁶ | Refunding⁶ | —⁷ / ✗ `RefundExceedsPaid` | ✗ | ✗ |
-//! | `ConfirmRefund`  | ✗ `NotFound` | ✗ | ✗ | ✗ `UnknownRefund` | Refunding / PartiallyRefunded / Refunded⁸ | —⁷ | —⁷ | ✗ | ✗ |
-//! | `FailRefund`     | ✗ `NotFound` | ✗ | ✗ | ✗ `UnknownRefund` | Refunding / PartiallyRefunded / Paid⁸ | —⁷ | —⁷ | ✗ | ✗ |
+//! | `ConfirmRefund`  | ✗ `NotFound` | ✗ | ✗ | ✗ `UnknownRefund`⁷ | Refunding / PartiallyRefunded / Refunded⁸ | —⁷ | —⁷ | ✗ | ✗ |
+//! | `FailRefund`     | ✗ `NotFound` | ✗ | ✗ | ✗ `UnknownRefund`⁷ | Refunding / PartiallyRefunded / Paid⁸ | —⁷ | —⁷ | ✗ | ✗ |
 //!
 //! 1. Refused with `OrderExpired` at or after `expires_at`, and `InvalidPrepayValidity`
 //!    unless `valid_until` is after `at`.

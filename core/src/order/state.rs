@@ -148,6 +148,11 @@ pub struct OrderState {
 }
 
 impl OrderState {
+    /// Whether the closer may close this order now: unpaid and past `expires_at`.
+    pub fn is_due_for_close(&self, now: DateTime<Utc>) -> bool {
+        self.status.is_awaiting_payment() && now >= self.expires_at
+    }
+
     /// What may still be refunded: paid − refunded − pending.
     pub fn refundable(&self) -> Fen {
         self.paid

@@ -260,7 +260,11 @@ fn close_is_refused_before_expiry() {
         when(&given, OrderCommand::CloseOrder { at: t(29) }).0,
         Err(DomainError::NotYetExpired { expires_at: t(30) })
     );
+    let state = Order::fold(&given).expect("exists");
+    assert!(!state.is_due_for_close(t(29)));
+    assert!(state.is_due_for_close(t(30)));
     let (_, after) = when(&given, OrderCommand::CloseOrder { at: t(30) });
+    assert!(!after.as_ref().is_some_and(|s| s.is_due_for_close(t(31))));
     assert_eq!(after.and_then(|s| s.closed_at), Some(t(30)));
 }
 
