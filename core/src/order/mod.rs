@@ -48,6 +48,8 @@ mod command;
 mod decide;
 mod event;
 mod evolve;
+#[cfg(test)]
+mod refund_tests;
 mod state;
 #[cfg(test)]
 mod tests;
