@@ -1,1 +1,132 @@
-//! Typed settings with environment overrides.
+//! Typed settings for `paylog serve`: flags with environment fallbacks, secrets wrapped.
+//!
+//! Every setting can come from a flag or from the `PAYLOG_*` variable named beside it;
+//! a flag wins over the environment. Secrets (`SecretString`) never reach `Debug`
+//! output or logs.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use secrecy::SecretString;
+
+/// How hard an append waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum DurabilityArg {
+    /// Every append returns only after the write-ahead log is fsynced (group-committed).
+    #[default]
+    Sync,
+    /// Appends return once written to the OS: a process crash loses nothing, a power
+    /// loss or kernel crash may lose the last moments of acknowledged commands.
+    Buffered,
+}
+
+/// The store-related settings shared by every subcommand that opens a data dir.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Where the event log and the views live.
+    #[arg(long, env = "PAYLOG_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// `sync` (default) or `buffered`; see README "Durability".
+    #[arg(long, env = "PAYLOG_DURABILITY", value_enum, default_value_t = DurabilityArg::Sync)]
+    pub durability: DurabilityArg,
+}
+
+/// WeChat settings. With none of appid, mch_id, API key and secret given,
+/// `paylog serve` starts the simulator in-process and points itself at it.
+#[derive(Debug, Clone, Args, Default)]
+pub struct WechatArgs {
+    #[arg(long = "wechat-appid", env = "PAYLOG_WECHAT_APPID")]
+    pub appid: Option<String>,
+    #[arg(long = "wechat-secret", env = "PAYLOG_WECHAT_SECRET", hide_env_values = true)]
+    pub secret: Option<SecretString>,
+    #[arg(long = "wechat-mch-id", env = "PAYLOG_WECHAT_MCH_ID")]
+    pub mch_id: Option<String>,
+    #[arg(long = "wechat-api-key", env = "PAYLOG_WECHAT_API_KEY", hide_env_values = true)]
+    pub api_key: Option<SecretString>,
+    /// `MD5` or `HMAC-SHA256`.
+    #[arg(long = "wechat-sign-type", env = "PAYLOG_WECHAT_SIGN_TYPE", default_value = "MD5")]
+    pub sign_type: String,
+    #[arg(long = "wechat-pay-url", env = "PAYLOG_WECHAT_PAY_URL")]
+    pub pay_url: Option<String>,
+    #[arg(long = "wechat-api-url", env = "PAYLOG_WECHAT_API_URL")]
+    pub api_url: Option<String>,
+    /// The public URL WeChat posts payment notifies to (`…/v1/wechat/pay/notify`).
+    #[arg(long = "notify-url", env = "PAYLOG_NOTIFY_URL")]
+    pub notify_url: Option<String>,
+}
+
+impl WechatArgs {
+    /// True when no WeChat merchant settings were given at all.
+    pub fn is_unconfigured(&self) -> bool {
+        self.appid.is_none() && self.mch_id.is_none() && self.api_key.is_none() && self.secret.is_none()
+    }
+}
+
+/// Everything `paylog serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+
+    /// The address the HTTP API listens on.
+    #[arg(long, env = "PAYLOG_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub wechat: WechatArgs,
+
+    /// Bearer token for `/v1/admin/*`. Without it the admin API is disabled.
+    #[arg(long, env = "PAYLOG_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<SecretString>,
+
+    /// Secret that signs the API's bearer tokens. Without it a random one is made at
+    /// start-up (tokens then do not survive a restart).
+    #[arg(long, env = "PAYLOG_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<SecretString>,
+
+    /// How long an order may wait for its payment before it is closed, e.g. `30m`, `2h`.
+    #[arg(long, env = "PAYLOG_PAYMENT_TIMEOUT", default_value = "30m", value_parser = parse_duration)]
+    pub payment_timeout: Duration,
+
+    /// How long after a payment request without a notify the reconciler asks WeChat.
+    #[arg(long, env = "PAYLOG_RECONCILE_AFTER", default_value = "5m", value_parser = parse_duration)]
+    pub reconcile_after: Duration,
+}
+
+/// Parses `500ms`, `30s`, `5m`, `2h` or a bare number of seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration like 30s, 5m or 2h"))?;
+    let d = match unit {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n.saturating_mul(60)),
+        "h" => Duration::from_secs(n.saturating_mul(3600)),
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use ms, s, m or h)")),
+    };
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn durations_parse_with_units_and_refuse_garbage() {
+        assert_eq!(parse_duration("30m"), Ok(Duration::from_secs(1800)));
+        assert_eq!(parse_duration("2h"), Ok(Duration::from_secs(7200)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert!(parse_duration("").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("m").is_err());
+    }
+}

@@ -8,10 +8,12 @@
 //! - [`http`]: the mini-program REST API and the WeChat notify endpoints (axum).
 //! - [`config`]: typed settings with environment overrides; secrets wrapped.
 //! - [`cli`]: the `paylog` subcommands.
+//! - [`error`]: [`Error`](error::Error), the crate's one error type.
 
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod error;
 pub mod http;
 pub mod sim;
 pub mod wechat;

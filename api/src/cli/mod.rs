@@ -1,1 +1,47 @@
 //! The `paylog` subcommands; `main.rs` only parses and dispatches.
+//!
+//! One file per subcommand. Each returns `anyhow::Result<ExitCode>`: errors carry
+//! context for people, and a command that found a problem (a failed verify) returns a
+//! non-zero code without being an error.
+
+pub mod events;
+pub mod serve;
+pub mod wxpay;
+pub mod wxpay_sim;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// paylog: an event-sourced order and payment engine for WeChat mini-programs.
+#[derive(Debug, Parser)]
+#[command(name = "paylog", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP API (and the WeChat simulator when WeChat is not configured).
+    Serve(crate::config::ServeArgs),
+    /// Print the event log as JSON lines.
+    Events(events::EventsArgs),
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve(args) => serve::run(args),
+        Command::Events(args) => events::run(args),
+    }
+}
+
+/// A multi-threaded tokio runtime for the subcommands that need one.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context as _;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
