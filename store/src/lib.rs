@@ -15,16 +15,84 @@
 //! Map of the crate:
 //! - [`types`]: the envelope and request/response types, and [`ExpectedVersion`];
 //! - [`EventStore`]: the trait every backend implements (RocksDB today, a replicated one later);
-//! - [`rocks`]: the RocksDB backend, [`RocksStore`];
-//! - [`error`]: [`StoreError`].
+//! - [`rocks`]: the RocksDB backend, [`RocksStore`] (writer, reads, subscriptions, codec);
+//! - [`error`]: the one error type, [`StoreError`];
+//! - `validate`: [`AppendRequest::validate`], the shape checks every backend shares.
+//!
+//! # Invariants
+//!
+//! - Positions are gapless and strictly increasing from 1; stream versions contiguous from 1.
+//! - [`EventStore::head`] advances, and subscribers wake, only after the batch holding the
+//!   events is durable (see [`Durability`]). Reads never return an event past the head, so
+//!   no reader (projection, API) ever acts on an event a crash could still take back.
+//! - `recorded_at` is non-decreasing along the log (the writer never lets it go back,
+//!   even if the wall clock does), so "the state as of instant T" is a prefix of the log.
+//!   All events of one batch share one `recorded_at`.
+//! - An append that fails (conflict, invalid request) writes nothing, not even its command
+//!   id: fixing and retrying the same command is allowed.
+//! - If [`EventStore::append`] returns an error other than `Conflict`/`InvalidRequest`
+//!   (RocksDB error, `Closed`), the append may or may not have committed; retrying with
+//!   the same `command_id` is always safe and returns the original outcome if it had.
+//!   Dropping an append's future does not cancel it once queued.
+//!
+//! # Write path: one writer, group commit
+//!
+//! [`RocksStore`] has one dedicated writer thread that owns every write. Callers send their
+//! request over a bounded channel (back-pressure when full) and await a oneshot answer. The
+//! writer takes everything already queued (at most `max_batch_requests` requests /
+//! `max_batch_events` events), checks each request in order against RocksDB *plus the
+//! changes staged earlier in the same batch* (stream heads, command ids), stages the
+//! accepted ones into one `WriteBatch`, writes it with one WAL sync, publishes the new
+//! head, and only then answers every caller. A rejected request (conflict) is simply left
+//! out; it does not affect the others. One writer makes gapless positions and
+//! expected-version checks trivially correct; the group commit makes one fsync pay for
+//! many appends. [`RocksStore::stats`] reports batches, requests and events, so the
+//! mean group size is observable.
+//!
+//! Durability: [`Durability::Sync`] (default) fsyncs the WAL before answering.
+//! [`Durability::Buffered`] writes the WAL to the OS without fsync: acknowledged appends
+//! survive a crash of the process but **can be lost on power loss or a kernel crash**;
+//! never use it for a shop taking real money.
+//!
+//! Recovery on open: the head is the last key of `events`. Nothing else needs recovering,
+//! because each batch (events, index entries, heads, command records) is one atomic
+//! RocksDB `WriteBatch`. Open cross-checks the last event against `heads` and `commands`
+//! and refuses a directory with an unknown layout.
+//!
+//! # On-disk layout (RocksDB column families, layout version 1)
+//!
+//! All integers in keys are unsigned 64-bit **big-endian**, so RocksDB's bytewise key
+//! order is numeric order: iterating `events` is iterating by position, and a stream's
+//! index entries iterate by version.
+//!
+//! | column family | key | value |
+//! |---|---|---|
+//! | `events` | position (u64 BE) | envelope: tag byte `0x01` ++ postcard(`stream_id`, `stream_version`, `event_type`, `schema_version`, `recorded_secs` i64, `recorded_nanos` u32, `command_id` `[u8; 16]`, `correlation_id` `[u8; 16]`, `causation_id` `Option<[u8; 16]>`, `payload` bytes) |
+//! | `streams` | stream id (UTF-8) ++ `0x00` ++ version (u64 BE) | position (u64 BE) |
+//! | `heads` | stream id (UTF-8) | current version (u64 BE) |
+//! | `commands` | command id (the UUID's 16 bytes) | tag byte `0x01` ++ postcard(`first_position`, `last_position`, `recorded_secs`, `recorded_nanos`, [(stream id, version)]) |
+//! | `meta` | `layout` | layout version, one byte (`0x01`) |
+//! | `default` | — | unused (RocksDB requires it) |
+//!
+//! - The envelope's position is its key and is not repeated in the value.
+//! - Stream ids are 1..=256 bytes and may not contain `0x00`: the NUL separator keeps
+//!   each stream's index keys contiguous, and since `0x00` sorts below every byte an id can
+//!   continue with, stream `a`'s keys never interleave with stream `ab`'s.
+//! - `heads` holds one small key per stream, looked up (bloom-filtered, block-cached) by
+//!   the writer: no in-memory map grows with the log.
+//! - `commands` keeps every committed command id for idempotency (one small record per
+//!   append; bloom-filtered because most lookups are for new ids).
+//! - Value tag bytes let a future layout be read side by side with this one.
 
 pub mod error;
 pub mod rocks;
 pub mod types;
+mod validate;
 
 pub use error::StoreError;
-pub use rocks::{Durability, RocksStore, StoreOptions};
+pub use rocks::{Durability, RocksStore, StoreOptions, StoreStats};
 pub use types::*;
+pub use validate::{MAX_EVENT_TYPE_LEN, MAX_EVENTS_PER_REQUEST, MAX_STREAM_ID_LEN};
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;

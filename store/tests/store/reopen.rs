@@ -1,0 +1,72 @@
+//! Closing and reopening: everything reads back identical and appends continue.
+
+use paylog_store::{EventStore, ExpectedVersion, RocksStore, StoreError};
+
+use crate::common::{open, request, single, stream};
+
+#[tokio::test]
+async fn a_reopened_store_reads_back_identical_and_continues() {
+    let dir = tempfile::TempDir::new().expect("dir");
+    let store = open(&dir);
+    let mut first_request = None;
+    for i in 0..50u64 {
+        let mut req = request(vec![
+            stream(&format!("order-{}", i % 5), ExpectedVersion::Any, 1),
+            stream("ledger", ExpectedVersion::Exact(i), 1),
+        ]);
+        req.causation_id = Some(uuid::Uuid::new_v4());
+        let outcome = store.append(req.clone()).await.expect("append");
+        first_request.get_or_insert((req, outcome));
+    }
+    let log = store.read_all(0, usize::MAX).await.expect("read");
+    let ledger = store.read_stream("ledger", 1, 1000).await.expect("ledger");
+    store.close().await;
+    assert!(matches!(
+        store.append(single("x", ExpectedVersion::Any, 1)).await,
+        Err(StoreError::Closed)
+    ));
+    // Reads still work on a closed store until it is dropped.
+    assert_eq!(
+        store.read_all(0, usize::MAX).await.expect("read closed"),
+        log
+    );
+    drop(store);
+
+    let store = open(&dir);
+    assert_eq!(store.head(), 100);
+    assert_eq!(store.read_all(0, usize::MAX).await.expect("reread"), log);
+    assert_eq!(
+        store.read_stream("ledger", 1, 1000).await.expect("ledger"),
+        ledger
+    );
+    assert_eq!(store.stream_version("ledger").await.expect("v"), 50);
+    assert_eq!(store.stream_version("order-0").await.expect("v"), 10);
+
+    // Command ids survive the restart.
+    let (req, outcome) = first_request.expect("first");
+    let again = store.append(req).await.expect("repeat");
+    assert!(again.duplicate);
+    assert_eq!(again.first_position, outcome.first_position);
+
+    // Positions and versions continue where they stopped.
+    let next = store
+        .append(single("ledger", ExpectedVersion::Exact(50), 1))
+        .await
+        .expect("next");
+    assert_eq!((next.first_position, next.streams[0].version), (101, 51));
+    let last_before = log.last().map(|e| e.recorded_at).expect("log is not empty");
+    assert!(next.recorded_at >= last_before);
+}
+
+#[test]
+fn a_store_cannot_be_opened_twice_at_once() {
+    let dir = tempfile::TempDir::new().expect("dir");
+    let store = open(&dir);
+    assert!(matches!(
+        RocksStore::open(dir.path(), Default::default()),
+        Err(StoreError::Rocks(_))
+    ));
+    drop(store);
+    // Dropping released the directory.
+    RocksStore::open(dir.path(), Default::default()).expect("reopen after drop");
+}
