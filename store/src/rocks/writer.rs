@@ -193,7 +193,7 @@ impl Writer {
         let (mut committed_requests, mut duplicates, mut conflicts) = (0u64, 0u64, 0u64);
 
         for (request, reply) in jobs {
-            let result = self.stage(&request, &pending, next, recorded_at);
+            let result = self.stage(&handles, &request, &pending, next, recorded_at);
             let answer = match result {
                 Ok(Stage::Duplicate(mut outcome)) => {
                     duplicates += 1;
@@ -255,6 +255,7 @@ impl Writer {
     /// Decides one request against the store plus `pending`; touches nothing.
     fn stage(
         &self,
+        handles: &Handles<'_>,
         request: &AppendRequest,
         pending: &Pending,
         first_position: u64,
@@ -266,9 +267,7 @@ impl Writer {
             return Ok(Stage::Duplicate(outcome.clone()));
         }
         let db = &self.shared.db;
-        if let Some(bytes) =
-            db.get_pinned_cf(cf(db, CF_COMMANDS)?, request.command_id.as_bytes())?
-        {
+        if let Some(bytes) = db.get_pinned_cf(handles.commands, request.command_id.as_bytes())? {
             return Ok(Stage::Duplicate(codec::decode_outcome(&bytes)?));
         }
 
@@ -277,7 +276,7 @@ impl Writer {
         for stream in &request.streams {
             let actual = match pending.heads.get(&stream.stream_id) {
                 Some(version) => *version,
-                None => self.stored_version(&stream.stream_id)?,
+                None => self.stored_version(handles, &stream.stream_id)?,
             };
             let matches = match stream.expected {
                 ExpectedVersion::Any => true,
@@ -346,9 +345,12 @@ impl Writer {
     /// The committed version of a stream, from the `heads` column family. No in-memory
     /// map of all streams: memory must not grow with the log. RocksDB's block cache and
     /// the bloom filter on `heads` keep this lookup cheap for hot and for new streams.
-    fn stored_version(&self, stream_id: &str) -> Result<u64, StoreError> {
-        let db = &self.shared.db;
-        match db.get_pinned_cf(cf(db, CF_HEADS)?, stream_id.as_bytes())? {
+    fn stored_version(&self, handles: &Handles<'_>, stream_id: &str) -> Result<u64, StoreError> {
+        match self
+            .shared
+            .db
+            .get_pinned_cf(handles.heads, stream_id.as_bytes())?
+        {
             Some(bytes) => codec::decode_u64(&bytes, "stream head"),
             None => Ok(0),
         }
