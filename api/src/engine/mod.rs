@@ -20,6 +20,8 @@
 mod commands;
 mod load;
 mod run;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 
@@ -27,7 +29,6 @@ use chrono::{DateTime, Utc};
 use paylog_store::EventStore;
 use uuid::Uuid;
 
-pub use commands::*;
 pub use load::Loaded;
 
 /// How many times a command is decided again after losing a version race.
@@ -99,7 +100,9 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine").field("head", &self.store.head()).finish()
+        f.debug_struct("Engine")
+            .field("head", &self.store.head())
+            .finish()
     }
 }
 

@@ -39,12 +39,20 @@ impl Planned {
 ///
 /// `plan` is called again after every lost race, so it must not have side effects.
 pub(crate) trait Plan: Sync {
-    fn plan(&self, engine: &Engine, meta: &CommandMeta) -> impl Future<Output = Result<Planned, Error>> + Send;
+    fn plan(
+        &self,
+        engine: &Engine,
+        meta: &CommandMeta,
+    ) -> impl Future<Output = Result<Planned, Error>> + Send;
 }
 
 impl Engine {
     /// Runs `command` to completion: decide, append with expectations, retry on conflict.
-    pub(crate) async fn run<C: Plan>(&self, meta: CommandMeta, command: &C) -> Result<Committed, Error> {
+    pub(crate) async fn run<C: Plan>(
+        &self,
+        meta: CommandMeta,
+        command: &C,
+    ) -> Result<Committed, Error> {
         let mut last_conflict = String::new();
         for _ in 0..MAX_ATTEMPTS {
             let planned = command.plan(self, &meta).await?;

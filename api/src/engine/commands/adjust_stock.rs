@@ -32,7 +32,12 @@ impl Plan for Adjust {
 
 impl Engine {
     /// Changes a product's stock by `delta` (negative to remove stock).
-    pub async fn adjust_stock(&self, meta: CommandMeta, product_id: ProductId, delta: i64) -> Result<Committed, Error> {
+    pub async fn adjust_stock(
+        &self,
+        meta: CommandMeta,
+        product_id: ProductId,
+        delta: i64,
+    ) -> Result<Committed, Error> {
         self.run(meta, &Adjust { product_id, delta }).await
     }
 }

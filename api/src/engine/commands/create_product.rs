@@ -14,7 +14,10 @@ impl Plan for Create {
     async fn plan(&self, engine: &Engine, _meta: &CommandMeta) -> Result<Planned, Error> {
         let stream = product_stream(self.0.product_id);
         let product = engine.load::<Product>(&stream).await?;
-        let events = Product::decide(&product.state, ProductCommand::CreateProduct(self.0.clone()))?;
+        let events = Product::decide(
+            &product.state,
+            ProductCommand::CreateProduct(self.0.clone()),
+        )?;
         let mut planned = Planned::default();
         planned.read(&product);
         planned.decision.push(stream, events);
@@ -24,7 +27,11 @@ impl Plan for Create {
 
 impl Engine {
     /// Adds a product to the catalog.
-    pub async fn create_product(&self, meta: CommandMeta, command: CreateProduct) -> Result<Committed, Error> {
+    pub async fn create_product(
+        &self,
+        meta: CommandMeta,
+        command: CreateProduct,
+    ) -> Result<Committed, Error> {
         self.run(meta, &Create(command)).await
     }
 }

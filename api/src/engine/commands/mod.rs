@@ -11,7 +11,9 @@ use paylog_core::claim::Claim;
 use paylog_core::identity::{OpenId, Username};
 use paylog_core::order::{Order, OrderState};
 use paylog_core::product::{Product, ProductState};
-use paylog_core::streams::{openid_stream, order_stream, product_stream, user_stream, username_stream};
+use paylog_core::streams::{
+    openid_stream, order_stream, product_stream, user_stream, username_stream,
+};
 use paylog_core::user::{User, UserState};
 use paylog_core::{OrderId, ProductId, UserId};
 
@@ -27,7 +29,10 @@ impl Engine {
 
     /// A product's current state, `None` if it does not exist.
     pub async fn product(&self, product_id: ProductId) -> Result<Option<ProductState>, Error> {
-        Ok(self.load::<Product>(&product_stream(product_id)).await?.state)
+        Ok(self
+            .load::<Product>(&product_stream(product_id))
+            .await?
+            .state)
     }
 
     /// A user's current state, `None` if it does not exist.

@@ -37,9 +37,16 @@ impl Engine {
     /// Runs a command on an existing order. `CancelOrder` and `CloseOrder` go through
     /// their own pipeline (they release stock); `PlaceOrder` needs a cart and is
     /// refused here (use [`Engine::place_order`]).
-    pub async fn execute_order(&self, meta: CommandMeta, order_id: OrderId, command: OrderCommand) -> Result<Committed, Error> {
+    pub async fn execute_order(
+        &self,
+        meta: CommandMeta,
+        order_id: OrderId,
+        command: OrderCommand,
+    ) -> Result<Committed, Error> {
         match command {
-            OrderCommand::PlaceOrder(_) => Err(Error::Misuse("PlaceOrder goes through Engine::place_order")),
+            OrderCommand::PlaceOrder(_) => {
+                Err(Error::Misuse("PlaceOrder goes through Engine::place_order"))
+            }
             OrderCommand::CancelOrder { at } => self.cancel_order(meta.at(at), order_id).await,
             OrderCommand::CloseOrder { at } => self.close_order(meta.at(at), order_id).await,
             command => self.run(meta, &OnOrder { order_id, command }).await,

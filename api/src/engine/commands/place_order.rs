@@ -41,7 +41,11 @@ impl Plan for Place {
 
 impl Engine {
     /// Places an order, reserving its stock; `InsufficientStock` reserves nothing.
-    pub async fn place_order(&self, meta: CommandMeta, checkout: Checkout) -> Result<Committed, Error> {
+    pub async fn place_order(
+        &self,
+        meta: CommandMeta,
+        checkout: Checkout,
+    ) -> Result<Committed, Error> {
         self.run(meta, &Place(checkout)).await
     }
 }

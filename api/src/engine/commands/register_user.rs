@@ -14,7 +14,9 @@ struct Register(RegisterUser);
 impl Plan for Register {
     async fn plan(&self, engine: &Engine, _meta: &CommandMeta) -> Result<Planned, Error> {
         let user = engine.load::<User>(&user_stream(self.0.user_id)).await?;
-        let claim = engine.load::<Claim>(&claim_stream(&self.0.credentials)).await?;
+        let claim = engine
+            .load::<Claim>(&claim_stream(&self.0.credentials))
+            .await?;
         let mut planned = Planned::default();
         planned.read(&user);
         planned.read(&claim);
@@ -25,7 +27,11 @@ impl Plan for Register {
 
 impl Engine {
     /// Registers a user; `UsernameTaken`/`OpenIdTaken` if the claim is held.
-    pub async fn register_user(&self, meta: CommandMeta, command: RegisterUser) -> Result<Committed, Error> {
+    pub async fn register_user(
+        &self,
+        meta: CommandMeta,
+        command: RegisterUser,
+    ) -> Result<Committed, Error> {
         self.run(meta, &Register(command)).await
     }
 }

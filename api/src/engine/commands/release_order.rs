@@ -12,7 +12,11 @@ use crate::engine::run::{Plan, Planned};
 use crate::engine::{CommandMeta, Committed, Engine};
 use crate::error::Error;
 
-type Release = fn(&Option<OrderState>, &[(ProductId, &ProductState)], DateTime<Utc>) -> Result<Decision, DomainError>;
+type Release = fn(
+    &Option<OrderState>,
+    &[(ProductId, &ProductState)],
+    DateTime<Utc>,
+) -> Result<Decision, DomainError>;
 
 struct ReleaseOrder {
     order_id: OrderId,
@@ -26,7 +30,9 @@ impl Plan for ReleaseOrder {
         planned.read(&order);
         let mut products = Vec::new();
         for line in order.state.iter().flat_map(|o| &o.lines) {
-            let loaded = engine.load::<Product>(&product_stream(line.product_id)).await?;
+            let loaded = engine
+                .load::<Product>(&product_stream(line.product_id))
+                .await?;
             planned.read(&loaded);
             if let Some(state) = loaded.state {
                 products.push((line.product_id, state));
@@ -40,12 +46,34 @@ impl Plan for ReleaseOrder {
 
 impl Engine {
     /// The user gives up an unpaid order; its stock is released.
-    pub async fn cancel_order(&self, meta: CommandMeta, order_id: OrderId) -> Result<Committed, Error> {
-        self.run(meta, &ReleaseOrder { order_id, decide: cancel_order }).await
+    pub async fn cancel_order(
+        &self,
+        meta: CommandMeta,
+        order_id: OrderId,
+    ) -> Result<Committed, Error> {
+        self.run(
+            meta,
+            &ReleaseOrder {
+                order_id,
+                decide: cancel_order,
+            },
+        )
+        .await
     }
 
     /// The payment window passed (at `meta.at`); the order closes and its stock is released.
-    pub async fn close_order(&self, meta: CommandMeta, order_id: OrderId) -> Result<Committed, Error> {
-        self.run(meta, &ReleaseOrder { order_id, decide: close_order }).await
+    pub async fn close_order(
+        &self,
+        meta: CommandMeta,
+        order_id: OrderId,
+    ) -> Result<Committed, Error> {
+        self.run(
+            meta,
+            &ReleaseOrder {
+                order_id,
+                decide: close_order,
+            },
+        )
+        .await
     }
 }
