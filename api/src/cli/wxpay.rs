@@ -10,7 +10,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use paylog_core::wxpay::{
-    self, ApiKey, Fields, MAX_BODY_BYTES, RequestPayment, SignType, WxPayError, decrypt_req_info, effective_sign_type,
+    self, ApiKey, Fields, MAX_BODY_BYTES, RequestPayment, SignType, WxPayError, decrypt_req_info,
+    effective_sign_type,
 };
 use secrecy::{ExposeSecret, SecretString};
 
@@ -73,14 +74,22 @@ pub enum WxpayCommand {
 }
 
 /// Runs one `wxpay` subcommand over the given stdin and stdout.
-pub fn run(cmd: WxpayCommand, stdin: impl Read, mut stdout: impl Write) -> anyhow::Result<ExitCode> {
+pub fn run(
+    cmd: WxpayCommand,
+    stdin: impl Read,
+    mut stdout: impl Write,
+) -> anyhow::Result<ExitCode> {
     match cmd {
         WxpayCommand::Sign { key, explain } => {
             let fields = read_fields(stdin)?;
             let st = effective_sign_type(&fields, key.sign_type)?;
             if explain {
                 writeln!(stdout, "sign_type: {st}")?;
-                writeln!(stdout, "string_to_sign: {}", wxpay::string_to_sign_masked(&fields))?;
+                writeln!(
+                    stdout,
+                    "string_to_sign: {}",
+                    wxpay::string_to_sign_masked(&fields)
+                )?;
             }
             writeln!(stdout, "{}", wxpay::sign(&fields, &key.key(), st))?;
             Ok(ExitCode::SUCCESS)
@@ -96,7 +105,10 @@ pub fn run(cmd: WxpayCommand, stdin: impl Read, mut stdout: impl Write) -> anyho
                 Err(WxPayError::SignMismatch) => {
                     let expected = wxpay::sign(&fields, &key.key(), st);
                     let given = fields.get("sign").map(String::as_str).unwrap_or_default();
-                    writeln!(stdout, "invalid: sign mismatch ({st}): expected {expected}, given {given}")?;
+                    writeln!(
+                        stdout,
+                        "invalid: sign mismatch ({st}): expected {expected}, given {given}"
+                    )?;
                     Ok(ExitCode::from(1))
                 }
                 Err(e) => {
@@ -105,7 +117,13 @@ pub fn run(cmd: WxpayCommand, stdin: impl Read, mut stdout: impl Write) -> anyho
                 }
             }
         }
-        WxpayCommand::PayParams { key, appid, prepay_id, timestamp, nonce } => {
+        WxpayCommand::PayParams {
+            key,
+            appid,
+            prepay_id,
+            timestamp,
+            nonce,
+        } => {
             let ts = match timestamp {
                 Some(t) => t,
                 None => chrono::Utc::now().timestamp(),
@@ -117,8 +135,12 @@ pub fn run(cmd: WxpayCommand, stdin: impl Read, mut stdout: impl Write) -> anyho
             Ok(ExitCode::SUCCESS)
         }
         WxpayCommand::DecryptRefund { key } => {
-            let outer = wxpay::parse_xml(&read_input(stdin)?).context("reading the refund notify")?;
-            let req_info = outer.get("req_info").filter(|v| !v.is_empty()).context("the body has no req_info")?;
+            let outer =
+                wxpay::parse_xml(&read_input(stdin)?).context("reading the refund notify")?;
+            let req_info = outer
+                .get("req_info")
+                .filter(|v| !v.is_empty())
+                .context("the body has no req_info")?;
             let inner = decrypt_req_info(req_info, &ApiKey::new(key.expose_secret()))?;
             serde_json::to_writer_pretty(&mut stdout, &inner)?;
             writeln!(stdout)?;
@@ -130,7 +152,10 @@ pub fn run(cmd: WxpayCommand, stdin: impl Read, mut stdout: impl Write) -> anyho
 fn read_input(stdin: impl Read) -> anyhow::Result<String> {
     let mut buf = String::new();
     // Read one byte past the limit so an oversized body is reported as such.
-    stdin.take(MAX_BODY_BYTES as u64 + 1).read_to_string(&mut buf).context("reading stdin (UTF-8 expected)")?;
+    stdin
+        .take(MAX_BODY_BYTES as u64 + 1)
+        .read_to_string(&mut buf)
+        .context("reading stdin (UTF-8 expected)")?;
     if buf.len() > MAX_BODY_BYTES {
         bail!("input is over the {MAX_BODY_BYTES}-byte limit");
     }
@@ -144,8 +169,11 @@ fn read_fields(stdin: impl Read) -> anyhow::Result<Fields> {
     if trimmed.starts_with('<') {
         return wxpay::parse_xml(&input).context("reading the XML body");
     }
-    let value: serde_json::Value = serde_json::from_str(&input).context("input is neither JSON nor XML")?;
-    let obj = value.as_object().context("the JSON input must be an object of fields")?;
+    let value: serde_json::Value =
+        serde_json::from_str(&input).context("input is neither JSON nor XML")?;
+    let obj = value
+        .as_object()
+        .context("the JSON input must be an object of fields")?;
     obj.iter()
         .map(|(k, v)| {
             let s = match v {

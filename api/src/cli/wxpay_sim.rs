@@ -45,12 +45,22 @@ impl WxpaySimArgs {
 /// Serves until Ctrl-C.
 pub fn run(args: WxpaySimArgs) -> anyhow::Result<ExitCode> {
     super::runtime()?.block_on(async move {
-        let listener =
-            tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("binding {}", args.listen))?;
         let config = args.sim_config();
-        let handle = sim::start(listener, config.clone()).await.context("starting the simulator")?;
-        println!("WeChat simulator on {} (appid {}, mch_id {})", handle.base_url(), config.appid, config.mch_id);
-        tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+        let handle = sim::start(listener, config.clone())
+            .await
+            .context("starting the simulator")?;
+        println!(
+            "WeChat simulator on {} (appid {}, mch_id {})",
+            handle.base_url(),
+            config.appid,
+            config.mch_id
+        );
+        tokio::signal::ctrl_c()
+            .await
+            .context("waiting for Ctrl-C")?;
         handle.shutdown().await;
         Ok(ExitCode::SUCCESS)
     })

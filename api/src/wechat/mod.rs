@@ -1,1 +1,133 @@
 //! The async WeChat Pay v2 and login client.
+//!
+//! Every pay response is parsed by the strict parser of `paylog_core::wxpay` and
+//! its sign verified before any field is used; a FAIL without a sign is reported
+//! as a communication error and nothing in it is trusted.
+//!
+//! Retries: each attempt has a timeout; transport errors (connect, timeout, reset)
+//! are retried a bounded number of times with back-off, resending the *same*
+//! signed body. That is safe for every pay call: queries and close are
+//! idempotent, a refund is keyed by `out_refund_no`, and WeChat answers a repeated
+//! `unifiedorder` with identical parameters for the same `out_trade_no` with the
+//! same `prepay_id` (the simulator does too). Login is never retried: a `js_code`
+//! is single-use, so a retry after a lost answer would only earn `40163`.
+//! WeChat-level failures (`SYSTEMERROR` …) are returned, not retried, so the
+//! caller decides.
+
+mod config;
+mod error;
+mod login;
+mod pay;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use paylog_core::wxpay::{Fields, Merchant, RequestPayment, verify_response};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+
+pub use config::{ClientIdentity, DEFAULT_API_URL, DEFAULT_PAY_URL, WechatConfig};
+pub use error::WechatError;
+pub use login::WxSession;
+pub use pay::{RefundRequest, UnifiedOrderRequest};
+
+/// A cloneable handle to WeChat (cheap: the HTTP client is reference-counted).
+#[derive(Debug, Clone)]
+pub struct WechatClient {
+    config: WechatConfig,
+    merchant: Merchant,
+    http: reqwest::Client,
+}
+
+/// A fresh 32-character alphanumeric nonce.
+pub fn nonce() -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(32)
+        .map(char::from)
+        .collect()
+}
+
+impl WechatClient {
+    pub fn new(config: WechatConfig) -> Result<Self, WechatError> {
+        let mut builder = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout);
+        if let Some(identity) = &config.client_identity {
+            let id = identity
+                .to_reqwest()
+                .map_err(|e| WechatError::Setup(format!("client certificate: {e}")))?;
+            builder = builder.identity(id);
+        }
+        let http = builder
+            .build()
+            .map_err(|e| WechatError::Setup(e.to_string()))?;
+        let merchant = config.merchant();
+        Ok(Self {
+            config,
+            merchant,
+            http,
+        })
+    }
+
+    pub fn config(&self) -> &WechatConfig {
+        &self.config
+    }
+
+    /// The merchant identity used to verify notifies (`PayNotify::parse(body, client.merchant())`).
+    pub fn merchant(&self) -> &Merchant {
+        &self.merchant
+    }
+
+    /// The signed `wx.requestPayment` parameters for a prepay id, at `now`.
+    pub fn request_payment(&self, prepay_id: &str, now: DateTime<Utc>) -> RequestPayment {
+        let m = &self.merchant;
+        RequestPayment::new(
+            &m.appid,
+            prepay_id,
+            now.timestamp(),
+            &nonce(),
+            m.sign_type,
+            &m.key,
+        )
+    }
+
+    /// Signs `fields`, POSTs them to `path` of the pay API with bounded retries on
+    /// transport errors, and returns the verified response fields.
+    async fn call(&self, path: &str, fields: Fields) -> Result<Fields, WechatError> {
+        let body = self.merchant.signed_request(fields, &nonce())?;
+        let url = format!("{}{path}", self.config.pay_url);
+        let text = self.post_with_retries(&url, body).await?;
+        Ok(verify_response(&text, &self.merchant)?)
+    }
+
+    async fn post_with_retries(&self, url: &str, body: String) -> Result<String, WechatError> {
+        let mut attempt = 0u32;
+        loop {
+            match self.post_once(url, body.clone()).await {
+                Err(WechatError::Transport(e)) if attempt < self.config.max_retries => {
+                    tracing::warn!(url, attempt, error = %e, "WeChat call failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn post_once(&self, url: &str, body: String) -> Result<String, WechatError> {
+        let resp = self
+            .http
+            .post(url)
+            .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
+            .body(body)
+            .send()
+            .await
+            .map_err(WechatError::Transport)?;
+        let status = resp.status();
+        if !status.is_success() {
+            return Err(WechatError::Status(status.as_u16()));
+        }
+        resp.text().await.map_err(WechatError::Transport)
+    }
+}

@@ -1,0 +1,113 @@
+//! The control API: `/sim/…` endpoints that play the user and the network.
+//!
+//! - `POST /sim/pay` `{"out_trade_no"|"prepay_id", "notify"?: bool, "duplicates"?,
+//!   "drop_first"?, "wrong_amount"?, "bad_sign"?}`: the user paid. With
+//!   `"notify": false` no notify is ever sent (orderquery still says SUCCESS).
+//! - `POST /sim/refund-faults` (a `DeliveryPlan`): faults for the next refund notify.
+//! - `POST /sim/refuse-code` `{"code"}`: `jscode2session` answers 40029 for it.
+//! - `GET /sim/state`: orders and deliveries, with every attempt and reply.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::state::{DeliveryPlan, NotifyKind, TradeState};
+use super::wire::random_digits;
+use super::{Sim, deliver};
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PayCommand {
+    out_trade_no: Option<String>,
+    prepay_id: Option<String>,
+    #[serde(default = "yes")]
+    notify: bool,
+    #[serde(flatten)]
+    plan: DeliveryPlan,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn problem(status: StatusCode, msg: &str) -> Response {
+    (status, Json(json!({ "error": msg }))).into_response()
+}
+
+pub(crate) async fn pay(State(sim): State<Arc<Sim>>, Json(cmd): Json<PayCommand>) -> Response {
+    let mut st = sim.state();
+    let no = match (&cmd.out_trade_no, &cmd.prepay_id) {
+        (Some(no), _) => Some(no.clone()),
+        (None, Some(p)) => st.order_by_prepay_id(p).map(|o| o.out_trade_no.clone()),
+        (None, None) => {
+            return problem(
+                StatusCode::BAD_REQUEST,
+                "out_trade_no or prepay_id is required",
+            );
+        }
+    };
+    let Some(order) = no.as_ref().and_then(|no| st.orders.get_mut(no)) else {
+        return problem(StatusCode::NOT_FOUND, "no such order");
+    };
+    if order.state != TradeState::NotPay {
+        return problem(
+            StatusCode::CONFLICT,
+            &format!("order is {}", order.state.as_wire()),
+        );
+    }
+    let now = Utc::now();
+    if order.time_expire.is_some_and(|t| t <= now) {
+        return problem(StatusCode::CONFLICT, "order has expired");
+    }
+    order.state = TradeState::Success;
+    order.transaction_id = Some(format!("4200{}", random_digits(24)));
+    order.time_end = Some(now);
+    let (out_trade_no, transaction_id) = (order.out_trade_no.clone(), order.transaction_id.clone());
+    let notify = cmd.notify.then(|| {
+        (
+            order.notify_url.clone(),
+            sim.pay_notify_body(order, &cmd.plan),
+        )
+    });
+    let delivery_id = notify.map(|(url, body)| {
+        let id = deliver::register(&mut st, NotifyKind::Pay, &out_trade_no, &url, &cmd.plan);
+        (id, url, body)
+    });
+    drop(st);
+    let id = delivery_id.map(|(id, url, body)| {
+        deliver::spawn(sim.clone(), id, url, body, cmd.plan);
+        id
+    });
+    Json(json!({ "out_trade_no": out_trade_no, "transaction_id": transaction_id, "delivery_id": id }))
+        .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct RefuseCode {
+    code: String,
+}
+
+pub(crate) async fn refuse_code(
+    State(sim): State<Arc<Sim>>,
+    Json(cmd): Json<RefuseCode>,
+) -> StatusCode {
+    sim.state().refused_codes.insert(cmd.code);
+    StatusCode::NO_CONTENT
+}
+
+pub(crate) async fn refund_faults(
+    State(sim): State<Arc<Sim>>,
+    Json(plan): Json<DeliveryPlan>,
+) -> StatusCode {
+    sim.state().next_refund_plan = plan;
+    StatusCode::NO_CONTENT
+}
+
+pub(crate) async fn state(State(sim): State<Arc<Sim>>) -> Response {
+    Json(&*sim.state()).into_response()
+}

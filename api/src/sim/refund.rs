@@ -1,0 +1,159 @@
+//! `secapi/pay/refund` and `pay/refundquery` at the simulated WeChat.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::response::Response;
+use chrono::Utc;
+use paylog_core::wxpay::{ErrCode, WxPayError, fields as f, time};
+
+use super::Sim;
+use super::deliver;
+use super::pay::{accept, find_order};
+use super::state::{NotifyKind, SimRefund, TradeState};
+use super::wire::{Request, fields, random_digits};
+
+struct RefundAsk {
+    out_refund_no: String,
+    total_fee: u64,
+    refund_fee: u64,
+}
+
+fn validate(req: &Request) -> Result<RefundAsk, WxPayError> {
+    let out_refund_no = req.get("out_refund_no")?.to_owned();
+    if out_refund_no.len() > 64 {
+        return Err(WxPayError::InvalidField {
+            field: "out_refund_no",
+            value: out_refund_no,
+        });
+    }
+    let refund_fee = f::fen(&req.fields, "refund_fee")?;
+    if refund_fee == 0 {
+        return Err(WxPayError::InvalidField {
+            field: "refund_fee",
+            value: "0".into(),
+        });
+    }
+    Ok(RefundAsk {
+        out_refund_no,
+        total_fee: f::fen(&req.fields, "total_fee")?,
+        refund_fee,
+    })
+}
+
+pub(crate) async fn refund(State(sim): State<Arc<Sim>>, body: String) -> Response {
+    let req = accept!(sim, body);
+    let ask = match validate(&req) {
+        Ok(a) => a,
+        Err(e) => return sim.param_error(&req, &e),
+    };
+    let mut st = sim.state();
+    let Some(no) = find_order(&st, &req).map(|o| o.out_trade_no.clone()) else {
+        return sim.biz_fail(&req, ErrCode::OrderNotExist, "订单不存在");
+    };
+    let plan = std::mem::take(&mut st.next_refund_plan);
+    let Some(order) = st.orders.get_mut(&no) else {
+        return sim.biz_fail(&req, ErrCode::OrderNotExist, "订单不存在");
+    };
+    if !matches!(order.state, TradeState::Success | TradeState::Refund) {
+        return sim.biz_fail(&req, ErrCode::Error, "订单未支付");
+    }
+    if ask.total_fee != order.total_fee {
+        return sim.biz_fail(
+            &req,
+            ErrCode::ParamError,
+            "订单金额或退款金额与之前请求不一致",
+        );
+    }
+    let answer = |r: &SimRefund, o: &super::SimOrder| {
+        fields([
+            (
+                "transaction_id",
+                o.transaction_id.clone().unwrap_or_default(),
+            ),
+            ("out_trade_no", o.out_trade_no.clone()),
+            ("out_refund_no", r.out_refund_no.clone()),
+            ("refund_id", r.refund_id.clone()),
+            ("refund_fee", r.refund_fee.to_string()),
+            ("total_fee", o.total_fee.to_string()),
+            ("cash_fee", o.total_fee.to_string()),
+        ])
+    };
+    if let Some(prev) = order
+        .refunds
+        .iter()
+        .find(|r| r.out_refund_no == ask.out_refund_no)
+    {
+        // A repeat with the same out_refund_no refunds once.
+        if prev.refund_fee != ask.refund_fee {
+            return sim.biz_fail(
+                &req,
+                ErrCode::ParamError,
+                "订单金额或退款金额与之前请求不一致",
+            );
+        }
+        return sim.ok(&req, answer(prev, order));
+    }
+    if order.refunded().saturating_add(ask.refund_fee) > order.total_fee {
+        return sim.biz_fail(&req, ErrCode::NotEnough, "订单可退金额不足");
+    }
+    let refund = SimRefund {
+        out_refund_no: ask.out_refund_no,
+        refund_id: format!("5030{}", random_digits(25)),
+        refund_fee: ask.refund_fee,
+        success_time: Utc::now(),
+        notify_url: f::optional(&req.fields, "notify_url"),
+    };
+    order.state = TradeState::Refund;
+    order.refunds.push(refund.clone());
+    let out = answer(&refund, order);
+    let notify = refund
+        .notify_url
+        .clone()
+        .map(|url| (url, sim.refund_notify_body(order, &refund, &plan)));
+    if let Some((url, body)) = notify {
+        let id = deliver::register(&mut st, NotifyKind::Refund, &no, &url, &plan);
+        drop(st);
+        deliver::spawn(sim.clone(), id, url, body, plan);
+    }
+    sim.ok(&req, out)
+}
+
+pub(crate) async fn refund_query(State(sim): State<Arc<Sim>>, body: String) -> Response {
+    let req = accept!(sim, body);
+    if req.get("out_trade_no").is_err() && req.get("transaction_id").is_err() {
+        return sim.biz_fail(
+            &req,
+            ErrCode::ParamError,
+            "out_trade_no or transaction_id is required",
+        );
+    }
+    let st = sim.state();
+    let Some(o) = find_order(&st, &req).filter(|o| !o.refunds.is_empty()) else {
+        return sim.biz_fail(&req, ErrCode::RefundNotExist, "退款订单查询失败");
+    };
+    let mut out = fields([
+        ("out_trade_no", o.out_trade_no.clone()),
+        (
+            "transaction_id",
+            o.transaction_id.clone().unwrap_or_default(),
+        ),
+        ("total_fee", o.total_fee.to_string()),
+        ("cash_fee", o.total_fee.to_string()),
+        ("refund_count", o.refunds.len().to_string()),
+    ]);
+    for (n, r) in o.refunds.iter().enumerate() {
+        out.extend([
+            (format!("out_refund_no_{n}"), r.out_refund_no.clone()),
+            (format!("refund_id_{n}"), r.refund_id.clone()),
+            (format!("refund_fee_{n}"), r.refund_fee.to_string()),
+            (format!("refund_status_{n}"), "SUCCESS".into()),
+            (
+                format!("refund_success_time_{n}"),
+                time::format_spaced(r.success_time),
+            ),
+            (format!("refund_recv_accout_{n}"), "支付用户零钱".into()),
+        ]);
+    }
+    sim.ok(&req, out)
+}

@@ -1,0 +1,128 @@
+//! The simulator's memory: orders, refunds, login codes and notify deliveries.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use paylog_core::wxpay::{Fields, SignType};
+use serde::{Deserialize, Serialize};
+
+/// Where an order stands at the simulated WeChat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TradeState {
+    NotPay,
+    Success,
+    Refund,
+    Closed,
+}
+
+impl TradeState {
+    pub fn as_wire(self) -> &'static str {
+        match self {
+            Self::NotPay => "NOTPAY",
+            Self::Success => "SUCCESS",
+            Self::Refund => "REFUND",
+            Self::Closed => "CLOSED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimRefund {
+    pub out_refund_no: String,
+    pub refund_id: String,
+    pub refund_fee: u64,
+    pub success_time: DateTime<Utc>,
+    pub notify_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimOrder {
+    pub out_trade_no: String,
+    pub prepay_id: String,
+    pub openid: String,
+    pub body: String,
+    pub total_fee: u64,
+    pub notify_url: String,
+    pub time_expire: Option<DateTime<Utc>>,
+    pub state: TradeState,
+    pub transaction_id: Option<String>,
+    pub time_end: Option<DateTime<Utc>>,
+    pub refunds: Vec<SimRefund>,
+    #[serde(skip)]
+    pub sign_type: SignType,
+    /// The unifiedorder fields minus nonce and sign: a repeat with the same
+    /// parameters gets the same prepay_id, different ones `OUT_TRADE_NO_USED`.
+    #[serde(skip)]
+    pub params: Fields,
+}
+
+impl SimOrder {
+    pub fn refunded(&self) -> u64 {
+        self.refunds.iter().map(|r| r.refund_fee).sum()
+    }
+}
+
+/// How a notify is to be delivered; all defaults mean "like WeChat on a good day".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DeliveryPlan {
+    /// Copies sent again after the first acknowledged delivery.
+    pub duplicates: u32,
+    /// The first N attempts are lost (never sent); the schedule goes on.
+    pub drop_first: u32,
+    /// Deliver a correctly signed notify whose amount is off by one fen.
+    pub wrong_amount: bool,
+    /// Deliver a notify signed (or, for refunds, encrypted) with a wrong key.
+    pub bad_sign: bool,
+}
+
+/// One try at delivering a notify.
+#[derive(Debug, Clone, Serialize)]
+pub struct Attempt {
+    pub at: DateTime<Utc>,
+    /// False when the plan dropped this attempt.
+    pub sent: bool,
+    /// A duplicate sent after the notify was already acknowledged.
+    pub duplicate: bool,
+    pub status: Option<u16>,
+    pub reply: Option<String>,
+    pub error: Option<String>,
+    pub acknowledged: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotifyKind {
+    Pay,
+    Refund,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub id: usize,
+    pub kind: NotifyKind,
+    pub out_trade_no: String,
+    pub url: String,
+    pub plan: DeliveryPlan,
+    pub attempts: Vec<Attempt>,
+    pub acknowledged: bool,
+    /// True once acknowledged (and duplicates sent) or the schedule ran out.
+    pub finished: bool,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct SimState {
+    pub orders: BTreeMap<String, SimOrder>,
+    pub deliveries: Vec<Delivery>,
+    pub refused_codes: HashSet<String>,
+    pub used_codes: HashSet<String>,
+    /// Faults for the next refund notify (`POST /sim/refund-faults`).
+    pub next_refund_plan: DeliveryPlan,
+}
+
+impl SimState {
+    pub fn order_by_prepay_id(&self, prepay_id: &str) -> Option<&SimOrder> {
+        self.orders.values().find(|o| o.prepay_id == prepay_id)
+    }
+}
