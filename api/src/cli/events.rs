@@ -1,16 +1,98 @@
-//! `paylog events`: the log as JSON lines.
+//! `paylog events`: the log as JSON lines, one envelope per line, oldest first.
+//!
+//! The payload is printed as stored (JSON, at its recorded schema version), so this
+//! shows exactly what the log holds; `paylog audit` shows decoded, upcast events.
 
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
+use anyhow::Context as _;
 use clap::Args;
+use paylog_store::{EventStore, RecordedEvent, RocksStore, StoreOptions};
+use serde_json::{Value, json};
+
+/// How many events one read fetches; memory stays bounded at any log size.
+const PAGE: usize = 1024;
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
-    #[command(flatten)]
-    pub store: crate::config::StoreArgs,
+    /// Where the event log and the views live.
+    #[arg(long, env = "PAYLOG_DATA_DIR", default_value = "./data")]
+    pub data_dir: std::path::PathBuf,
+
+    /// First position to print (positions start at 1).
+    #[arg(long, default_value_t = 1)]
+    pub from: u64,
+
+    /// Print only this stream (e.g. `order-<uuid>`), from its version `--from`.
+    #[arg(long)]
+    pub stream: Option<String>,
 }
 
 pub fn run(args: EventsArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("events is not wired yet")
+    let store = open_log(&args.data_dir)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    super::runtime()?.block_on(async {
+        let mut cursor = args.from.max(1);
+        loop {
+            let page = match &args.stream {
+                Some(stream) => store.read_stream(stream, cursor, PAGE).await,
+                None => store.read_all(cursor - 1, PAGE).await,
+            }
+            .context("reading the log")?;
+            for event in &page {
+                writeln!(out, "{}", envelope_json(event)).context("writing to stdout")?;
+            }
+            let Some(last) = page.last() else { break };
+            cursor = match &args.stream {
+                Some(_) => last.stream_version + 1,
+                None => last.position + 1,
+            };
+            if page.len() < PAGE {
+                break;
+            }
+        }
+        out.flush().context("writing to stdout")?;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the event log under a data dir, refusing to create one where none exists
+/// (a typo in `--data-dir` should not silently print an empty log).
+pub(crate) fn open_log(data_dir: &Path) -> anyhow::Result<Arc<RocksStore>> {
+    let path = data_dir.join("log");
+    if !path.join("CURRENT").exists() {
+        anyhow::bail!("no event log at {} (is --data-dir right?)", path.display());
+    }
+    let store = RocksStore::open(&path, StoreOptions::default()).with_context(|| {
+        format!(
+            "opening the event log at {} (is `paylog serve` running on it?)",
+            path.display()
+        )
+    })?;
+    Ok(Arc::new(store))
+}
+
+/// One envelope as a JSON object; the payload inline when it is JSON, base64 otherwise.
+pub(crate) fn envelope_json(event: &RecordedEvent) -> Value {
+    let payload = serde_json::from_slice::<Value>(&event.payload).unwrap_or_else(|_| {
+        use base64::Engine as _;
+        json!({ "base64": base64::engine::general_purpose::STANDARD.encode(&event.payload) })
+    });
+    json!({
+        "position": event.position,
+        "stream_id": event.stream_id,
+        "stream_version": event.stream_version,
+        "event_type": event.event_type,
+        "schema_version": event.schema_version,
+        "recorded_at": event.recorded_at,
+        "command_id": event.command_id,
+        "correlation_id": event.correlation_id,
+        "causation_id": event.causation_id,
+        "payload": payload,
+    })
 }
