@@ -27,6 +27,13 @@ pub enum Command {
     Serve(crate::config::ServeArgs),
     /// Print the event log as JSON lines.
     Events(events::EventsArgs),
+    /// WeChat Pay v2 signing toolbox: sign, verify, pay-params, decrypt-refund (stdin in).
+    Wxpay {
+        #[command(subcommand)]
+        cmd: wxpay::WxpayCommand,
+    },
+    /// Run the local WeChat simulator (Pay v2 + jscode2session) on its own.
+    WxpaySim(wxpay_sim::WxpaySimArgs),
 }
 
 /// Runs one parsed command line.
@@ -34,6 +41,8 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Events(args) => events::run(args),
+        Command::Wxpay { cmd } => wxpay::run(cmd, std::io::stdin().lock(), std::io::stdout().lock()),
+        Command::WxpaySim(args) => wxpay_sim::run(args),
     }
 }
 
