@@ -40,14 +40,26 @@ pub struct StoreArgs {
 pub struct WechatArgs {
     #[arg(long = "wechat-appid", env = "PAYLOG_WECHAT_APPID")]
     pub appid: Option<String>,
-    #[arg(long = "wechat-secret", env = "PAYLOG_WECHAT_SECRET", hide_env_values = true)]
+    #[arg(
+        long = "wechat-secret",
+        env = "PAYLOG_WECHAT_SECRET",
+        hide_env_values = true
+    )]
     pub secret: Option<SecretString>,
     #[arg(long = "wechat-mch-id", env = "PAYLOG_WECHAT_MCH_ID")]
     pub mch_id: Option<String>,
-    #[arg(long = "wechat-api-key", env = "PAYLOG_WECHAT_API_KEY", hide_env_values = true)]
+    #[arg(
+        long = "wechat-api-key",
+        env = "PAYLOG_WECHAT_API_KEY",
+        hide_env_values = true
+    )]
     pub api_key: Option<SecretString>,
     /// `MD5` or `HMAC-SHA256`.
-    #[arg(long = "wechat-sign-type", env = "PAYLOG_WECHAT_SIGN_TYPE", default_value = "MD5")]
+    #[arg(
+        long = "wechat-sign-type",
+        env = "PAYLOG_WECHAT_SIGN_TYPE",
+        default_value = "MD5"
+    )]
     pub sign_type: String,
     #[arg(long = "wechat-pay-url", env = "PAYLOG_WECHAT_PAY_URL")]
     pub pay_url: Option<String>,
@@ -61,7 +73,10 @@ pub struct WechatArgs {
 impl WechatArgs {
     /// True when no WeChat merchant settings were given at all.
     pub fn is_unconfigured(&self) -> bool {
-        self.appid.is_none() && self.mch_id.is_none() && self.api_key.is_none() && self.secret.is_none()
+        self.appid.is_none()
+            && self.mch_id.is_none()
+            && self.api_key.is_none()
+            && self.secret.is_none()
     }
 }
 
