@@ -1,0 +1,146 @@
+//! The order projections: `orders` (detail), `orders_by_user` (summaries, newest first),
+//! `awaiting_payment`, `ledger` and `daily_sales`.
+//!
+//! The order is folded with core's `Order::evolve`; the other views are derived from the
+//! order before and after the event, so they can never disagree with the detail.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Asia::Shanghai;
+use paylog_core::order::{Order, OrderEvent, OrderState};
+use paylog_core::{Aggregate, Fen};
+
+use super::Tx;
+use crate::error::Result;
+use crate::layout::{self, View};
+use crate::model::{AwaitingPayment, DailySales, LedgerEntry, LedgerKind, OrderSummary, OrderView};
+
+pub(super) fn apply(tx: &mut Tx<'_>, position: u64, event: &OrderEvent) -> Result<()> {
+    let key = order_id(event).as_uuid().as_bytes().to_vec();
+    let before: Option<OrderView> = tx.get(View::Orders, &key)?;
+    let state: Option<OrderState> = before.clone().map(Into::into);
+    // An event before `OrderPlaced` leaves no order: nothing to show (audit reports it).
+    let Some(after) = Order::evolve(state, event).map(OrderView::from) else {
+        return Ok(());
+    };
+
+    tx.put(View::Orders, key, &after)?;
+    let by_user = layout::order_by_user_key(
+        after.user_id.as_uuid(),
+        after.placed_at,
+        after.order_id.as_uuid(),
+    );
+    tx.put(View::OrdersByUser, by_user, &OrderSummary::from(&after))?;
+
+    // Expiry never changes after placement, so the awaiting key is stable.
+    let awaiting = layout::awaiting_key(after.expires_at, after.order_id.as_uuid());
+    if after.status.is_awaiting_payment() {
+        tx.put(
+            View::AwaitingPayment,
+            awaiting,
+            &AwaitingPayment::from(&after),
+        )?;
+    } else if before.is_some_and(|b| b.status.is_awaiting_payment()) {
+        tx.delete(View::AwaitingPayment, awaiting);
+    }
+
+    if let Some(entry) = ledger_entry(position, event, &after) {
+        tx.put(View::Ledger, layout::u64_value(position).to_vec(), &entry)?;
+    }
+    daily(tx, event)
+}
+
+pub(crate) fn order_id(event: &OrderEvent) -> paylog_core::OrderId {
+    match event {
+        OrderEvent::OrderPlaced(e) => e.order_id,
+        OrderEvent::PaymentRequested(e) => e.order_id,
+        OrderEvent::PaymentConfirmed(e) => e.order_id,
+        OrderEvent::PaymentAmountMismatch(e) => e.order_id,
+        OrderEvent::LatePaymentReceived(e) => e.order_id,
+        OrderEvent::OrderCancelled(e) => e.order_id,
+        OrderEvent::OrderClosed(e) => e.order_id,
+        OrderEvent::RefundRequested(e) => e.order_id,
+        OrderEvent::RefundConfirmed(e) => e.order_id,
+        OrderEvent::RefundFailed(e) => e.order_id,
+    }
+}
+
+fn ledger_entry(position: u64, event: &OrderEvent, order: &OrderView) -> Option<LedgerEntry> {
+    let entry = |kind, amount, transaction_id, occurred_at| LedgerEntry {
+        position,
+        kind,
+        order_id: order.order_id,
+        user_id: order.user_id,
+        out_trade_no: order.out_trade_no.clone(),
+        amount,
+        transaction_id,
+        out_refund_no: None,
+        refund_id: None,
+        occurred_at,
+    };
+    match event {
+        OrderEvent::PaymentConfirmed(e) => Some(entry(
+            LedgerKind::Payment,
+            e.amount,
+            Some(e.transaction_id.clone()),
+            e.paid_at,
+        )),
+        OrderEvent::PaymentAmountMismatch(e) => Some(entry(
+            LedgerKind::AmountMismatch,
+            e.received,
+            Some(e.transaction_id.clone()),
+            e.paid_at,
+        )),
+        OrderEvent::LatePaymentReceived(e) => Some(entry(
+            LedgerKind::LatePayment,
+            e.amount,
+            Some(e.transaction_id.clone()),
+            e.paid_at,
+        )),
+        OrderEvent::RefundConfirmed(e) => {
+            let transaction = order.payment.as_ref().map(|p| p.transaction_id.clone());
+            let mut refund = entry(LedgerKind::Refund, e.amount, transaction, e.at);
+            refund.out_refund_no = Some(e.out_refund_no.clone());
+            refund.refund_id = Some(e.refund_id.clone());
+            Some(refund)
+        }
+        _ => None,
+    }
+}
+
+/// The calendar day of an instant in Asia/Shanghai, the shop's (and WeChat's) time zone.
+pub(crate) fn shanghai_day(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&Shanghai).date_naive()
+}
+
+fn daily(tx: &mut Tx<'_>, event: &OrderEvent) -> Result<()> {
+    let (day, change): (_, fn(&mut DailySales, Fen)) = match event {
+        OrderEvent::OrderPlaced(e) => (shanghai_day(e.at), |d, _| d.orders_placed += 1),
+        OrderEvent::PaymentConfirmed(e) => (shanghai_day(e.paid_at), |d, amount| {
+            d.orders_paid += 1;
+            d.paid = add(d.paid, amount);
+        }),
+        OrderEvent::RefundConfirmed(e) => (shanghai_day(e.at), |d, amount| {
+            d.refunded = add(d.refunded, amount);
+        }),
+        _ => return Ok(()),
+    };
+    let amount = match event {
+        OrderEvent::PaymentConfirmed(e) => e.amount,
+        OrderEvent::RefundConfirmed(e) => e.amount,
+        _ => Fen::ZERO,
+    };
+    let key = layout::day_key(day);
+    let mut sales = tx
+        .get::<DailySales>(View::DailySales, &key)?
+        .unwrap_or(DailySales {
+            date: day,
+            ..DailySales::default()
+        });
+    change(&mut sales, amount);
+    tx.put(View::DailySales, key, &sales)
+}
+
+/// Projections must not fail on a fact: amounts saturate (audit verify reports overflow).
+fn add(a: Fen, b: Fen) -> Fen {
+    Fen::new(a.get().saturating_add(b.get()))
+}

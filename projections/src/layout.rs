@@ -1,0 +1,194 @@
+//! The on-disk layout of the views database: column family names, keys, values.
+//!
+//! Integers in keys are big-endian and signed instants are stored with their sign bit
+//! flipped, so that RocksDB's bytewise order is numeric order. Values are a one-byte
+//! format tag followed by postcard, like the log's.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::error::{ProjectionError, Result};
+
+/// The column family holding the generation table (`active`, `next`, `gen/<n>`).
+pub const CF_META: &str = "meta";
+/// `meta` key: the generation queries read from (u64, big-endian).
+pub const META_ACTIVE: &[u8] = b"active";
+/// `meta` key: the id the next generation will get (u64, big-endian).
+pub const META_NEXT: &[u8] = b"next";
+
+/// Every projection and the version of its code. Bump a version when a projection's
+/// output changes: the server then rebuilds every view into a new generation in the
+/// background, keeps serving the old one meanwhile, and swaps when the new one has
+/// caught up with the log.
+pub const PROJECTION_VERSIONS: &[(&str, u32)] = &[
+    ("users", 1),
+    ("orders", 1),
+    ("catalog", 1),
+    ("ledger", 1),
+    ("daily_sales", 1),
+    ("awaiting_payment", 1),
+];
+
+/// One column family of a generation. `gN.<name>` on disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum View {
+    Checkpoint,
+    Users,
+    UsersByOpenId,
+    UsersByUsername,
+    Orders,
+    OrdersByUser,
+    Products,
+    Ledger,
+    DailySales,
+    AwaitingPayment,
+}
+
+impl View {
+    pub const ALL: [View; 10] = [
+        View::Checkpoint,
+        View::Users,
+        View::UsersByOpenId,
+        View::UsersByUsername,
+        View::Orders,
+        View::OrdersByUser,
+        View::Products,
+        View::Ledger,
+        View::DailySales,
+        View::AwaitingPayment,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            View::Checkpoint => "checkpoint",
+            View::Users => "users",
+            View::UsersByOpenId => "users_by_openid",
+            View::UsersByUsername => "users_by_username",
+            View::Orders => "orders",
+            View::OrdersByUser => "orders_by_user",
+            View::Products => "products",
+            View::Ledger => "ledger",
+            View::DailySales => "daily_sales",
+            View::AwaitingPayment => "awaiting_payment",
+        }
+    }
+}
+
+/// The column family name of `view` in generation `generation`.
+pub fn cf_name(generation: u64, view: View) -> String {
+    format!("g{generation}.{}", view.name())
+}
+
+/// The generation a column family name belongs to, if it is a generation's.
+pub fn generation_of(cf_name: &str) -> Option<u64> {
+    let rest = cf_name.strip_prefix('g')?;
+    let (number, _) = rest.split_once('.')?;
+    number.parse().ok()
+}
+
+/// `meta` key describing a generation (its projection versions).
+pub fn generation_key(generation: u64) -> Vec<u8> {
+    format!("gen/{generation:020}").into_bytes()
+}
+
+/// `checkpoint` key: the last position applied to the generation.
+pub const CHECKPOINT_KEY: &[u8] = b"position";
+
+/// An instant as 8 bytes whose bytewise order is chronological (microseconds, sign
+/// bit flipped).
+pub fn instant_key(at: DateTime<Utc>) -> [u8; 8] {
+    ((at.timestamp_micros() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// `orders_by_user` key: user ++ inverted placement instant ++ inverted order id, so a
+/// forward scan of one user's prefix yields the newest order first.
+pub fn order_by_user_key(user: Uuid, placed_at: DateTime<Utc>, order: Uuid) -> Vec<u8> {
+    let mut key = Vec::with_capacity(40);
+    key.extend_from_slice(user.as_bytes());
+    key.extend(instant_key(placed_at).iter().map(|b| !b));
+    key.extend(order.as_bytes().iter().map(|b| !b));
+    key
+}
+
+/// `awaiting_payment` key: expiry instant ++ order id, so the reconciler scans the
+/// orders that expire first, first.
+pub fn awaiting_key(expires_at: DateTime<Utc>, order: Uuid) -> Vec<u8> {
+    let mut key = Vec::with_capacity(24);
+    key.extend_from_slice(&instant_key(expires_at));
+    key.extend_from_slice(order.as_bytes());
+    key
+}
+
+/// `daily_sales` key: the Asia/Shanghai calendar day as `YYYY-MM-DD` (sorts by date).
+pub fn day_key(day: NaiveDate) -> Vec<u8> {
+    day.format("%Y-%m-%d").to_string().into_bytes()
+}
+
+pub fn u64_value(value: u64) -> [u8; 8] {
+    value.to_be_bytes()
+}
+
+pub fn decode_u64(bytes: &[u8], what: &str) -> Result<u64> {
+    let array: [u8; 8] = bytes.try_into().map_err(|_| {
+        ProjectionError::Corrupt(format!("{what}: expected 8 bytes, got {}", bytes.len()))
+    })?;
+    Ok(u64::from_be_bytes(array))
+}
+
+pub fn decode_uuid(bytes: &[u8], what: &str) -> Result<Uuid> {
+    Uuid::from_slice(bytes).map_err(|_| ProjectionError::Corrupt(format!("{what}: not a uuid")))
+}
+
+const VALUE_FORMAT_V1: u8 = 1;
+
+/// Encodes a view value: format tag ++ postcard.
+pub fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>> {
+    postcard::to_extend(value, vec![VALUE_FORMAT_V1])
+        .map_err(|e| ProjectionError::Corrupt(format!("cannot encode a view value: {e}")))
+}
+
+/// Decodes a view value written by [`encode`].
+pub fn decode<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T> {
+    match bytes.split_first() {
+        Some((&VALUE_FORMAT_V1, body)) => postcard::from_bytes(body)
+            .map_err(|e| ProjectionError::Corrupt(format!("{what}: cannot decode: {e}"))),
+        Some((tag, _)) => Err(ProjectionError::Corrupt(format!(
+            "{what}: unknown format tag {tag}"
+        ))),
+        None => Err(ProjectionError::Corrupt(format!("{what}: empty value"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(secs, 0).unwrap_or_default()
+    }
+
+    #[test]
+    fn instants_sort_chronologically_even_before_1970() {
+        assert!(instant_key(at(-5)) < instant_key(at(0)));
+        assert!(instant_key(at(0)) < instant_key(at(1)));
+        assert!(instant_key(at(1_700_000_000)) < instant_key(at(1_800_000_000)));
+    }
+
+    #[test]
+    fn a_users_orders_sort_newest_first() {
+        let user = Uuid::from_u128(7);
+        let older = order_by_user_key(user, at(100), Uuid::from_u128(1));
+        let newer = order_by_user_key(user, at(200), Uuid::from_u128(2));
+        assert!(newer < older);
+        assert!(older.starts_with(user.as_bytes()));
+    }
+
+    #[test]
+    fn generation_names_round_trip() {
+        assert_eq!(generation_of(&cf_name(12, View::Orders)), Some(12));
+        assert_eq!(generation_of("meta"), None);
+        assert_eq!(generation_of("default"), None);
+    }
+}

@@ -1,0 +1,408 @@
+//! The view structs queries return: serde-serialisable, and stored (postcard) as is.
+//!
+//! [`OrderView`] mirrors core's `OrderState` field for field, with `Deserialize` so it
+//! can be stored; the projection folds orders with core's own `evolve` (converting
+//! there and back), so a view can never disagree with the domain's idea of an order.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use paylog_core::identity::{OpenId, Username};
+use paylog_core::order::{
+    AnomalyKind, OrderLine, OrderState, OrderStatus, Payment, PaymentAnomaly, Prepay, Refund,
+    RefundStatus,
+};
+use paylog_core::payment_refs::{OutRefundNo, PrepayId, RefundId, TransactionId};
+use paylog_core::product::ProductState;
+use paylog_core::{Fen, OrderId, OutTradeNo, ProductId, UserId};
+use serde::{Deserialize, Serialize};
+
+/// A registered user. Never carries the password hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub user_id: UserId,
+    pub username: Option<Username>,
+    pub openid: Option<OpenId>,
+    /// Whether the user signs in with a password (the hash itself stays in the log).
+    pub has_password: bool,
+    pub registered_at: DateTime<Utc>,
+}
+
+/// A product of the catalog with its current price and stock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProductView {
+    pub product_id: ProductId,
+    pub name: String,
+    pub price: Fen,
+    pub stock: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<ProductState> for ProductView {
+    fn from(p: ProductState) -> Self {
+        ProductView {
+            product_id: p.product_id,
+            name: p.name,
+            price: p.price,
+            stock: p.stock,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+impl From<ProductView> for ProductState {
+    fn from(p: ProductView) -> Self {
+        ProductState {
+            product_id: p.product_id,
+            name: p.name,
+            price: p.price,
+            stock: p.stock,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// One line of a user's order list (newest first).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    pub order_id: OrderId,
+    pub status: OrderStatus,
+    pub total: Fen,
+    pub paid: Fen,
+    pub refunded: Fen,
+    /// Number of lines, and of items (sum of quantities).
+    pub lines: u32,
+    pub items: u64,
+    pub placed_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<&OrderView> for OrderSummary {
+    fn from(o: &OrderView) -> Self {
+        OrderSummary {
+            order_id: o.order_id,
+            status: o.status,
+            total: o.total,
+            paid: o.paid,
+            refunded: o.refunded,
+            lines: u32::try_from(o.lines.len()).unwrap_or(u32::MAX),
+            items: o.lines.iter().map(|l| u64::from(l.quantity)).sum(),
+            placed_at: o.placed_at,
+            updated_at: o.updated_at,
+            expires_at: o.expires_at,
+        }
+    }
+}
+
+/// The whole of one order: lines, totals, status, payment, refunds, anomalies, times.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderView {
+    pub order_id: OrderId,
+    pub user_id: UserId,
+    pub out_trade_no: OutTradeNo,
+    pub status: OrderStatus,
+    pub lines: Vec<OrderLine>,
+    pub total: Fen,
+    pub expires_at: DateTime<Utc>,
+    pub placed_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub prepay: Option<PrepayView>,
+    pub payment: Option<PaymentView>,
+    pub paid: Fen,
+    pub refunded: Fen,
+    pub pending_refunds: Fen,
+    pub refunds: Vec<RefundView>,
+    pub anomalies: Vec<AnomalyView>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrepayView {
+    pub prepay_id: PrepayId,
+    pub valid_until: DateTime<Utc>,
+    pub requested_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PaymentView {
+    pub transaction_id: TransactionId,
+    pub amount: Fen,
+    pub paid_at: DateTime<Utc>,
+    pub confirmed_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RefundStatusView {
+    Pending,
+    Confirmed,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundView {
+    pub out_refund_no: OutRefundNo,
+    pub amount: Fen,
+    pub reason: String,
+    pub status: RefundStatusView,
+    pub refund_id: Option<RefundId>,
+    pub requested_at: DateTime<Utc>,
+    pub settled_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AnomalyKindView {
+    /// WeChat reported an amount other than the order total.
+    AmountMismatch,
+    /// WeChat reported a payment for a cancelled or closed order.
+    LatePayment,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnomalyView {
+    pub kind: AnomalyKindView,
+    pub transaction_id: TransactionId,
+    pub amount: Fen,
+    pub paid_at: DateTime<Utc>,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl From<OrderState> for OrderView {
+    fn from(o: OrderState) -> Self {
+        OrderView {
+            order_id: o.order_id,
+            user_id: o.user_id,
+            out_trade_no: o.out_trade_no,
+            status: o.status,
+            lines: o.lines,
+            total: o.total,
+            expires_at: o.expires_at,
+            placed_at: o.placed_at,
+            updated_at: o.updated_at,
+            prepay: o.prepay.map(|p| PrepayView {
+                prepay_id: p.prepay_id,
+                valid_until: p.valid_until,
+                requested_at: p.requested_at,
+            }),
+            payment: o.payment.map(|p| PaymentView {
+                transaction_id: p.transaction_id,
+                amount: p.amount,
+                paid_at: p.paid_at,
+                confirmed_at: p.confirmed_at,
+            }),
+            paid: o.paid,
+            refunded: o.refunded,
+            pending_refunds: o.pending_refunds,
+            refunds: o
+                .refunds
+                .into_iter()
+                .map(|r| RefundView {
+                    out_refund_no: r.out_refund_no,
+                    amount: r.amount,
+                    reason: r.reason,
+                    status: match r.status {
+                        RefundStatus::Pending => RefundStatusView::Pending,
+                        RefundStatus::Confirmed => RefundStatusView::Confirmed,
+                        RefundStatus::Failed => RefundStatusView::Failed,
+                    },
+                    refund_id: r.refund_id,
+                    requested_at: r.requested_at,
+                    settled_at: r.settled_at,
+                })
+                .collect(),
+            anomalies: o
+                .anomalies
+                .into_iter()
+                .map(|a| AnomalyView {
+                    kind: match a.kind {
+                        AnomalyKind::AmountMismatch => AnomalyKindView::AmountMismatch,
+                        AnomalyKind::LatePayment => AnomalyKindView::LatePayment,
+                    },
+                    transaction_id: a.transaction_id,
+                    amount: a.amount,
+                    paid_at: a.paid_at,
+                    recorded_at: a.recorded_at,
+                })
+                .collect(),
+            cancelled_at: o.cancelled_at,
+            closed_at: o.closed_at,
+        }
+    }
+}
+
+impl From<OrderView> for OrderState {
+    fn from(o: OrderView) -> Self {
+        OrderState {
+            order_id: o.order_id,
+            user_id: o.user_id,
+            out_trade_no: o.out_trade_no,
+            status: o.status,
+            lines: o.lines,
+            total: o.total,
+            expires_at: o.expires_at,
+            placed_at: o.placed_at,
+            updated_at: o.updated_at,
+            prepay: o.prepay.map(|p| Prepay {
+                prepay_id: p.prepay_id,
+                valid_until: p.valid_until,
+                requested_at: p.requested_at,
+            }),
+            payment: o.payment.map(|p| Payment {
+                transaction_id: p.transaction_id,
+                amount: p.amount,
+                paid_at: p.paid_at,
+                confirmed_at: p.confirmed_at,
+            }),
+            paid: o.paid,
+            refunded: o.refunded,
+            pending_refunds: o.pending_refunds,
+            refunds: o
+                .refunds
+                .into_iter()
+                .map(|r| Refund {
+                    out_refund_no: r.out_refund_no,
+                    amount: r.amount,
+                    reason: r.reason,
+                    status: match r.status {
+                        RefundStatusView::Pending => RefundStatus::Pending,
+                        RefundStatusView::Confirmed => RefundStatus::Confirmed,
+                        RefundStatusView::Failed => RefundStatus::Failed,
+                    },
+                    refund_id: r.refund_id,
+                    requested_at: r.requested_at,
+                    settled_at: r.settled_at,
+                })
+                .collect(),
+            anomalies: o
+                .anomalies
+                .into_iter()
+                .map(|a| PaymentAnomaly {
+                    kind: match a.kind {
+                        AnomalyKindView::AmountMismatch => AnomalyKind::AmountMismatch,
+                        AnomalyKindView::LatePayment => AnomalyKind::LatePayment,
+                    },
+                    transaction_id: a.transaction_id,
+                    amount: a.amount,
+                    paid_at: a.paid_at,
+                    recorded_at: a.recorded_at,
+                })
+                .collect(),
+            cancelled_at: o.cancelled_at,
+            closed_at: o.closed_at,
+        }
+    }
+}
+
+/// What moved money, as WeChat will report it in its bills.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LedgerKind {
+    /// A confirmed payment of an order (`PaymentConfirmed`).
+    Payment,
+    /// A confirmed refund (`RefundConfirmed`).
+    Refund,
+    /// Money WeChat took that did not pay the order: wrong amount (`PaymentAmountMismatch`).
+    AmountMismatch,
+    /// Money WeChat took for a cancelled/closed order (`LatePaymentReceived`).
+    LatePayment,
+}
+
+/// One entry of the payments ledger, keyed by the log position of its event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerEntry {
+    pub position: u64,
+    pub kind: LedgerKind,
+    pub order_id: OrderId,
+    pub user_id: UserId,
+    pub out_trade_no: OutTradeNo,
+    pub amount: Fen,
+    /// WeChat's payment transaction (for a refund: the refunded payment's).
+    pub transaction_id: Option<TransactionId>,
+    pub out_refund_no: Option<OutRefundNo>,
+    /// WeChat's refund id (refunds only).
+    pub refund_id: Option<RefundId>,
+    /// When the money moved: WeChat's `time_end` for payments, the confirmation for refunds.
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// Sales of one calendar day in Asia/Shanghai.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DailySales {
+    pub date: NaiveDate,
+    /// Orders placed that day (by `OrderPlaced.at`).
+    pub orders_placed: u64,
+    /// Orders paid that day (by WeChat's `time_end`).
+    pub orders_paid: u64,
+    pub paid: Fen,
+    /// Refunds confirmed that day.
+    pub refunded: Fen,
+}
+
+/// An order that may still be paid: `Placed` or `PaymentRequested`, not yet paid,
+/// cancelled or closed. Listed by `expires_at`, soonest first, for the reconciler.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwaitingPayment {
+    pub order_id: OrderId,
+    pub user_id: UserId,
+    pub out_trade_no: OutTradeNo,
+    pub status: OrderStatus,
+    pub total: Fen,
+    pub placed_at: DateTime<Utc>,
+    /// When the latest prepay id was requested (`None` while still `Placed`).
+    pub payment_requested_at: Option<DateTime<Utc>>,
+    pub prepay_valid_until: Option<DateTime<Utc>>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<&OrderView> for AwaitingPayment {
+    fn from(o: &OrderView) -> Self {
+        AwaitingPayment {
+            order_id: o.order_id,
+            user_id: o.user_id,
+            out_trade_no: o.out_trade_no.clone(),
+            status: o.status,
+            total: o.total,
+            placed_at: o.placed_at,
+            payment_requested_at: o.prepay.as_ref().map(|p| p.requested_at),
+            prepay_valid_until: o.prepay.as_ref().map(|p| p.valid_until),
+            expires_at: o.expires_at,
+        }
+    }
+}
+
+/// Which page of a list to read: `cursor` is the `next_cursor` of the previous page
+/// (`None` for the first page); `limit` is clamped to `1..=`[`Page::MAX_LIMIT`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+impl Page {
+    pub const MAX_LIMIT: usize = 200;
+    pub const DEFAULT_LIMIT: usize = 20;
+
+    /// The first page with `limit` items.
+    pub fn first(limit: usize) -> Self {
+        Page {
+            cursor: None,
+            limit,
+        }
+    }
+
+    pub(crate) fn effective_limit(&self) -> usize {
+        if self.limit == 0 {
+            Self::DEFAULT_LIMIT
+        } else {
+            self.limit.min(Self::MAX_LIMIT)
+        }
+    }
+}
+
+/// One page of results and the cursor of the next one (`None` on the last page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PageOf<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
