@@ -10,6 +10,7 @@
 #[cfg(test)]
 mod batch_tests;
 mod codec;
+mod import;
 mod options;
 mod read;
 mod subscribe;
@@ -26,6 +27,7 @@ use futures::stream::BoxStream;
 use rocksdb::DB;
 use tokio::sync::{mpsc, oneshot, watch};
 
+pub use import::{ImportStats, Importer};
 pub use options::{Durability, StoreOptions};
 
 use crate::EventStore;
