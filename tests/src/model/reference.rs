@@ -1,0 +1,363 @@
+//! [`Model`]: the shop as plain maps and integers, written from the rules in the
+//! brief rather than from the engine's code, predicting every command's outcome.
+//!
+//! The model only says *whether* a command is accepted and *how many* events it
+//! appends (not which error a refusal carries): the error kinds are core's business
+//! and already tested there; what matters here is that money and stock move exactly
+//! when they should.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use paylog_core::identity::Username;
+use paylog_core::order::{OrderCommand, OrderStatus};
+use paylog_core::payment_refs::{OutRefundNo, TransactionId};
+use paylog_core::user::Credentials;
+use paylog_core::{OrderId, ProductId, UserId};
+
+use super::command::Command;
+
+/// What the model says a command must do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Refused: nothing appended, nothing changed.
+    Refused,
+    /// Accepted, appending exactly this many events (0 for an idempotent repeat).
+    Accepted(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct ProductModel {
+    pub price: u64,
+    pub initial: u64,
+    pub adjusted: i128,
+    pub reserved: u128,
+    pub released: u128,
+}
+
+impl ProductModel {
+    /// initial + adjustments − reserved + released (may be negative only if the model is wrong).
+    pub fn stock(&self) -> i128 {
+        i128::from(self.initial) + self.adjusted - self.reserved as i128 + self.released as i128
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Life {
+    Placed,
+    PaymentRequested,
+    Paid,
+    Cancelled,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundState {
+    Pending,
+    Confirmed,
+    Failed,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefundModel {
+    pub out_refund_no: OutRefundNo,
+    pub amount: u64,
+    pub state: RefundState,
+}
+
+#[derive(Debug, Clone)]
+pub struct OrderModel {
+    pub lines: Vec<(ProductId, u32)>,
+    pub total: u64,
+    pub expires_at: DateTime<Utc>,
+    pub life: Life,
+    pub payment: Option<(TransactionId, u64)>,
+    /// Transactions recorded without paying the order (wrong amount, too late).
+    pub anomalies: Vec<TransactionId>,
+    pub refunds: Vec<RefundModel>,
+}
+
+impl OrderModel {
+    pub fn paid(&self) -> u64 {
+        self.payment.as_ref().map_or(0, |(_, amount)| *amount)
+    }
+
+    fn sum(&self, state: RefundState) -> u64 {
+        self.refunds
+            .iter()
+            .filter(|r| r.state == state)
+            .map(|r| r.amount)
+            .sum()
+    }
+
+    pub fn refunded(&self) -> u64 {
+        self.sum(RefundState::Confirmed)
+    }
+
+    pub fn pending(&self) -> u64 {
+        self.sum(RefundState::Pending)
+    }
+
+    pub fn refundable(&self) -> u64 {
+        self.paid() - self.refunded() - self.pending()
+    }
+
+    pub fn refund(&self, no: &OutRefundNo) -> Option<&RefundModel> {
+        self.refunds.iter().find(|r| &r.out_refund_no == no)
+    }
+
+    /// The status the engine must show.
+    pub fn status(&self) -> OrderStatus {
+        match self.life {
+            Life::Placed => OrderStatus::Placed,
+            Life::PaymentRequested => OrderStatus::PaymentRequested,
+            Life::Cancelled => OrderStatus::Cancelled,
+            Life::Closed => OrderStatus::Closed,
+            Life::Paid if self.pending() > 0 => OrderStatus::Refunding,
+            Life::Paid if self.refunded() == 0 => OrderStatus::Paid,
+            Life::Paid if self.refunded() == self.paid() => OrderStatus::Refunded,
+            Life::Paid => OrderStatus::PartiallyRefunded,
+        }
+    }
+
+    fn awaiting_payment(&self) -> bool {
+        matches!(self.life, Life::Placed | Life::PaymentRequested)
+    }
+}
+
+/// The whole shop.
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    pub users: BTreeSet<UserId>,
+    pub usernames: BTreeSet<Username>,
+    pub products: BTreeMap<ProductId, ProductModel>,
+    pub orders: BTreeMap<OrderId, OrderModel>,
+}
+
+impl Model {
+    /// Predicts `command` and, if it is accepted, applies it.
+    pub fn apply(&mut self, command: &Command) -> Expect {
+        match command {
+            Command::Register(c) => {
+                let Credentials::Password { username, .. } = &c.credentials else {
+                    return Expect::Refused;
+                };
+                if self.users.contains(&c.user_id) || self.usernames.contains(username) {
+                    return Expect::Refused;
+                }
+                self.users.insert(c.user_id);
+                self.usernames.insert(username.clone());
+                Expect::Accepted(2)
+            }
+            Command::CreateProduct(c) => {
+                if c.price.is_zero() || self.products.contains_key(&c.product_id) {
+                    return Expect::Refused;
+                }
+                self.products.insert(
+                    c.product_id,
+                    ProductModel {
+                        price: c.price.get(),
+                        initial: c.stock,
+                        adjusted: 0,
+                        reserved: 0,
+                        released: 0,
+                    },
+                );
+                Expect::Accepted(1)
+            }
+            Command::AdjustStock {
+                product_id, delta, ..
+            } => {
+                let Some(p) = self.products.get_mut(product_id) else {
+                    return Expect::Refused;
+                };
+                if *delta == 0 || p.stock() + i128::from(*delta) < 0 {
+                    return Expect::Refused;
+                }
+                p.adjusted += i128::from(*delta);
+                Expect::Accepted(1)
+            }
+            Command::PlaceOrder(c) => self.place(c),
+            Command::Cancel { order_id, at } => self.release(*order_id, *at, Life::Cancelled),
+            Command::Close { order_id, at } => self.release(*order_id, *at, Life::Closed),
+            Command::OnOrder { order_id, command } => self.on_order(*order_id, command),
+            Command::Notify(n) => match &n.genuine {
+                // A notify that does not verify must change nothing.
+                None => Expect::Refused,
+                Some(g) => self.confirm_payment(g.order_id, &g.transaction_id, g.amount),
+            },
+        }
+    }
+
+    fn place(&mut self, c: &paylog_core::checkout::Checkout) -> Expect {
+        if self.orders.contains_key(&c.order_id) || c.items.is_empty() {
+            return Expect::Refused;
+        }
+        // The cart's lines for the same product are merged into one line.
+        let mut merged: Vec<(ProductId, u32)> = Vec::new();
+        for item in &c.items {
+            if item.quantity == 0 {
+                return Expect::Refused;
+            }
+            match merged.iter_mut().find(|(p, _)| *p == item.product_id) {
+                Some((_, q)) => *q += item.quantity,
+                None => merged.push((item.product_id, item.quantity)),
+            }
+        }
+        let mut total = 0u64;
+        for (product_id, quantity) in &merged {
+            let Some(p) = self.products.get(product_id) else {
+                return Expect::Refused;
+            };
+            if p.stock() < i128::from(*quantity) {
+                return Expect::Refused;
+            }
+            total += p.price * u64::from(*quantity);
+        }
+        for (product_id, quantity) in &merged {
+            if let Some(p) = self.products.get_mut(product_id) {
+                p.reserved += u128::from(*quantity);
+            }
+        }
+        let appended = 1 + merged.len();
+        self.orders.insert(
+            c.order_id,
+            OrderModel {
+                lines: merged,
+                total,
+                expires_at: c.expires_at,
+                life: Life::Placed,
+                payment: None,
+                anomalies: Vec::new(),
+                refunds: Vec::new(),
+            },
+        );
+        Expect::Accepted(appended)
+    }
+
+    /// Cancel or close: an unpaid order ends and every line's stock comes back.
+    fn release(&mut self, order_id: OrderId, at: DateTime<Utc>, end: Life) -> Expect {
+        let Some(order) = self.orders.get_mut(&order_id) else {
+            return Expect::Refused;
+        };
+        if !order.awaiting_payment() || (end == Life::Closed && at < order.expires_at) {
+            return Expect::Refused;
+        }
+        order.life = end;
+        for (product_id, quantity) in &order.lines {
+            if let Some(p) = self.products.get_mut(product_id) {
+                p.released += u128::from(*quantity);
+            }
+        }
+        Expect::Accepted(1 + order.lines.len())
+    }
+
+    fn confirm_payment(&mut self, order_id: OrderId, txn: &TransactionId, amount: u64) -> Expect {
+        let Some(order) = self.orders.get_mut(&order_id) else {
+            return Expect::Refused;
+        };
+        // WeChat delivers at least once: a transaction already recorded is a repeat.
+        let known =
+            order.payment.as_ref().is_some_and(|(t, _)| t == txn) || order.anomalies.contains(txn);
+        if known {
+            return Expect::Accepted(0);
+        }
+        if order.payment.is_some() {
+            return Expect::Refused;
+        }
+        if matches!(order.life, Life::Cancelled | Life::Closed) || amount != order.total {
+            // Money was taken but does not pay the order: recorded, not counted.
+            order.anomalies.push(txn.clone());
+            return Expect::Accepted(1);
+        }
+        order.payment = Some((txn.clone(), amount));
+        order.life = Life::Paid;
+        Expect::Accepted(1)
+    }
+
+    fn on_order(&mut self, order_id: OrderId, command: &OrderCommand) -> Expect {
+        let Some(order) = self.orders.get_mut(&order_id) else {
+            return Expect::Refused;
+        };
+        match command {
+            OrderCommand::RequestPayment {
+                valid_until, at, ..
+            } => {
+                if !order.awaiting_payment() || *at >= order.expires_at || valid_until <= at {
+                    return Expect::Refused;
+                }
+                order.life = Life::PaymentRequested;
+                Expect::Accepted(1)
+            }
+            OrderCommand::ConfirmPayment {
+                transaction_id,
+                amount,
+                ..
+            } => self.confirm_payment(order_id, &transaction_id.clone(), amount.get()),
+            OrderCommand::RequestRefund {
+                out_refund_no,
+                amount,
+                ..
+            } => {
+                if order.life != Life::Paid {
+                    return Expect::Refused;
+                }
+                if let Some(existing) = order.refund(out_refund_no) {
+                    return if existing.amount == amount.get() {
+                        Expect::Accepted(0)
+                    } else {
+                        Expect::Refused
+                    };
+                }
+                if amount.is_zero() || amount.get() > order.refundable() {
+                    return Expect::Refused;
+                }
+                order.refunds.push(RefundModel {
+                    out_refund_no: out_refund_no.clone(),
+                    amount: amount.get(),
+                    state: RefundState::Pending,
+                });
+                Expect::Accepted(1)
+            }
+            OrderCommand::ConfirmRefund {
+                out_refund_no,
+                amount,
+                ..
+            } => settle(
+                order,
+                out_refund_no,
+                Some(amount.get()),
+                RefundState::Confirmed,
+            ),
+            OrderCommand::FailRefund { out_refund_no, .. } => {
+                settle(order, out_refund_no, None, RefundState::Failed)
+            }
+            OrderCommand::PlaceOrder(_)
+            | OrderCommand::CancelOrder { .. }
+            | OrderCommand::CloseOrder { .. } => Expect::Refused,
+        }
+    }
+}
+
+/// WeChat's answer to a refund: confirmed (for exactly the requested amount) or failed.
+fn settle(
+    order: &mut OrderModel,
+    no: &OutRefundNo,
+    amount: Option<u64>,
+    to: RefundState,
+) -> Expect {
+    if order.life != Life::Paid {
+        return Expect::Refused;
+    }
+    let Some(refund) = order.refunds.iter_mut().find(|r| &r.out_refund_no == no) else {
+        return Expect::Refused;
+    };
+    if refund.state == to {
+        return Expect::Accepted(0);
+    }
+    if refund.state != RefundState::Pending || amount.is_some_and(|a| a != refund.amount) {
+        return Expect::Refused;
+    }
+    refund.state = to;
+    Expect::Accepted(1)
+}

@@ -1,0 +1,259 @@
+//! [`Step`]: one generated command, in the vocabulary of a story.
+//!
+//! Entities are named by small indices (`u0`, `p1`, `o2`, `t0`, `r1`) rather than
+//! uuids, so a shrunk case prints as e.g.
+//! `[CreateProduct { product: p0, price: 100, stock: 1 }, PlaceOrder { order: o0, .. },
+//! Notify { order: o0, txn: t0, kind: Overpaid }]`. Indices are few on purpose: steps
+//! collide on the same product, order and transaction often, which is where bugs live.
+
+use std::fmt;
+
+use proptest::prelude::*;
+
+macro_rules! index {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal, $count:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(pub u8);
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, concat!($prefix, "{}"), self.0)
+            }
+        }
+
+        impl Arbitrary for $name {
+            type Parameters = ();
+            type Strategy = BoxedStrategy<Self>;
+
+            fn arbitrary_with((): ()) -> Self::Strategy {
+                (0..$count).prop_map($name).boxed()
+            }
+        }
+    };
+}
+
+index!(
+    /// A user (registered or not).
+    U, "u", 3u8
+);
+index!(
+    /// A product (created or not).
+    P, "p", 3u8
+);
+index!(
+    /// An order (placed or not).
+    O, "o", 4u8
+);
+index!(
+    /// A WeChat payment transaction of an order (`t0` of `o1` is not `t0` of `o2`).
+    Txn, "t", 2u8
+);
+index!(
+    /// A refund number of an order.
+    R, "r", 2u8
+);
+
+/// One cart line: `2×p0`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct Line(pub u32, pub P);
+
+impl fmt::Debug for Line {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}×{:?}", self.0, self.1)
+    }
+}
+
+/// What kind of payment notify WeChat (or an attacker) sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotifyKind {
+    /// Correctly signed, for exactly the order's total.
+    Genuine,
+    /// Correctly signed, for one fen more than the total.
+    Overpaid,
+    /// Correctly signed, for one fen less than the total.
+    Underpaid,
+    /// Signed with a key that is not the merchant's.
+    ForgedSign,
+    /// Genuinely signed for the total, then the amount was edited in transit.
+    TamperedAmount,
+    /// Correctly signed, for an `out_trade_no` no order ever had.
+    UnknownOrder,
+}
+
+/// How much a refund asks for, relative to what is still refundable when it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefundAmount {
+    /// A quarter of what is refundable (at least one fen).
+    Quarter,
+    /// Everything still refundable.
+    Rest,
+    /// One fen more than is refundable: must be refused.
+    OneFenTooMuch,
+}
+
+/// One generated command. Its `Debug` is what a failing case prints.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// Password registration of `user` under the username `name<n>`.
+    Register {
+        user: U,
+        name: u8,
+    },
+    CreateProduct {
+        product: P,
+        price: u64,
+        stock: u64,
+    },
+    AdjustStock {
+        product: P,
+        delta: i64,
+    },
+    PlaceOrder {
+        order: O,
+        user: U,
+        cart: Vec<Line>,
+    },
+    /// unifiedorder answered; the order records its prepay id.
+    RequestPayment {
+        order: O,
+    },
+    /// A payment notify arrives for `order`, paid by transaction `txn`.
+    Notify {
+        order: O,
+        txn: Txn,
+        kind: NotifyKind,
+    },
+    Cancel {
+        order: O,
+    },
+    /// The closer runs: at the order's expiry when `late`, else at the current time.
+    Close {
+        order: O,
+        late: bool,
+    },
+    RequestRefund {
+        order: O,
+        refund: R,
+        amount: RefundAmount,
+    },
+    /// WeChat confirms the refund (for another amount than requested if `wrong_amount`).
+    ConfirmRefund {
+        order: O,
+        refund: R,
+        wrong_amount: bool,
+    },
+    FailRefund {
+        order: O,
+        refund: R,
+    },
+    /// The `back`-th last acknowledged command is sent again with the same command id.
+    Resend {
+        back: u8,
+    },
+    /// Two commands sent at the same time (`tokio::join!`).
+    Concurrently(Box<Step>, Box<Step>),
+}
+
+fn cart() -> impl Strategy<Value = Vec<Line>> {
+    // Quantity 0 now and then: the cart must be refused as a whole.
+    let quantity = prop_oneof![16 => 1u32..=2, 1 => Just(0u32), 3 => 3u32..=8];
+    prop::collection::vec((quantity, any::<P>()).prop_map(|(q, p)| Line(q, p)), 1..=3)
+}
+
+fn notify_kind() -> impl Strategy<Value = NotifyKind> {
+    prop_oneof![
+        8 => Just(NotifyKind::Genuine),
+        1 => Just(NotifyKind::Overpaid),
+        1 => Just(NotifyKind::Underpaid),
+        1 => Just(NotifyKind::ForgedSign),
+        1 => Just(NotifyKind::TamperedAmount),
+        1 => Just(NotifyKind::UnknownOrder),
+    ]
+}
+
+fn refund_amount() -> impl Strategy<Value = RefundAmount> {
+    prop_oneof![
+        3 => Just(RefundAmount::Quarter),
+        2 => Just(RefundAmount::Rest),
+        1 => Just(RefundAmount::OneFenTooMuch),
+    ]
+}
+
+fn place_order() -> impl Strategy<Value = Step> {
+    (any::<O>(), any::<U>(), cart()).prop_map(|(order, user, cart)| Step::PlaceOrder {
+        order,
+        user,
+        cart,
+    })
+}
+
+fn notify() -> impl Strategy<Value = Step> {
+    (any::<O>(), any::<Txn>(), notify_kind()).prop_map(|(order, txn, kind)| Step::Notify {
+        order,
+        txn,
+        kind,
+    })
+}
+
+/// Commands worth racing: each pair is one `tokio::join!`.
+fn racy() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        3 => place_order(),
+        3 => notify(),
+        1 => any::<O>().prop_map(|order| Step::Cancel { order }),
+        1 => (any::<O>(), any::<bool>()).prop_map(|(order, late)| Step::Close { order, late }),
+        1 => (any::<O>(), any::<R>(), refund_amount())
+            .prop_map(|(order, refund, amount)| Step::RequestRefund { order, refund, amount }),
+        1 => (any::<P>(), -3i64..=3).prop_map(|(product, delta)| Step::AdjustStock { product, delta }),
+    ]
+}
+
+/// Any single step.
+pub fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        1 => (any::<U>(), 0u8..3).prop_map(|(user, name)| Step::Register { user, name }),
+        2 => (any::<P>(), prop_oneof![1 => Just(0u64), 9 => 1u64..=5_000], 0u64..=6)
+            .prop_map(|(product, price, stock)| Step::CreateProduct { product, price, stock }),
+        2 => (any::<P>(), -2i64..=5).prop_map(|(product, delta)| Step::AdjustStock { product, delta }),
+        6 => place_order(),
+        3 => any::<O>().prop_map(|order| Step::RequestPayment { order }),
+        6 => notify(),
+        2 => any::<O>().prop_map(|order| Step::Cancel { order }),
+        2 => (any::<O>(), any::<bool>()).prop_map(|(order, late)| Step::Close { order, late }),
+        4 => (any::<O>(), any::<R>(), refund_amount())
+            .prop_map(|(order, refund, amount)| Step::RequestRefund { order, refund, amount }),
+        3 => (any::<O>(), any::<R>(), prop::bool::weighted(0.15))
+            .prop_map(|(order, refund, wrong_amount)| Step::ConfirmRefund { order, refund, wrong_amount }),
+        1 => (any::<O>(), any::<R>()).prop_map(|(order, refund)| Step::FailRefund { order, refund }),
+        2 => (0u8..4).prop_map(|back| Step::Resend { back }),
+        3 => (racy(), racy()).prop_map(|(a, b)| Step::Concurrently(Box::new(a), Box::new(b))),
+    ]
+}
+
+/// The shop opens: one to three products with some stock, and a customer or two.
+fn opening() -> impl Strategy<Value = Vec<Step>> {
+    let product =
+        (0u8..3, 1u64..=5_000, 1u64..=8).prop_map(|(p, price, stock)| Step::CreateProduct {
+            product: P(p),
+            price,
+            stock,
+        });
+    let user = (any::<U>(), 0u8..3).prop_map(|(user, name)| Step::Register { user, name });
+    (
+        prop::collection::vec(product, 1..=3),
+        prop::collection::vec(user, 0..=2),
+    )
+        .prop_map(|(mut products, users)| {
+            products.extend(users);
+            products
+        })
+}
+
+/// A whole case: the shop opens, then lives `len` more steps.
+pub fn steps(len: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = Vec<Step>> {
+    (opening(), prop::collection::vec(step(), len)).prop_map(|(mut history, life)| {
+        history.extend(life);
+        history
+    })
+}
