@@ -109,6 +109,15 @@ pub struct ServeArgs {
     /// How long after a payment request without a notify the reconciler asks WeChat.
     #[arg(long, env = "PAYLOG_RECONCILE_AFTER", default_value = "5m", value_parser = parse_duration)]
     pub reconcile_after: Duration,
+
+    /// How often the reconciler looks for unconfirmed payments and expired orders.
+    #[arg(long, env = "PAYLOG_RECONCILE_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub reconcile_interval: Duration,
+
+    /// Where WeChat delivers refund notifies (`…/v1/wechat/refund/notify`). Defaults to
+    /// the payment notify URL with `pay/notify` replaced by `refund/notify`.
+    #[arg(long, env = "PAYLOG_REFUND_NOTIFY_URL")]
+    pub refund_notify_url: Option<String>,
 }
 
 /// Parses `500ms`, `30s`, `5m`, `2h` or a bare number of seconds.

@@ -4,7 +4,10 @@
 //! variants say what kind of failure it is, so that mapping never has to guess.
 
 use paylog_core::DomainError;
+use paylog_projections::ProjectionError;
 use paylog_store::StoreError;
+
+use crate::wechat::WechatError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -27,4 +30,29 @@ pub enum Error {
     /// A stored event could not be turned back into a domain event.
     #[error("corrupt event at position {position}: {reason}")]
     CorruptEvent { position: u64, reason: String },
+
+    /// The views (read side) failed, or a query was malformed (e.g. a bad cursor).
+    #[error("views: {0}")]
+    Views(#[from] ProjectionError),
+
+    /// A call to WeChat failed or was refused.
+    #[error("WeChat: {0}")]
+    Wechat(#[from] WechatError),
+
+    /// The application refused a request the domain alone cannot judge (e.g. paying
+    /// without a WeChat account); `code` is stable, `message` is for people.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
+
+    /// The request conflicts with the state at WeChat or with an earlier request.
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+
+    /// An internal operation failed (a background task, a hashing primitive).
+    #[error("internal: {0}")]
+    Internal(String),
+
+    /// Start-up failed: bad configuration, a port or directory that cannot be used.
+    #[error("start-up: {0}")]
+    Startup(String),
 }

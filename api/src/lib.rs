@@ -5,7 +5,10 @@
 //!   append with expected versions → bounded retry on conflict). Not HTTP-specific.
 //! - [`wechat`]: the async WeChat Pay v2 / login client (reqwest).
 //! - [`sim`]: a local WeChat simulator speaking the real v2 protocol over HTTP.
-//! - [`http`]: the mini-program REST API and the WeChat notify endpoints (axum).
+//! - [`http`]: the mini-program REST API and the WeChat notify endpoints (axum), and
+//!   [`http::Application`], the whole server for `paylog serve` and the tests.
+//! - [`payments`]: payment orchestration (prepay, notifies, refunds, cancel) and the
+//!   reconciler for lost notifies and expired orders.
 //! - [`config`]: typed settings with environment overrides; secrets wrapped.
 //! - [`cli`]: the `paylog` subcommands.
 //! - [`error`]: [`Error`](error::Error), the crate's one error type.
@@ -15,5 +18,6 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod payments;
 pub mod sim;
 pub mod wechat;

@@ -1,0 +1,186 @@
+//! The JSON shapes of products and orders, documented in the OpenAPI schema.
+//!
+//! Amounts are integer fen (`*_fen`); times are RFC 3339 UTC. They are built from
+//! the views (and from the engine's states via the views' conversions).
+
+use chrono::{DateTime, Utc};
+use paylog_core::product::ProductState;
+use paylog_projections::{OrderSummary, OrderView, ProductView};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Product {
+    pub product_id: Uuid,
+    pub name: String,
+    pub price_fen: u64,
+    /// Units available to new orders now.
+    pub stock: u64,
+}
+
+impl From<ProductView> for Product {
+    fn from(p: ProductView) -> Self {
+        Self {
+            product_id: p.product_id.as_uuid(),
+            name: p.name,
+            price_fen: p.price.get(),
+            stock: p.stock,
+        }
+    }
+}
+
+impl From<ProductState> for Product {
+    fn from(p: ProductState) -> Self {
+        ProductView::from(p).into()
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProductPage {
+    pub items: Vec<Product>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderLine {
+    pub product_id: Uuid,
+    pub product_name: String,
+    pub unit_price_fen: u64,
+    pub quantity: u32,
+    pub line_total_fen: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Payment {
+    pub transaction_id: String,
+    pub amount_fen: u64,
+    pub paid_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Refund {
+    pub out_refund_no: String,
+    pub amount_fen: u64,
+    pub reason: String,
+    /// `Pending`, `Confirmed` or `Failed`.
+    pub status: String,
+    pub refund_id: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Anomaly {
+    /// `AmountMismatch` or `LatePayment`.
+    pub kind: String,
+    pub transaction_id: String,
+    pub amount_fen: u64,
+}
+
+/// An order in full.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Order {
+    pub order_id: Uuid,
+    pub out_trade_no: String,
+    /// `Placed`, `PaymentRequested`, `Paid`, `Refunding`, `PartiallyRefunded`,
+    /// `Refunded`, `Cancelled` or `Closed`.
+    pub status: String,
+    pub lines: Vec<OrderLine>,
+    pub total_fen: u64,
+    pub paid_fen: u64,
+    pub refunded_fen: u64,
+    pub pending_refunds_fen: u64,
+    pub payment: Option<Payment>,
+    pub refunds: Vec<Refund>,
+    pub anomalies: Vec<Anomaly>,
+    pub placed_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<OrderView> for Order {
+    fn from(o: OrderView) -> Self {
+        Self {
+            order_id: o.order_id.as_uuid(),
+            out_trade_no: o.out_trade_no.to_string(),
+            status: o.status.to_string(),
+            lines: o
+                .lines
+                .into_iter()
+                .map(|l| OrderLine {
+                    product_id: l.product_id.as_uuid(),
+                    product_name: l.product_name,
+                    unit_price_fen: l.unit_price.get(),
+                    quantity: l.quantity,
+                    line_total_fen: l.line_total.get(),
+                })
+                .collect(),
+            total_fen: o.total.get(),
+            paid_fen: o.paid.get(),
+            refunded_fen: o.refunded.get(),
+            pending_refunds_fen: o.pending_refunds.get(),
+            payment: o.payment.map(|p| Payment {
+                transaction_id: p.transaction_id.to_string(),
+                amount_fen: p.amount.get(),
+                paid_at: p.paid_at,
+            }),
+            refunds: o
+                .refunds
+                .into_iter()
+                .map(|r| Refund {
+                    out_refund_no: r.out_refund_no.to_string(),
+                    amount_fen: r.amount.get(),
+                    reason: r.reason,
+                    status: format!("{:?}", r.status),
+                    refund_id: r.refund_id.map(|id| id.to_string()),
+                })
+                .collect(),
+            anomalies: o
+                .anomalies
+                .into_iter()
+                .map(|a| Anomaly {
+                    kind: format!("{:?}", a.kind),
+                    transaction_id: a.transaction_id.to_string(),
+                    amount_fen: a.amount.get(),
+                })
+                .collect(),
+            placed_at: o.placed_at,
+            expires_at: o.expires_at,
+            updated_at: o.updated_at,
+        }
+    }
+}
+
+/// One order of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderListItem {
+    pub order_id: Uuid,
+    pub status: String,
+    pub total_fen: u64,
+    pub paid_fen: u64,
+    pub refunded_fen: u64,
+    pub items: u64,
+    pub placed_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+impl From<OrderSummary> for OrderListItem {
+    fn from(o: OrderSummary) -> Self {
+        Self {
+            order_id: o.order_id.as_uuid(),
+            status: o.status.to_string(),
+            total_fen: o.total.get(),
+            paid_fen: o.paid.get(),
+            refunded_fen: o.refunded.get(),
+            items: o.items,
+            placed_at: o.placed_at,
+            expires_at: o.expires_at,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrderPage {
+    pub items: Vec<OrderListItem>,
+    pub next_cursor: Option<String>,
+}

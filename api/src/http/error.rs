@@ -1,0 +1,201 @@
+//! [`ApiError`]: every failed request answers `{"error":{"code","message"}}` with the
+//! right status; internal details are logged, never sent.
+//!
+//! The mapping from the crate's [`Error`] is the only place that decides statuses:
+//! 400 malformed input, 401/403 authentication, 404 missing (or not the caller's),
+//! 409 conflicts, 413 too large, 422 refused by the domain, 502 WeChat, 500 the rest.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use paylog_core::DomainError;
+use paylog_projections::ProjectionError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::error::Error;
+
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable (`insufficient_stock`, `not_found`, …).
+    pub code: String,
+    /// For people; never contains internal details.
+    pub message: String,
+}
+
+/// An error answer: status, stable code and message.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, message)
+    }
+
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// Used for anything missing *and* for other users' resources, so that the
+    /// answer never reveals that someone else's order exists.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
+    }
+
+    fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error; the request may be retried",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+            },
+        };
+        (self.status, Json(body)).into_response()
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::Domain(e) => domain(e),
+            Error::Refused { code, message } => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            }
+            Error::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
+            Error::Contention { .. } => Self::new(
+                StatusCode::CONFLICT,
+                "contention",
+                "too many concurrent changes; retry the request",
+            ),
+            Error::Views(ProjectionError::InvalidCursor(_)) => {
+                Self::bad_request("invalid_cursor", "the cursor is not one this API issued")
+            }
+            Error::Views(ProjectionError::InvalidArgument(m)) => {
+                Self::bad_request("invalid_argument", m)
+            }
+            Error::Wechat(e) => {
+                tracing::warn!(error = %e, "WeChat call failed");
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "wechat_unavailable",
+                    "WeChat Pay did not answer as expected; retry later",
+                )
+            }
+            other => {
+                tracing::error!(error = %other, "request failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
+fn domain(e: DomainError) -> ApiError {
+    use DomainError as D;
+    let (status, code) = match &e {
+        D::InvalidId { .. } => (StatusCode::BAD_REQUEST, "invalid_id"),
+        D::InvalidOutTradeNo(_) | D::InvalidReference { .. } => {
+            (StatusCode::BAD_REQUEST, "invalid_reference")
+        }
+        D::InvalidUsername(_) => (StatusCode::BAD_REQUEST, "invalid_username"),
+        D::InvalidOpenId(_) => (StatusCode::BAD_REQUEST, "invalid_openid"),
+        D::InvalidProductName => (StatusCode::BAD_REQUEST, "invalid_product_name"),
+        D::InvalidPrice => (StatusCode::BAD_REQUEST, "invalid_price"),
+        D::ZeroStockAdjustment => (StatusCode::BAD_REQUEST, "zero_stock_adjustment"),
+        D::InvalidQuantity { .. } => (StatusCode::BAD_REQUEST, "invalid_quantity"),
+        D::EmptyOrder => (StatusCode::BAD_REQUEST, "empty_order"),
+        D::TooManyLines { .. } => (StatusCode::BAD_REQUEST, "too_many_lines"),
+        D::DuplicateLine(_) => (StatusCode::BAD_REQUEST, "duplicate_line"),
+        D::AmountOverflow => (StatusCode::BAD_REQUEST, "amount_overflow"),
+        D::InvalidRefundAmount => (StatusCode::BAD_REQUEST, "invalid_refund_amount"),
+        D::InvalidRefundReason => (StatusCode::BAD_REQUEST, "invalid_refund_reason"),
+        D::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found"),
+        D::ProductNotFound(_) => (StatusCode::UNPROCESSABLE_ENTITY, "product_not_found"),
+        D::AlreadyExists { .. } => (StatusCode::CONFLICT, "already_exists"),
+        D::UsernameTaken(_) => (StatusCode::CONFLICT, "username_taken"),
+        D::OpenIdTaken(_) => (StatusCode::CONFLICT, "openid_taken"),
+        D::AlreadyPaid { .. } => (StatusCode::CONFLICT, "already_paid"),
+        D::DuplicateRefundNo(_) => (StatusCode::CONFLICT, "duplicate_refund_no"),
+        D::StockWouldGoNegative { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "stock_negative"),
+        D::StockOverflow { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "stock_overflow"),
+        D::InsufficientStock { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "insufficient_stock"),
+        D::InvalidTransition { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_transition"),
+        D::OrderExpired { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "order_expired"),
+        D::NotYetExpired { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "not_yet_expired"),
+        D::RefundExceedsPaid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "refund_exceeds_paid"),
+        D::UnknownRefund(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_refund"),
+        D::RefundAmountMismatch { .. } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "refund_amount_mismatch")
+        }
+        D::RefundAlreadyFailed(_) | D::RefundAlreadyConfirmed(_) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, "refund_settled")
+        }
+        // Values the server computes itself, codec and audit failures: our fault.
+        _ => {
+            tracing::error!(error = %e, "domain error that input cannot cause");
+            return ApiError::internal();
+        }
+    };
+    ApiError::new(status, code, e.to_string())
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        let (status, code) = match &r {
+            JsonRejection::JsonDataError(_) | JsonRejection::JsonSyntaxError(_) => {
+                (StatusCode::BAD_REQUEST, "invalid_json")
+            }
+            JsonRejection::MissingJsonContentType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            other if other.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large")
+            }
+            other => (other.status(), "invalid_body"),
+        };
+        Self::new(status, code, r.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        Self::bad_request("invalid_path", r.body_text())
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        Self::bad_request("invalid_query", r.body_text())
+    }
+}
