@@ -4,7 +4,11 @@
 //! context for people, and a command that found a problem (a failed verify) returns a
 //! non-zero code without being an error.
 
+pub mod audit;
 pub mod events;
+pub mod export;
+pub mod import;
+pub mod replay;
 pub mod serve;
 pub mod wxpay;
 pub mod wxpay_sim;
@@ -27,6 +31,14 @@ pub enum Command {
     Serve(crate::config::ServeArgs),
     /// Print the event log as JSON lines.
     Events(events::EventsArgs),
+    /// Rebuild every view from the log (`--verify`: compare with the live views first).
+    Replay(replay::ReplayArgs),
+    /// Replay for audits: an order's history (`--as-of`), or verify the whole log.
+    Audit(audit::AuditArgs),
+    /// Write the whole log as JSON lines to stdout (restorable with `import`).
+    Export(export::ExportArgs),
+    /// Restore an export from stdin into an empty data directory.
+    Import(import::ImportArgs),
     /// WeChat Pay v2 signing toolbox: sign, verify, pay-params, decrypt-refund (stdin in).
     Wxpay {
         #[command(subcommand)]
@@ -41,6 +53,10 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Events(args) => events::run(args),
+        Command::Replay(args) => replay::run(args),
+        Command::Audit(args) => audit::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Import(args) => import::run(args),
         Command::Wxpay { cmd } => wxpay::run(cmd, std::io::stdin().lock(), std::io::stdout().lock()),
         Command::WxpaySim(args) => wxpay_sim::run(args),
     }

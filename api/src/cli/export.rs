@@ -1,0 +1,47 @@
+//! `paylog export`: the whole log as JSON lines on stdout, one envelope per line, in a
+//! form `paylog import` restores exactly (see `paylog_projections::audit::exchange`).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Args;
+use paylog_projections::audit::export_line;
+use paylog_store::EventStore;
+
+/// Events read per call: memory stays bounded at any log size.
+const PAGE: usize = 4096;
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(long, env = "PAYLOG_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+}
+
+pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let store = super::events::open_log(&args.data_dir)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let count = super::runtime()?.block_on(async {
+        let mut after = 0;
+        let mut count = 0u64;
+        loop {
+            let page = store
+                .read_all(after, PAGE)
+                .await
+                .context("reading the log")?;
+            let Some(last) = page.last() else { break };
+            after = last.position;
+            for event in &page {
+                let line = export_line(event).context("exporting an event")?;
+                writeln!(out, "{line}").context("writing to stdout")?;
+                count += 1;
+            }
+        }
+        out.flush().context("writing to stdout")?;
+        anyhow::Ok(count)
+    })?;
+    eprintln!("exported {count} events");
+    Ok(ExitCode::SUCCESS)
+}
