@@ -87,10 +87,10 @@ pub(crate) fn diff_generations(
                     next_b = b.next().transpose()?;
                 }
                 Ordering::Equal => {
-                    if let (Some((key, va)), Some((_, vb))) = (next_a.take(), next_b.take()) {
-                        if va != vb {
-                            differences.push(difference(view, &key, Some(&va), Some(&vb)));
-                        }
+                    if let (Some((key, va)), Some((_, vb))) = (next_a.take(), next_b.take())
+                        && va != vb
+                    {
+                        differences.push(difference(view, &key, Some(&va), Some(&vb)));
                     }
                     next_a = a.next().transpose()?;
                     next_b = b.next().transpose()?;

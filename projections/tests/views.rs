@@ -281,3 +281,29 @@ async fn bad_cursors_and_ranges_are_refused_and_waits_are_bounded() {
     ));
     projector.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_reports_views_that_differ() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = open_store(&dir.path().join("log"));
+    let mut shop = Shop::new(store.clone(), 41);
+    shop.random_history(50).await;
+    let earlier = Views::open(dir.path().join("earlier")).expect("views");
+    rebuild(&*store, &earlier, |_| {}).await.expect("rebuild");
+    let (user, _) = shop.register_user().await;
+    let later = Views::open(dir.path().join("later")).expect("views");
+    rebuild(&*store, &later, |_| {}).await.expect("rebuild");
+
+    let differences = diff(&earlier, &later, 10).expect("diff");
+    let views: Vec<_> = differences.iter().map(|d| d.view).collect();
+    assert!(views.contains(&"checkpoint"), "{differences:#?}");
+    let user_key = user.to_string();
+    assert!(
+        differences.iter().any(|d| d.view == "users"
+            && d.key == user_key
+            && d.left.is_none()
+            && d.right.is_some()),
+        "{differences:#?}"
+    );
+    assert_eq!(diff(&earlier, &later, 1).expect("diff").len(), 1);
+}

@@ -74,7 +74,7 @@ enum Aggregated {
     #[default]
     Other,
     Order {
-        state: Option<OrderState>,
+        state: Box<Option<OrderState>>,
         violations: Vec<String>,
     },
     Product(Option<ProductState>),
@@ -168,14 +168,11 @@ impl Verifier {
         track.version = recorded.stream_version;
         match event {
             Ok(event) => {
-                if let Some(current) = paylog_core::codec::EVENT_TYPES
+                let upcast = paylog_core::codec::EVENT_TYPES
                     .iter()
-                    .find(|(name, _)| *name == recorded.event_type)
-                    .map(|(_, v)| *v)
-                {
-                    if recorded.schema_version < current {
-                        self.report.upcast += 1;
-                    }
+                    .any(|(name, v)| *name == recorded.event_type && recorded.schema_version < *v);
+                if upcast {
+                    self.report.upcast += 1;
                 }
                 self.check_domain(recorded, event, &mut track);
             }
@@ -223,7 +220,7 @@ impl Verifier {
 
     fn check_order(&mut self, recorded: &RecordedEvent, event: &OrderEvent, track: &mut Track) {
         let (state, seen) = match std::mem::take(&mut track.aggregate) {
-            Aggregated::Order { state, violations } => (state, violations),
+            Aggregated::Order { state, violations } => (*state, violations),
             _ => (None, Vec::new()),
         };
         match (&state, event) {
@@ -246,7 +243,10 @@ impl Verifier {
         for violation in violations.iter().filter(|v| !seen.contains(v)) {
             self.breach(recorded, violation.clone());
         }
-        track.aggregate = Aggregated::Order { state, violations };
+        track.aggregate = Aggregated::Order {
+            state: Box::new(state),
+            violations,
+        };
     }
 
     fn check_product(
