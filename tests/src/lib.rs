@@ -1,3 +1,15 @@
-//! placeholder
+//! paylog's end-to-end, property and fault tests: the real server, the simulator,
+//! temp data dirs.
+//!
+//! - [`app`]: [`spawn_app`] starts the real server in-process on 127.0.0.1:0 with its
+//!   own temp data dir and its own WeChat simulator; [`TestApp`] has one typed method
+//!   per endpoint, plus the simulator's control API and reads of the event log, so
+//!   tests check state through the log and not only through HTTP answers;
+//! - [`wx`]: hand-built WeChat notifies (signed, forged, encrypted);
+//! - [`model`]: the reference model of the property tests.
 
+pub mod app;
 pub mod model;
+pub mod wx;
+
+pub use app::{ADMIN_TOKEN, Answer, TestApp, TestConfig, spawn_app, spawn_app_with};

@@ -1,0 +1,459 @@
+//! [`spawn_app`]: the real server on 127.0.0.1:0 with its own temp data dir and its
+//! own WeChat simulator, and [`TestApp`] with one typed method per endpoint.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use paylog_api::config::{DurabilityArg, ServeArgs, StoreArgs, WechatArgs};
+use paylog_api::http::AppHandles;
+use paylog_api::sim::{self, SimConfig, SimHandle};
+use reqwest::Method;
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The admin token every test app is configured with (unless disabled).
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// How a test app differs from the defaults.
+#[derive(Debug, Clone)]
+pub struct TestConfig {
+    pub payment_timeout: Duration,
+    pub reconcile_after: Duration,
+    /// The background reconciler's interval (long by default: tests call
+    /// [`TestApp::reconcile_once`] themselves).
+    pub reconcile_interval: Duration,
+    pub admin_token: Option<String>,
+    /// The simulator's notify retry schedule scale (0.001: 15 s → 15 ms).
+    pub sim_time_scale: f64,
+}
+
+impl Default for TestConfig {
+    fn default() -> Self {
+        Self {
+            payment_timeout: Duration::from_secs(1800),
+            reconcile_after: Duration::ZERO,
+            reconcile_interval: Duration::from_secs(3600),
+            admin_token: Some(ADMIN_TOKEN.to_owned()),
+            sim_time_scale: 0.001,
+        }
+    }
+}
+
+/// An HTTP answer: status, JSON body (`Null` if not JSON), raw text and headers.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub json: Value,
+    pub text: String,
+    pub headers: reqwest::header::HeaderMap,
+}
+
+impl Answer {
+    /// A string field of the JSON body (empty if absent).
+    pub fn str(&self, field: &str) -> String {
+        self.json[field].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// The `error.code` of an error body.
+    pub fn error_code(&self) -> &str {
+        self.json["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+/// A running server and everything a test needs to drive and inspect it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub base: String,
+    pub http: reqwest::Client,
+    pub handles: AppHandles,
+    pub sim: SimHandle,
+    pub sim_config: SimConfig,
+    pub data_dir: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<Result<(), paylog_api::error::Error>>>,
+    _dir: TempDir,
+}
+
+impl std::fmt::Debug for TestApp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestApp").field("addr", &self.addr).finish()
+    }
+}
+
+/// Settings as `paylog serve` would parse them, pointing at `sim`.
+pub fn serve_args(
+    data_dir: PathBuf,
+    listen: SocketAddr,
+    sim: Option<(&SimHandle, &SimConfig)>,
+    config: &TestConfig,
+) -> ServeArgs {
+    let wechat = match sim {
+        Some((handle, c)) => WechatArgs {
+            appid: Some(c.appid.clone()),
+            secret: Some(c.app_secret.clone()),
+            mch_id: Some(c.mch_id.clone()),
+            api_key: Some(c.api_key.clone()),
+            sign_type: "MD5".into(),
+            pay_url: Some(handle.base_url().to_owned()),
+            api_url: Some(handle.base_url().to_owned()),
+            notify_url: Some(format!("http://{listen}/v1/wechat/pay/notify")),
+        },
+        None => WechatArgs {
+            sign_type: "MD5".into(),
+            ..WechatArgs::default()
+        },
+    };
+    ServeArgs {
+        store: StoreArgs {
+            data_dir,
+            // Tests take the same durable path as production.
+            durability: DurabilityArg::Sync,
+        },
+        listen,
+        wechat,
+        admin_token: config.admin_token.clone().map(SecretString::from),
+        token_secret: Some(SecretString::from("test-token-secret-0123456789abcdef")),
+        payment_timeout: config.payment_timeout,
+        reconcile_after: config.reconcile_after,
+        reconcile_interval: config.reconcile_interval,
+        refund_notify_url: None,
+    }
+}
+
+/// The server with default test settings.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(TestConfig::default()).await
+}
+
+/// The server with `config`.
+pub async fn spawn_app_with(config: TestConfig) -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let data_dir = dir.path().join("data");
+    let sim_config = SimConfig {
+        time_scale: config.sim_time_scale,
+        ..SimConfig::demo()
+    };
+    let sim_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind sim");
+    let sim = sim::start(sim_listener, sim_config.clone())
+        .await
+        .expect("start simulator");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
+    let addr = listener.local_addr().expect("app address");
+    let args = serve_args(data_dir.clone(), addr, Some((&sim, &sim_config)), &config);
+    let app = paylog_api::http::Application::build(args, listener)
+        .await
+        .expect("build app");
+    let handles = app.handles();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        addr,
+        base: format!("http://{addr}"),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client"),
+        handles,
+        sim,
+        sim_config,
+        data_dir,
+        shutdown: Some(tx),
+        server: Some(server),
+        _dir: dir,
+    }
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+impl TestApp {
+    /// Any request; `body` is sent as JSON when given.
+    pub async fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Answer {
+        let mut req = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(token) = token {
+            req = req.header("authorization", bearer(token));
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        answer(req.send().await.expect("request sent")).await
+    }
+
+    /// A raw request with a given content type and body.
+    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> Answer {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("content-type", content_type)
+            .body(body);
+        if let Some(token) = token {
+            req = req.header("authorization", bearer(token));
+        }
+        answer(req.send().await.expect("request sent")).await
+    }
+
+    // --- ops ---------------------------------------------------------------------
+
+    pub async fn health(&self) -> Answer {
+        self.request(Method::GET, "/healthz", None, None).await
+    }
+
+    pub async fn metrics(&self) -> Answer {
+        self.request(Method::GET, "/metrics", None, None).await
+    }
+
+    pub async fn openapi(&self) -> Answer {
+        self.request(Method::GET, "/openapi.json", None, None).await
+    }
+
+    // --- auth --------------------------------------------------------------------
+
+    pub async fn wechat_login(&self, code: &str) -> Answer {
+        self.request(Method::POST, "/v1/auth/wechat", None, Some(json!({ "code": code })))
+            .await
+    }
+
+    pub async fn register(&self, username: &str, password: &str) -> Answer {
+        let body = json!({ "username": username, "password": password });
+        self.request(Method::POST, "/v1/register", None, Some(body)).await
+    }
+
+    pub async fn password_login(&self, username: &str, password: &str) -> Answer {
+        let body = json!({ "username": username, "password": password });
+        self.request(Method::POST, "/v1/auth/password", None, Some(body))
+            .await
+    }
+
+    /// Logs in a WeChat user (a fresh single-use code each time) and returns the token.
+    pub async fn shopper(&self, name: &str) -> String {
+        let code = format!("{name}.{}", uuid::Uuid::now_v7().simple());
+        let answer = self.wechat_login(&code).await;
+        assert_eq!(answer.status, 200, "login failed: {}", answer.text);
+        answer.str("token")
+    }
+
+    // --- products ----------------------------------------------------------------
+
+    pub async fn products(&self, query: &str) -> Answer {
+        self.request(Method::GET, &format!("/v1/products{query}"), None, None)
+            .await
+    }
+
+    pub async fn product(&self, id: &str) -> Answer {
+        self.request(Method::GET, &format!("/v1/products/{id}"), None, None)
+            .await
+    }
+
+    pub async fn create_product_as(&self, admin: Option<&str>, name: &str, price_fen: u64, stock: u64) -> Answer {
+        let body = json!({ "name": name, "price_fen": price_fen, "stock": stock });
+        self.request(Method::POST, "/v1/admin/products", admin, Some(body))
+            .await
+    }
+
+    /// Creates a product as the admin and returns its id.
+    pub async fn create_product(&self, name: &str, price_fen: u64, stock: u64) -> String {
+        let answer = self
+            .create_product_as(Some(ADMIN_TOKEN), name, price_fen, stock)
+            .await;
+        assert_eq!(answer.status, 201, "create product: {}", answer.text);
+        answer.str("product_id")
+    }
+
+    pub async fn adjust_stock(&self, id: &str, delta: i64) -> Answer {
+        let body = json!({ "delta": delta });
+        self.request(Method::POST, &format!("/v1/admin/products/{id}/stock"), Some(ADMIN_TOKEN), Some(body))
+            .await
+    }
+
+    /// The product's live stock.
+    pub async fn stock(&self, id: &str) -> u64 {
+        self.product(id).await.json["stock"].as_u64().unwrap_or(u64::MAX)
+    }
+
+    // --- orders ------------------------------------------------------------------
+
+    pub async fn place_order(&self, token: &str, items: &[(&str, u32)], key: Option<&str>) -> Answer {
+        let items: Vec<Value> = items
+            .iter()
+            .map(|(id, q)| json!({ "product_id": id, "quantity": q }))
+            .collect();
+        let mut req = self
+            .http
+            .post(format!("{}/v1/orders", self.base))
+            .header("authorization", bearer(token))
+            .json(&json!({ "items": items }));
+        if let Some(key) = key {
+            req = req.header("idempotency-key", key);
+        }
+        answer(req.send().await.expect("request sent")).await
+    }
+
+    pub async fn orders(&self, token: &str, query: &str) -> Answer {
+        self.request(Method::GET, &format!("/v1/orders{query}"), Some(token), None)
+            .await
+    }
+
+    pub async fn order(&self, token: &str, id: &str) -> Answer {
+        self.request(Method::GET, &format!("/v1/orders/{id}"), Some(token), None)
+            .await
+    }
+
+    pub async fn cancel_order(&self, token: &str, id: &str) -> Answer {
+        self.request(Method::POST, &format!("/v1/orders/{id}/cancel"), Some(token), None)
+            .await
+    }
+
+    pub async fn pay(&self, token: &str, id: &str) -> Answer {
+        self.request(Method::POST, &format!("/v1/orders/{id}/pay"), Some(token), None)
+            .await
+    }
+
+    pub async fn refund(&self, id: &str, amount_fen: u64, reason: &str) -> Answer {
+        let body = json!({ "amount_fen": amount_fen, "reason": reason });
+        self.request(Method::POST, &format!("/v1/admin/orders/{id}/refund"), Some(ADMIN_TOKEN), Some(body))
+            .await
+    }
+
+    /// Polls the order until its status is `status` (bounded; panics if it never is).
+    pub async fn wait_for_status(&self, token: &str, id: &str, status: &str) -> Answer {
+        let mut last = None;
+        for _ in 0..500 {
+            let answer = self.order(token, id).await;
+            if answer.json["status"] == status {
+                return answer;
+            }
+            last = Some(answer);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("order {id} never reached {status}: {last:?}");
+    }
+
+    // --- WeChat ------------------------------------------------------------------
+
+    pub async fn pay_notify(&self, xml: &str) -> Answer {
+        self.raw(Method::POST, "/v1/wechat/pay/notify", None, "text/xml", xml.as_bytes().to_vec())
+            .await
+    }
+
+    pub async fn refund_notify(&self, xml: &str) -> Answer {
+        self.raw(Method::POST, "/v1/wechat/refund/notify", None, "text/xml", xml.as_bytes().to_vec())
+            .await
+    }
+
+    /// The simulated user pays at WeChat; `plan` adds e.g. `"notify": false`,
+    /// `"duplicates": 2`, `"wrong_amount": true`.
+    pub async fn sim_pay(&self, out_trade_no: &str, plan: Value) -> Answer {
+        let mut body = json!({ "out_trade_no": out_trade_no });
+        if let (Some(body), Some(plan)) = (body.as_object_mut(), plan.as_object()) {
+            body.extend(plan.clone());
+        }
+        let req = self
+            .http
+            .post(format!("{}/sim/pay", self.sim.base_url()))
+            .json(&body);
+        answer(req.send().await.expect("sim reachable")).await
+    }
+
+    /// The simulator's orders and deliveries.
+    pub fn sim_state(&self) -> Value {
+        self.sim.state_json()
+    }
+
+    /// Waits until every notify delivery the simulator started has finished.
+    pub async fn sim_deliveries_done(&self) -> Value {
+        for _ in 0..500 {
+            let state = self.sim_state();
+            let done = state["deliveries"]
+                .as_array()
+                .is_some_and(|d| d.iter().all(|d| d["finished"] == true));
+            if done {
+                return state;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("simulator deliveries never finished: {}", self.sim_state());
+    }
+
+    /// The merchant API key (to sign forged or crafted notifies).
+    pub fn api_key(&self) -> String {
+        self.sim_config.api_key.expose_secret().to_owned()
+    }
+
+    // --- the log -----------------------------------------------------------------
+
+    /// Event types of one stream, in order (e.g. `order-<uuid>`).
+    pub async fn stream_events(&self, stream_id: &str) -> Vec<String> {
+        let events = self
+            .handles
+            .store
+            .read_stream(stream_id, 1, 100_000)
+            .await
+            .expect("read stream");
+        events.into_iter().map(|e| e.event_type).collect()
+    }
+
+    /// How many events of `event_type` the order's stream holds.
+    pub async fn count_order_events(&self, order_id: &str, event_type: &str) -> usize {
+        self.stream_events(&format!("order-{order_id}"))
+            .await
+            .iter()
+            .filter(|t| *t == event_type)
+            .count()
+    }
+
+    /// The log's head position.
+    pub fn log_head(&self) -> u64 {
+        self.handles.store.head()
+    }
+
+    /// One reconciler pass.
+    pub async fn reconcile_once(&self) -> paylog_api::payments::ReconcileReport {
+        self.handles
+            .reconciler
+            .run_once()
+            .await
+            .expect("reconciler run")
+    }
+
+    /// Stops the server (draining requests, closing the log) and waits for it; returns
+    /// the temp dir so that a test can start another server on the same data.
+    pub async fn stop(mut self) -> TempDir {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let stopped = server.await.expect("server task");
+            assert!(stopped.is_ok(), "server stopped with {stopped:?}");
+        }
+        let sim = self.sim;
+        sim.shutdown().await;
+        self._dir
+    }
+}
+
+async fn answer(resp: reqwest::Response) -> Answer {
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.unwrap_or_default();
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Answer {
+        status,
+        json,
+        text,
+        headers,
+    }
+}
