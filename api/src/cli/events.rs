@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
-use paylog_store::{EventStore, RecordedEvent, RocksStore, StoreOptions};
+use paylog_store::{EventStore, RecordedEvent, RocksStore};
 use serde_json::{Value, json};
 
 /// How many events one read fetches; memory stays bounded at any log size.
@@ -61,19 +61,16 @@ pub fn run(args: EventsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the event log under a data dir, refusing to create one where none exists
-/// (a typo in `--data-dir` should not silently print an empty log).
+/// Opens the event log under a data dir for reading, refusing to create one where none
+/// exists (a typo in `--data-dir` should not silently print an empty log). The open is
+/// read-only, so it works beside a running `paylog serve` and shows the log as of now.
 pub(crate) fn open_log(data_dir: &Path) -> anyhow::Result<Arc<RocksStore>> {
     let path = data_dir.join("log");
     if !path.join("CURRENT").exists() {
         anyhow::bail!("no event log at {} (is --data-dir right?)", path.display());
     }
-    let store = RocksStore::open(&path, StoreOptions::default()).with_context(|| {
-        format!(
-            "opening the event log at {} (is `paylog serve` running on it?)",
-            path.display()
-        )
-    })?;
+    let store = RocksStore::open_read_only(&path)
+        .with_context(|| format!("opening the event log at {}", path.display()))?;
     Ok(Arc::new(store))
 }
 

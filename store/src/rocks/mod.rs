@@ -13,6 +13,7 @@ mod codec;
 mod import;
 mod options;
 mod read;
+mod read_only;
 mod subscribe;
 mod writer;
 

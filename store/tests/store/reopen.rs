@@ -70,3 +70,35 @@ fn a_store_cannot_be_opened_twice_at_once() {
     // Dropping released the directory.
     RocksStore::open(dir.path(), Default::default()).expect("reopen after drop");
 }
+
+#[tokio::test]
+async fn a_read_only_open_sees_the_durable_log_beside_a_running_writer() {
+    let dir = tempfile::TempDir::new().expect("dir");
+    let store = open(&dir);
+    for i in 0..20u64 {
+        store
+            .append(single("ledger", ExpectedVersion::Exact(i), 1))
+            .await
+            .expect("append");
+    }
+    // The writer still holds the directory; a read-only open is allowed beside it.
+    let reader = RocksStore::open_read_only(dir.path()).expect("read-only open");
+    assert_eq!(reader.head(), 20);
+    assert_eq!(
+        reader.read_all(0, usize::MAX).await.expect("read"),
+        store.read_all(0, usize::MAX).await.expect("read")
+    );
+    // It is a snapshot as of opening, and refuses to write.
+    store
+        .append(single("ledger", ExpectedVersion::Exact(20), 1))
+        .await
+        .expect("append");
+    assert_eq!(reader.head(), 20);
+    assert!(matches!(
+        reader.append(single("x", ExpectedVersion::Any, 1)).await,
+        Err(StoreError::Closed)
+    ));
+    // A directory without a store is refused rather than created.
+    let empty = tempfile::TempDir::new().expect("dir");
+    assert!(RocksStore::open_read_only(empty.path().join("nothing")).is_err());
+}
