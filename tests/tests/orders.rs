@@ -1,0 +1,187 @@
+//! End-to-end: placing, listing, showing and cancelling orders; idempotency keys;
+//! the race for the last unit — checked through HTTP and through the log.
+
+use paylog_tests::spawn_app;
+use serde_json::json;
+
+#[tokio::test]
+async fn an_order_reserves_stock_and_not_enough_stock_reserves_nothing() {
+    let app = spawn_app().await;
+    let token = app.shopper("gina").await;
+    let tea = app.create_product("Tea", 1200, 3).await;
+    let cup = app.create_product("Cup", 500, 10).await;
+
+    let placed = app.place_order(&token, &[(&tea, 2), (&cup, 1)], None).await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    assert_eq!(placed.json["total_fen"], 2900);
+    assert_eq!(placed.json["status"], "Placed");
+    assert_eq!(placed.str("out_trade_no").len(), 32);
+    assert_eq!(app.stock(&tea).await, 1);
+    assert_eq!(app.stock(&cup).await, 9);
+
+    let head = app.log_head();
+    let short = app.place_order(&token, &[(&cup, 1), (&tea, 2)], None).await;
+    assert_eq!(short.status, 422);
+    assert_eq!(short.error_code(), "insufficient_stock");
+    assert_eq!(app.log_head(), head, "nothing appended");
+    assert_eq!(app.stock(&cup).await, 9, "cup not reserved either");
+
+    let unknown = uuid::Uuid::now_v7().to_string();
+    assert_eq!(app.place_order(&token, &[(&unknown, 1)], None).await.status, 422);
+    assert_eq!(app.place_order(&token, &[], None).await.status, 400);
+    assert_eq!(app.place_order(&token, &[(&cup, 0)], None).await.status, 400);
+    assert_eq!(app.log_head(), head);
+}
+
+#[tokio::test]
+async fn idempotency_key_returns_the_same_order_and_refuses_another_body() {
+    let app = spawn_app().await;
+    let token = app.shopper("hugo").await;
+    let tea = app.create_product("Tea", 1000, 10).await;
+    let first = app.place_order(&token, &[(&tea, 2)], Some("key-1")).await;
+    assert_eq!(first.status, 201);
+    let again = app.place_order(&token, &[(&tea, 2)], Some("key-1")).await;
+    assert_eq!(again.status, 200);
+    assert_eq!(again.json["order_id"], first.json["order_id"]);
+    assert_eq!(app.stock(&tea).await, 8, "reserved once");
+    let other = app.place_order(&token, &[(&tea, 3)], Some("key-1")).await;
+    assert_eq!(other.status, 409);
+    assert_eq!(other.error_code(), "idempotency_key_reused");
+    // The same key of another user is another order.
+    let other_user = app.shopper("iris").await;
+    let theirs = app.place_order(&other_user, &[(&tea, 2)], Some("key-1")).await;
+    assert_eq!(theirs.status, 201);
+    assert_ne!(theirs.json["order_id"], first.json["order_id"]);
+    // Concurrent repeats of one key: one order.
+    let one = [(tea.as_str(), 1)];
+    let racers = (0..8).map(|_| app.place_order(&token, &one, Some("key-2")));
+    let answers = futures::future::join_all(racers).await;
+    let ids: std::collections::BTreeSet<String> =
+        answers.iter().map(|a| a.str("order_id")).collect();
+    assert_eq!(ids.len(), 1, "{answers:?}");
+    assert!(answers.iter().all(|a| a.status == 200 || a.status == 201));
+    assert_eq!(answers.iter().filter(|a| a.status == 201).count(), 1);
+    assert_eq!(app.stock(&tea).await, 5);
+    let bad_key = app
+        .http
+        .post(format!("{}/v1/orders", app.base))
+        .header("authorization", format!("Bearer {token}"))
+        .header("idempotency-key", "")
+        .json(&json!({ "items": [{ "product_id": tea, "quantity": 1 }] }))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(bad_key.status(), 400);
+}
+
+#[tokio::test]
+async fn two_concurrent_orders_for_the_last_unit_one_wins() {
+    let app = spawn_app().await;
+    let a = app.shopper("jack").await;
+    let b = app.shopper("kate").await;
+    let last = app.create_product("Last one", 9900, 1).await;
+    let one = [(last.as_str(), 1)];
+    let (x, y) = tokio::join!(
+        app.place_order(&a, &one, None),
+        app.place_order(&b, &one, None)
+    );
+    let mut statuses = [x.status, y.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 422], "{x:?} {y:?}");
+    assert_eq!(app.stock(&last).await, 0);
+    let reserved = app
+        .stream_events(&format!("product-{last}"))
+        .await
+        .iter()
+        .filter(|t| *t == "StockReserved")
+        .count();
+    assert_eq!(reserved, 1);
+}
+
+#[tokio::test]
+async fn orders_list_newest_first_paginated_and_only_the_callers() {
+    let app = spawn_app().await;
+    let me = app.shopper("leo").await;
+    let other = app.shopper("mia").await;
+    let tea = app.create_product("Tea", 100, 100).await;
+    let mut mine = Vec::new();
+    for n in 1..=3 {
+        let placed = app.place_order(&me, &[(&tea, n)], None).await;
+        mine.push(placed.json["order_id"].clone());
+    }
+    let theirs = app.place_order(&other, &[(&tea, 1)], None).await;
+    let list = app.orders(&me, "?limit=2").await;
+    assert_eq!(list.status, 200);
+    let first_page: Vec<_> = list.json["items"]
+        .as_array()
+        .map(|a| a.iter().map(|o| o["order_id"].clone()).collect())
+        .unwrap_or_default();
+    assert_eq!(first_page, vec![mine[2].clone(), mine[1].clone()]);
+    let next = app
+        .orders(&me, &format!("?limit=2&cursor={}", list.str("next_cursor")))
+        .await;
+    assert_eq!(next.json["items"][0]["order_id"], mine[0]);
+    assert!(next.json["next_cursor"].is_null());
+
+    let shown = app.order(&me, mine[0].as_str().unwrap_or_default()).await;
+    assert_eq!(shown.status, 200);
+    assert_eq!(shown.json["lines"][0]["quantity"], 1);
+    assert_eq!(shown.json["lines"][0]["product_name"], "Tea");
+    // Someone else's order is not found, exactly like a missing one.
+    let foreign = app.order(&me, &theirs.str("order_id")).await;
+    let missing = app.order(&me, &uuid::Uuid::now_v7().to_string()).await;
+    assert_eq!(foreign.status, 404);
+    assert_eq!(foreign.json, missing.json);
+    assert_eq!(app.cancel_order(&me, &theirs.str("order_id")).await.status, 404);
+    assert_eq!(app.pay(&me, &theirs.str("order_id")).await.status, 404);
+}
+
+#[tokio::test]
+async fn cancelling_releases_stock_and_closes_the_order_at_wechat_first() {
+    let app = spawn_app().await;
+    let token = app.shopper("nina").await;
+    let tea = app.create_product("Tea", 800, 5).await;
+    let unpaid = app.place_order(&token, &[(&tea, 2)], None).await.str("order_id");
+    let cancelled = app.cancel_order(&token, &unpaid).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+    assert_eq!(cancelled.json["status"], "Cancelled");
+    assert_eq!(app.stock(&tea).await, 5);
+    assert_eq!(app.cancel_order(&token, &unpaid).await.status, 422);
+
+    // With a prepay id, the order is closed at WeChat before it is cancelled here,
+    // so the user can no longer pay it.
+    let placed = app.place_order(&token, &[(&tea, 1)], None).await;
+    let id = placed.str("order_id");
+    assert_eq!(app.pay(&token, &id).await.status, 200);
+    assert_eq!(app.cancel_order(&token, &id).await.json["status"], "Cancelled");
+    let out_trade_no = placed.str("out_trade_no");
+    assert_eq!(app.sim_state()["orders"][&out_trade_no]["state"], "CLOSED");
+    let paid_late = app.sim_pay(&out_trade_no, json!({})).await;
+    assert_eq!(paid_late.status, 409, "WeChat refuses to take the money");
+    assert_eq!(app.stock(&tea).await, 5);
+    assert_eq!(
+        app.stream_events(&format!("order-{id}")).await,
+        vec!["OrderPlaced", "PaymentRequested", "OrderCancelled"]
+    );
+}
+
+#[tokio::test]
+async fn a_paid_order_cannot_be_cancelled() {
+    let app = spawn_app().await;
+    let token = app.shopper("olga").await;
+    let tea = app.create_product("Tea", 800, 5).await;
+    let placed = app.place_order(&token, &[(&tea, 1)], None).await;
+    let id = placed.str("order_id");
+    assert_eq!(app.pay(&token, &id).await.status, 200);
+    // Paid at WeChat, notify lost: cancelling finds out at closeorder and records it.
+    let paid = app
+        .sim_pay(&placed.str("out_trade_no"), json!({ "notify": false }))
+        .await;
+    assert_eq!(paid.status, 200);
+    let refused = app.cancel_order(&token, &id).await;
+    assert_eq!(refused.status, 409);
+    assert_eq!(refused.error_code(), "order_paid");
+    assert_eq!(app.count_order_events(&id, "PaymentConfirmed").await, 1);
+    assert_eq!(app.count_order_events(&id, "OrderCancelled").await, 0);
+    assert_eq!(app.stock(&tea).await, 4);
+}
