@@ -1,18 +1,15 @@
 //! The view structs queries return: serde-serialisable, and stored (postcard) as is.
 //!
-//! [`OrderView`] mirrors core's `OrderState` field for field, with `Deserialize` so it
-//! can be stored; the projection folds orders with core's own `evolve` (converting
-//! there and back), so a view can never disagree with the domain's idea of an order.
+//! [`OrderView`] and [`ProductView`] *are* core's `OrderState` and `ProductState`: the
+//! projections fold them with core's own `evolve` and store them as they are, so a view
+//! can never disagree with the domain's idea of an order or a product.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use paylog_core::identity::{OpenId, Username};
-use paylog_core::order::{
-    AnomalyKind, OrderLine, OrderState, OrderStatus, Payment, PaymentAnomaly, Prepay, Refund,
-    RefundStatus,
-};
-use paylog_core::payment_refs::{OutRefundNo, PrepayId, RefundId, TransactionId};
+use paylog_core::order::{OrderState, OrderStatus};
+use paylog_core::payment_refs::{OutRefundNo, RefundId, TransactionId};
 use paylog_core::product::ProductState;
-use paylog_core::{Fen, OrderId, OutTradeNo, ProductId, UserId};
+use paylog_core::{Fen, OrderId, OutTradeNo, UserId};
 use serde::{Deserialize, Serialize};
 
 /// A registered user. Never carries the password hash.
@@ -26,42 +23,9 @@ pub struct UserView {
     pub registered_at: DateTime<Utc>,
 }
 
-/// A product of the catalog with its current price and stock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ProductView {
-    pub product_id: ProductId,
-    pub name: String,
-    pub price: Fen,
-    pub stock: u64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<ProductState> for ProductView {
-    fn from(p: ProductState) -> Self {
-        ProductView {
-            product_id: p.product_id,
-            name: p.name,
-            price: p.price,
-            stock: p.stock,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-        }
-    }
-}
-
-impl From<ProductView> for ProductState {
-    fn from(p: ProductView) -> Self {
-        ProductState {
-            product_id: p.product_id,
-            name: p.name,
-            price: p.price,
-            stock: p.stock,
-            created_at: p.created_at,
-            updated_at: p.updated_at,
-        }
-    }
-}
+/// A product of the catalog with its current price and stock: core's own state, stored
+/// as is, so the view can never disagree with the domain.
+pub type ProductView = ProductState;
 
 /// One line of a user's order list (newest first).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,204 +60,10 @@ impl From<&OrderView> for OrderSummary {
     }
 }
 
-/// The whole of one order: lines, totals, status, payment, refunds, anomalies, times.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OrderView {
-    pub order_id: OrderId,
-    pub user_id: UserId,
-    pub out_trade_no: OutTradeNo,
-    pub status: OrderStatus,
-    pub lines: Vec<OrderLine>,
-    pub total: Fen,
-    pub expires_at: DateTime<Utc>,
-    pub placed_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    pub prepay: Option<PrepayView>,
-    pub payment: Option<PaymentView>,
-    pub paid: Fen,
-    pub refunded: Fen,
-    pub pending_refunds: Fen,
-    pub refunds: Vec<RefundView>,
-    pub anomalies: Vec<AnomalyView>,
-    pub cancelled_at: Option<DateTime<Utc>>,
-    pub closed_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PrepayView {
-    pub prepay_id: PrepayId,
-    pub valid_until: DateTime<Utc>,
-    pub requested_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PaymentView {
-    pub transaction_id: TransactionId,
-    pub amount: Fen,
-    pub paid_at: DateTime<Utc>,
-    pub confirmed_at: DateTime<Utc>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum RefundStatusView {
-    Pending,
-    Confirmed,
-    Failed,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RefundView {
-    pub out_refund_no: OutRefundNo,
-    pub amount: Fen,
-    pub reason: String,
-    pub status: RefundStatusView,
-    pub refund_id: Option<RefundId>,
-    pub requested_at: DateTime<Utc>,
-    pub settled_at: Option<DateTime<Utc>>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum AnomalyKindView {
-    /// WeChat reported an amount other than the order total.
-    AmountMismatch,
-    /// WeChat reported a payment for a cancelled or closed order.
-    LatePayment,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AnomalyView {
-    pub kind: AnomalyKindView,
-    pub transaction_id: TransactionId,
-    pub amount: Fen,
-    pub paid_at: DateTime<Utc>,
-    pub recorded_at: DateTime<Utc>,
-}
-
-impl From<OrderState> for OrderView {
-    fn from(o: OrderState) -> Self {
-        OrderView {
-            order_id: o.order_id,
-            user_id: o.user_id,
-            out_trade_no: o.out_trade_no,
-            status: o.status,
-            lines: o.lines,
-            total: o.total,
-            expires_at: o.expires_at,
-            placed_at: o.placed_at,
-            updated_at: o.updated_at,
-            prepay: o.prepay.map(|p| PrepayView {
-                prepay_id: p.prepay_id,
-                valid_until: p.valid_until,
-                requested_at: p.requested_at,
-            }),
-            payment: o.payment.map(|p| PaymentView {
-                transaction_id: p.transaction_id,
-                amount: p.amount,
-                paid_at: p.paid_at,
-                confirmed_at: p.confirmed_at,
-            }),
-            paid: o.paid,
-            refunded: o.refunded,
-            pending_refunds: o.pending_refunds,
-            refunds: o
-                .refunds
-                .into_iter()
-                .map(|r| RefundView {
-                    out_refund_no: r.out_refund_no,
-                    amount: r.amount,
-                    reason: r.reason,
-                    status: match r.status {
-                        RefundStatus::Pending => RefundStatusView::Pending,
-                        RefundStatus::Confirmed => RefundStatusView::Confirmed,
-                        RefundStatus::Failed => RefundStatusView::Failed,
-                    },
-                    refund_id: r.refund_id,
-                    requested_at: r.requested_at,
-                    settled_at: r.settled_at,
-                })
-                .collect(),
-            anomalies: o
-                .anomalies
-                .into_iter()
-                .map(|a| AnomalyView {
-                    kind: match a.kind {
-                        AnomalyKind::AmountMismatch => AnomalyKindView::AmountMismatch,
-                        AnomalyKind::LatePayment => AnomalyKindView::LatePayment,
-                    },
-                    transaction_id: a.transaction_id,
-                    amount: a.amount,
-                    paid_at: a.paid_at,
-                    recorded_at: a.recorded_at,
-                })
-                .collect(),
-            cancelled_at: o.cancelled_at,
-            closed_at: o.closed_at,
-        }
-    }
-}
-
-impl From<OrderView> for OrderState {
-    fn from(o: OrderView) -> Self {
-        OrderState {
-            order_id: o.order_id,
-            user_id: o.user_id,
-            out_trade_no: o.out_trade_no,
-            status: o.status,
-            lines: o.lines,
-            total: o.total,
-            expires_at: o.expires_at,
-            placed_at: o.placed_at,
-            updated_at: o.updated_at,
-            prepay: o.prepay.map(|p| Prepay {
-                prepay_id: p.prepay_id,
-                valid_until: p.valid_until,
-                requested_at: p.requested_at,
-            }),
-            payment: o.payment.map(|p| Payment {
-                transaction_id: p.transaction_id,
-                amount: p.amount,
-                paid_at: p.paid_at,
-                confirmed_at: p.confirmed_at,
-            }),
-            paid: o.paid,
-            refunded: o.refunded,
-            pending_refunds: o.pending_refunds,
-            refunds: o
-                .refunds
-                .into_iter()
-                .map(|r| Refund {
-                    out_refund_no: r.out_refund_no,
-                    amount: r.amount,
-                    reason: r.reason,
-                    status: match r.status {
-                        RefundStatusView::Pending => RefundStatus::Pending,
-                        RefundStatusView::Confirmed => RefundStatus::Confirmed,
-                        RefundStatusView::Failed => RefundStatus::Failed,
-                    },
-                    refund_id: r.refund_id,
-                    requested_at: r.requested_at,
-                    settled_at: r.settled_at,
-                })
-                .collect(),
-            anomalies: o
-                .anomalies
-                .into_iter()
-                .map(|a| PaymentAnomaly {
-                    kind: match a.kind {
-                        AnomalyKindView::AmountMismatch => AnomalyKind::AmountMismatch,
-                        AnomalyKindView::LatePayment => AnomalyKind::LatePayment,
-                    },
-                    transaction_id: a.transaction_id,
-                    amount: a.amount,
-                    paid_at: a.paid_at,
-                    recorded_at: a.recorded_at,
-                })
-                .collect(),
-            cancelled_at: o.cancelled_at,
-            closed_at: o.closed_at,
-        }
-    }
-}
+/// The whole of one order — lines, totals, status, payment, refunds, anomalies, times:
+/// core's `OrderState`, stored as is and folded with core's own `evolve`, so a view can
+/// never disagree with the domain's idea of an order.
+pub type OrderView = OrderState;
 
 /// What moved money, as WeChat will report it in its bills.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

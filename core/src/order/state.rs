@@ -70,14 +70,14 @@ impl fmt::Display for OrderStatus {
 }
 
 /// The prepay id the mini-program pays with, and until when WeChat honours it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prepay {
     pub prepay_id: PrepayId,
     pub valid_until: DateTime<Utc>,
     pub requested_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Payment {
     pub transaction_id: TransactionId,
     pub amount: Fen,
@@ -85,14 +85,14 @@ pub struct Payment {
     pub confirmed_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RefundStatus {
     Pending,
     Confirmed,
     Failed,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Refund {
     pub out_refund_no: OutRefundNo,
     pub amount: Fen,
@@ -104,7 +104,7 @@ pub struct Refund {
 }
 
 /// A payment WeChat reported that did not pay the order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AnomalyKind {
     /// The amount was not the order total (`PaymentAmountMismatch`).
     AmountMismatch,
@@ -112,7 +112,7 @@ pub enum AnomalyKind {
     LatePayment,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PaymentAnomaly {
     pub kind: AnomalyKind,
     pub transaction_id: TransactionId,
@@ -121,7 +121,7 @@ pub struct PaymentAnomaly {
     pub recorded_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderState {
     pub order_id: OrderId,
     pub user_id: UserId,

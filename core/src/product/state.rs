@@ -1,12 +1,12 @@
 //! The state of a product, as the API and audits see it.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::ids::ProductId;
 use crate::money::Fen;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProductState {
     pub product_id: ProductId,
     pub name: String,

@@ -16,10 +16,10 @@ pub(super) fn apply(tx: &mut Tx<'_>, event: &ProductEvent) -> Result<()> {
         ProductEvent::StockReleased(e) => e.product_id,
     };
     let key = id.as_uuid().as_bytes().to_vec();
-    let before: Option<ProductState> = tx.get::<ProductView>(View::Products, &key)?.map(Into::into);
+    let before: Option<ProductState> = tx.get::<ProductView>(View::Products, &key)?;
     // Core's own fold: events carry `stock_after`, so this copies rather than recomputes.
     if let Some(after) = Product::evolve(before, event) {
-        tx.put(View::Products, key, &ProductView::from(after))?;
+        tx.put(View::Products, key, &after)?;
     }
     Ok(())
 }

@@ -17,9 +17,9 @@ use crate::model::{AwaitingPayment, DailySales, LedgerEntry, LedgerKind, OrderSu
 pub(super) fn apply(tx: &mut Tx<'_>, position: u64, event: &OrderEvent) -> Result<()> {
     let key = order_id(event).as_uuid().as_bytes().to_vec();
     let before: Option<OrderView> = tx.get(View::Orders, &key)?;
-    let state: Option<OrderState> = before.clone().map(Into::into);
+    let state: Option<OrderState> = before.clone();
     // An event before `OrderPlaced` leaves no order: nothing to show (audit reports it).
-    let Some(after) = Order::evolve(state, event).map(OrderView::from) else {
+    let Some(after) = Order::evolve(state, event) else {
         return Ok(());
     };
 
