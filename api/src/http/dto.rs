@@ -1,10 +1,9 @@
 //! The JSON shapes of products and orders, documented in the OpenAPI schema.
 //!
 //! Amounts are integer fen (`*_fen`); times are RFC 3339 UTC. They are built from
-//! the views (and from the engine's states via the views' conversions).
+//! the views, which are core's states (so also from the engine's strong reads).
 
 use chrono::{DateTime, Utc};
-use paylog_core::product::ProductState;
 use paylog_projections::{OrderSummary, OrderView, ProductView};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -27,12 +26,6 @@ impl From<ProductView> for Product {
             price_fen: p.price.get(),
             stock: p.stock,
         }
-    }
-}
-
-impl From<ProductState> for Product {
-    fn from(p: ProductState) -> Self {
-        ProductView::from(p).into()
     }
 }
 

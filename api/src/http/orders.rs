@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use paylog_core::checkout::{CartItem, Checkout};
 use paylog_core::order::OrderState;
 use paylog_core::{DomainError, OrderId, ProductId, UserId};
-use paylog_projections::OrderView;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -216,5 +215,5 @@ pub async fn cancel(
     let committed = state.payments.cancel(meta, &order).await?;
     state.settle("CancelOrder", &committed).await;
     let order = own_order(&state, user, id).await?;
-    Ok(Json(OrderView::from(order).into()))
+    Ok(Json(order.into()))
 }
