@@ -5,6 +5,7 @@
 //! non-zero code without being an error.
 
 pub mod audit;
+pub mod demo;
 pub mod events;
 pub mod export;
 pub mod import;
@@ -28,7 +29,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP API (and the WeChat simulator when WeChat is not configured).
-    Serve(crate::config::ServeArgs),
+    Serve(Box<crate::config::ServeArgs>),
+    /// The whole story over real HTTP against a temp dir and the simulator: log in,
+    /// create a product, order, pay, notify (and a duplicate), partial refund.
+    Demo,
     /// Print the event log as JSON lines.
     Events(events::EventsArgs),
     /// Rebuild every view from the log (`--verify`: compare with the live views first).
@@ -51,7 +55,8 @@ pub enum Command {
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(args) => serve::run(*args),
+        Command::Demo => demo::run(),
         Command::Events(args) => events::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Audit(args) => audit::run(args),
