@@ -14,6 +14,7 @@
 //! Every request gets an `x-request-id` (kept if the client sent one), is traced in a
 //! span carrying it, and is timed by route. Bodies over [`MAX_BODY_BYTES`] are 413.
 
+mod audit;
 mod auth;
 pub mod dto;
 pub mod error;
@@ -69,6 +70,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/orders/{id}/cancel", post(orders::cancel))
         .route("/v1/orders/{id}/pay", post(payment::pay))
         .route("/v1/admin/orders/{id}/refund", post(refunds::refund))
+        .route("/v1/admin/orders/{id}/history", get(audit::order_history_of))
+        .route("/v1/admin/events", get(audit::events))
+        .route("/v1/admin/reports/daily", get(audit::daily))
         .route("/v1/wechat/pay/notify", post(notify::pay))
         .route("/v1/wechat/refund/notify", post(notify::refund))
         .route("/healthz", get(ops::healthz))

@@ -3,7 +3,7 @@
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, notify, ops, orders, payment, products, refunds};
+use super::{audit, auth, notify, ops, orders, payment, products, refunds};
 
 #[derive(Debug, OpenApi)]
 #[openapi(
@@ -13,6 +13,7 @@ use super::{auth, notify, ops, orders, payment, products, refunds};
         products::list, products::show, products::create, products::adjust_stock,
         orders::create, orders::list, orders::show, orders::cancel,
         payment::pay, refunds::refund, notify::pay, notify::refund,
+        audit::order_history_of, audit::events, audit::daily,
         ops::healthz, ops::metrics, ops::openapi,
     ),
     modifiers(&Security),
