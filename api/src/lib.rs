@@ -11,8 +11,10 @@
 //!   reconciler for lost notifies and expired orders.
 //! - [`config`]: typed settings with environment overrides; secrets wrapped.
 //! - [`cli`]: the `paylog` subcommands.
+//! - [`bench`]: `paylog bench`, the benchmarks against this machine's raw limits.
 //! - [`error`]: [`Error`](error::Error), the crate's one error type.
 
+pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod engine;

@@ -5,6 +5,7 @@
 //! non-zero code without being an error.
 
 pub mod audit;
+pub mod bench;
 pub mod demo;
 pub mod events;
 pub mod export;
@@ -50,6 +51,8 @@ pub enum Command {
     },
     /// Run the local WeChat simulator (Pay v2 + jscode2session) on its own.
     WxpaySim(wxpay_sim::WxpaySimArgs),
+    /// Benchmarks on this machine (temp dirs, loopback only): one Markdown table.
+    Bench(bench::BenchArgs),
 }
 
 /// Runs one parsed command line.
@@ -64,6 +67,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args),
         Command::Wxpay { cmd } => wxpay::run(cmd, std::io::stdin().lock(), std::io::stdout().lock()),
         Command::WxpaySim(args) => wxpay_sim::run(args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 
