@@ -194,7 +194,14 @@ impl TestApp {
     }
 
     /// A raw request with a given content type and body.
-    pub async fn raw(&self, method: Method, path: &str, token: Option<&str>, content_type: &str, body: Vec<u8>) -> Answer {
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Answer {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -223,13 +230,19 @@ impl TestApp {
     // --- auth --------------------------------------------------------------------
 
     pub async fn wechat_login(&self, code: &str) -> Answer {
-        self.request(Method::POST, "/v1/auth/wechat", None, Some(json!({ "code": code })))
-            .await
+        self.request(
+            Method::POST,
+            "/v1/auth/wechat",
+            None,
+            Some(json!({ "code": code })),
+        )
+        .await
     }
 
     pub async fn register(&self, username: &str, password: &str) -> Answer {
         let body = json!({ "username": username, "password": password });
-        self.request(Method::POST, "/v1/register", None, Some(body)).await
+        self.request(Method::POST, "/v1/register", None, Some(body))
+            .await
     }
 
     pub async fn password_login(&self, username: &str, password: &str) -> Answer {
@@ -258,7 +271,13 @@ impl TestApp {
             .await
     }
 
-    pub async fn create_product_as(&self, admin: Option<&str>, name: &str, price_fen: u64, stock: u64) -> Answer {
+    pub async fn create_product_as(
+        &self,
+        admin: Option<&str>,
+        name: &str,
+        price_fen: u64,
+        stock: u64,
+    ) -> Answer {
         let body = json!({ "name": name, "price_fen": price_fen, "stock": stock });
         self.request(Method::POST, "/v1/admin/products", admin, Some(body))
             .await
@@ -275,18 +294,30 @@ impl TestApp {
 
     pub async fn adjust_stock(&self, id: &str, delta: i64) -> Answer {
         let body = json!({ "delta": delta });
-        self.request(Method::POST, &format!("/v1/admin/products/{id}/stock"), Some(ADMIN_TOKEN), Some(body))
-            .await
+        self.request(
+            Method::POST,
+            &format!("/v1/admin/products/{id}/stock"),
+            Some(ADMIN_TOKEN),
+            Some(body),
+        )
+        .await
     }
 
     /// The product's live stock.
     pub async fn stock(&self, id: &str) -> u64 {
-        self.product(id).await.json["stock"].as_u64().unwrap_or(u64::MAX)
+        self.product(id).await.json["stock"]
+            .as_u64()
+            .unwrap_or(u64::MAX)
     }
 
     // --- orders ------------------------------------------------------------------
 
-    pub async fn place_order(&self, token: &str, items: &[(&str, u32)], key: Option<&str>) -> Answer {
+    pub async fn place_order(
+        &self,
+        token: &str,
+        items: &[(&str, u32)],
+        key: Option<&str>,
+    ) -> Answer {
         let items: Vec<Value> = items
             .iter()
             .map(|(id, q)| json!({ "product_id": id, "quantity": q }))
@@ -303,8 +334,13 @@ impl TestApp {
     }
 
     pub async fn orders(&self, token: &str, query: &str) -> Answer {
-        self.request(Method::GET, &format!("/v1/orders{query}"), Some(token), None)
-            .await
+        self.request(
+            Method::GET,
+            &format!("/v1/orders{query}"),
+            Some(token),
+            None,
+        )
+        .await
     }
 
     pub async fn order(&self, token: &str, id: &str) -> Answer {
@@ -313,19 +349,34 @@ impl TestApp {
     }
 
     pub async fn cancel_order(&self, token: &str, id: &str) -> Answer {
-        self.request(Method::POST, &format!("/v1/orders/{id}/cancel"), Some(token), None)
-            .await
+        self.request(
+            Method::POST,
+            &format!("/v1/orders/{id}/cancel"),
+            Some(token),
+            None,
+        )
+        .await
     }
 
     pub async fn pay(&self, token: &str, id: &str) -> Answer {
-        self.request(Method::POST, &format!("/v1/orders/{id}/pay"), Some(token), None)
-            .await
+        self.request(
+            Method::POST,
+            &format!("/v1/orders/{id}/pay"),
+            Some(token),
+            None,
+        )
+        .await
     }
 
     pub async fn refund(&self, id: &str, amount_fen: u64, reason: &str) -> Answer {
         let body = json!({ "amount_fen": amount_fen, "reason": reason });
-        self.request(Method::POST, &format!("/v1/admin/orders/{id}/refund"), Some(ADMIN_TOKEN), Some(body))
-            .await
+        self.request(
+            Method::POST,
+            &format!("/v1/admin/orders/{id}/refund"),
+            Some(ADMIN_TOKEN),
+            Some(body),
+        )
+        .await
     }
 
     /// Polls the order until its status is `status` (bounded; panics if it never is).
@@ -345,13 +396,25 @@ impl TestApp {
     // --- WeChat ------------------------------------------------------------------
 
     pub async fn pay_notify(&self, xml: &str) -> Answer {
-        self.raw(Method::POST, "/v1/wechat/pay/notify", None, "text/xml", xml.as_bytes().to_vec())
-            .await
+        self.raw(
+            Method::POST,
+            "/v1/wechat/pay/notify",
+            None,
+            "text/xml",
+            xml.as_bytes().to_vec(),
+        )
+        .await
     }
 
     pub async fn refund_notify(&self, xml: &str) -> Answer {
-        self.raw(Method::POST, "/v1/wechat/refund/notify", None, "text/xml", xml.as_bytes().to_vec())
-            .await
+        self.raw(
+            Method::POST,
+            "/v1/wechat/refund/notify",
+            None,
+            "text/xml",
+            xml.as_bytes().to_vec(),
+        )
+        .await
     }
 
     /// The simulated user pays at WeChat; `plan` adds e.g. `"notify": false`,

@@ -44,12 +44,7 @@ impl PayNotifyDraft {
 }
 
 /// A refund notify whose `req_info` is encrypted with `key`.
-pub fn refund_notify_xml(
-    appid: &str,
-    mch_id: &str,
-    key: &str,
-    inner: &[(&str, String)],
-) -> String {
+pub fn refund_notify_xml(appid: &str, mch_id: &str, key: &str, inner: &[(&str, String)]) -> String {
     let inner: Fields = inner
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))

@@ -20,7 +20,10 @@ async fn wechat_login_registers_once_and_then_finds_the_user() {
     assert!(!token.is_empty());
     assert_eq!(app.orders(&token, "").await.status, 200);
     let user_stream = format!("user-{}", first.str("user_id"));
-    assert_eq!(app.stream_events(&user_stream).await, vec!["UserRegistered"]);
+    assert_eq!(
+        app.stream_events(&user_stream).await,
+        vec!["UserRegistered"]
+    );
     // A used code is refused by WeChat: 401, nothing appended.
     let head = app.log_head();
     let reused = app.wechat_login("alice.1").await;
@@ -35,7 +38,10 @@ async fn password_users_register_and_sign_in_and_bad_credentials_look_the_same()
     let created = app.register("Bob", "correct horse battery").await;
     assert_eq!(created.status, 201, "{}", created.text);
     assert!(!created.str("user_id").is_empty());
-    assert_eq!(app.register("bob", "another password").await.error_code(), "username_taken");
+    assert_eq!(
+        app.register("bob", "another password").await.error_code(),
+        "username_taken"
+    );
     assert_eq!(app.register("bob", "another password").await.status, 409);
     assert_eq!(app.register("b", "long enough pw").await.status, 400);
     assert_eq!(app.register("carol", "short").await.status, 400);
@@ -63,8 +69,15 @@ async fn tokens_are_required_and_tamper_proof() {
     assert_eq!(app.orders(&tampered, "").await.status, 401);
     // Another server configured with the same token secret accepts it (restarts).
     let other = spawn_app_with(TestConfig::default()).await;
-    assert_eq!(other.orders(&token, "").await.status, 200, "same test secret");
-    assert_eq!(app.orders("eyJhbGciOiJIUzI1NiJ9.e30.x", "").await.status, 401);
+    assert_eq!(
+        other.orders(&token, "").await.status,
+        200,
+        "same test secret"
+    );
+    assert_eq!(
+        app.orders("eyJhbGciOiJIUzI1NiJ9.e30.x", "").await.status,
+        401
+    );
 }
 
 #[tokio::test]
@@ -96,8 +109,18 @@ async fn catalog_lists_and_shows_products_and_admins_manage_them() {
     let missing = uuid::Uuid::now_v7();
     assert_eq!(app.product(&missing.to_string()).await.status, 404);
     assert_eq!(app.adjust_stock(&missing.to_string(), 1).await.status, 404);
-    assert_eq!(app.create_product_as(Some(ADMIN_TOKEN), "", 100, 1).await.status, 400);
-    assert_eq!(app.create_product_as(Some(ADMIN_TOKEN), "Free", 0, 1).await.status, 400);
+    assert_eq!(
+        app.create_product_as(Some(ADMIN_TOKEN), "", 100, 1)
+            .await
+            .status,
+        400
+    );
+    assert_eq!(
+        app.create_product_as(Some(ADMIN_TOKEN), "Free", 0, 1)
+            .await
+            .status,
+        400
+    );
 }
 
 #[tokio::test]
@@ -105,9 +128,19 @@ async fn admin_endpoints_need_the_admin_token_and_are_off_without_one() {
     let app = spawn_app().await;
     let head = app.log_head();
     assert_eq!(app.create_product_as(None, "Tea", 100, 1).await.status, 401);
-    assert_eq!(app.create_product_as(Some("guess"), "Tea", 100, 1).await.status, 401);
+    assert_eq!(
+        app.create_product_as(Some("guess"), "Tea", 100, 1)
+            .await
+            .status,
+        401
+    );
     let shopper = app.shopper("eve").await;
-    assert_eq!(app.create_product_as(Some(&shopper), "Tea", 100, 1).await.status, 401);
+    assert_eq!(
+        app.create_product_as(Some(&shopper), "Tea", 100, 1)
+            .await
+            .status,
+        401
+    );
     // Only the shopper's registration was appended.
     assert_eq!(app.log_head(), head + 2);
 
@@ -116,7 +149,9 @@ async fn admin_endpoints_need_the_admin_token_and_are_off_without_one() {
         ..TestConfig::default()
     })
     .await;
-    let refused = off.create_product_as(Some(ADMIN_TOKEN), "Tea", 100, 1).await;
+    let refused = off
+        .create_product_as(Some(ADMIN_TOKEN), "Tea", 100, 1)
+        .await;
     assert_eq!(refused.status, 403);
     assert_eq!(refused.error_code(), "admin_disabled");
     assert_eq!(off.log_head(), 0);
@@ -128,29 +163,64 @@ async fn axum_rejections_use_the_json_error_shape_and_change_nothing() {
     let token = app.shopper("finn").await;
     let head = app.log_head();
     let bad_json = app
-        .raw(Method::POST, "/v1/orders", Some(&token), "application/json", b"{not json".to_vec())
+        .raw(
+            Method::POST,
+            "/v1/orders",
+            Some(&token),
+            "application/json",
+            b"{not json".to_vec(),
+        )
         .await;
-    assert_eq!((bad_json.status, bad_json.error_code()), (400, "invalid_json"));
+    assert_eq!(
+        (bad_json.status, bad_json.error_code()),
+        (400, "invalid_json")
+    );
     let missing_field = app
-        .raw(Method::POST, "/v1/orders", Some(&token), "application/json", b"{}".to_vec())
+        .raw(
+            Method::POST,
+            "/v1/orders",
+            Some(&token),
+            "application/json",
+            b"{}".to_vec(),
+        )
         .await;
-    assert_eq!((missing_field.status, missing_field.error_code()), (400, "invalid_json"));
+    assert_eq!(
+        (missing_field.status, missing_field.error_code()),
+        (400, "invalid_json")
+    );
     let wrong_type = app
-        .raw(Method::POST, "/v1/orders", Some(&token), "text/plain", b"{\"items\":[]}".to_vec())
+        .raw(
+            Method::POST,
+            "/v1/orders",
+            Some(&token),
+            "text/plain",
+            b"{\"items\":[]}".to_vec(),
+        )
         .await;
     assert_eq!(wrong_type.status, 415);
     assert_eq!(wrong_type.error_code(), "unsupported_media_type");
     let bad_uuid = app.order(&token, "not-a-uuid").await;
-    assert_eq!((bad_uuid.status, bad_uuid.error_code()), (400, "invalid_path"));
+    assert_eq!(
+        (bad_uuid.status, bad_uuid.error_code()),
+        (400, "invalid_path")
+    );
     let huge = format!("{{\"items\":[],\"pad\":\"{}\"}}", "x".repeat(200_000));
     let too_large = app
-        .raw(Method::POST, "/v1/orders", Some(&token), "application/json", huge.into_bytes())
+        .raw(
+            Method::POST,
+            "/v1/orders",
+            Some(&token),
+            "application/json",
+            huge.into_bytes(),
+        )
         .await;
     assert_eq!(too_large.status, 413);
     assert_eq!(too_large.error_code(), "body_too_large");
     let nowhere = app.request(Method::GET, "/v2/nothing", None, None).await;
     assert_eq!((nowhere.status, nowhere.error_code()), (404, "not_found"));
-    let wrong_method = app.request(Method::DELETE, "/v1/products", None, None).await;
+    let wrong_method = app
+        .request(Method::DELETE, "/v1/products", None, None)
+        .await;
     assert_eq!(wrong_method.status, 405);
     assert_eq!(wrong_method.error_code(), "method_not_allowed");
     assert_eq!(app.log_head(), head);
@@ -182,22 +252,49 @@ async fn health_metrics_openapi_and_request_ids() {
     app.create_product("Tea", 100, 1).await;
     let metrics = app.metrics().await;
     assert_eq!(metrics.status, 200);
-    assert!(metrics.text.contains(
-        r#"paylog_http_requests_total{method="POST",route="/v1/admin/products",status="201"} 1"#
-    ), "{}", metrics.text);
-    assert!(metrics.text.contains(r#"paylog_events_appended_total{command="CreateProduct"} 1"#));
-    assert!(metrics.text.contains("paylog_http_request_duration_seconds_bucket"));
+    assert!(
+        metrics.text.contains(
+            r#"paylog_http_requests_total{method="POST",route="/v1/admin/products",status="201"} 1"#
+        ),
+        "{}",
+        metrics.text
+    );
+    assert!(
+        metrics
+            .text
+            .contains(r#"paylog_events_appended_total{command="CreateProduct"} 1"#)
+    );
+    assert!(
+        metrics
+            .text
+            .contains("paylog_http_request_duration_seconds_bucket")
+    );
 
     let doc = app.openapi().await;
     assert_eq!(doc.status, 200);
     for path in [
-        "/v1/auth/wechat", "/v1/register", "/v1/auth/password", "/v1/products",
-        "/v1/products/{id}", "/v1/admin/products", "/v1/admin/products/{id}/stock",
-        "/v1/orders", "/v1/orders/{id}", "/v1/orders/{id}/cancel", "/v1/orders/{id}/pay",
-        "/v1/admin/orders/{id}/refund", "/v1/wechat/pay/notify", "/v1/wechat/refund/notify",
-        "/healthz", "/metrics", "/openapi.json",
+        "/v1/auth/wechat",
+        "/v1/register",
+        "/v1/auth/password",
+        "/v1/products",
+        "/v1/products/{id}",
+        "/v1/admin/products",
+        "/v1/admin/products/{id}/stock",
+        "/v1/orders",
+        "/v1/orders/{id}",
+        "/v1/orders/{id}/cancel",
+        "/v1/orders/{id}/pay",
+        "/v1/admin/orders/{id}/refund",
+        "/v1/wechat/pay/notify",
+        "/v1/wechat/refund/notify",
+        "/healthz",
+        "/metrics",
+        "/openapi.json",
     ] {
-        assert!(doc.json["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+        assert!(
+            doc.json["paths"][path].is_object(),
+            "{path} missing from the OpenAPI document"
+        );
     }
     assert!(doc.json["components"]["schemas"]["OrderCreated"].is_object());
 }
@@ -211,7 +308,9 @@ async fn graceful_shutdown_closes_the_log_and_a_restart_keeps_everything() {
     let _dir = app.stop().await;
 
     // A new server on the same data dir (WeChat unconfigured: it starts a simulator).
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let args = paylog_tests::app::serve_args(data_dir, addr, None, &TestConfig::default());
     let restarted = paylog_api::http::Application::build(args, listener)
@@ -219,7 +318,10 @@ async fn graceful_shutdown_closes_the_log_and_a_restart_keeps_everything() {
         .expect("reopens the same data dir");
     let handles = restarted.handles();
     assert_eq!(handles.store.head(), head);
-    assert!(handles.sim_url.is_some(), "no WeChat settings: the simulator runs in-process");
+    assert!(
+        handles.sim_url.is_some(),
+        "no WeChat settings: the simulator runs in-process"
+    );
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(restarted.run_until_stopped(async move {
         let _ = rx.await;

@@ -27,9 +27,15 @@ async fn an_order_reserves_stock_and_not_enough_stock_reserves_nothing() {
     assert_eq!(app.stock(&cup).await, 9, "cup not reserved either");
 
     let unknown = uuid::Uuid::now_v7().to_string();
-    assert_eq!(app.place_order(&token, &[(&unknown, 1)], None).await.status, 422);
+    assert_eq!(
+        app.place_order(&token, &[(&unknown, 1)], None).await.status,
+        422
+    );
     assert_eq!(app.place_order(&token, &[], None).await.status, 400);
-    assert_eq!(app.place_order(&token, &[(&cup, 0)], None).await.status, 400);
+    assert_eq!(
+        app.place_order(&token, &[(&cup, 0)], None).await.status,
+        400
+    );
     assert_eq!(app.log_head(), head);
 }
 
@@ -49,7 +55,9 @@ async fn idempotency_key_returns_the_same_order_and_refuses_another_body() {
     assert_eq!(other.error_code(), "idempotency_key_reused");
     // The same key of another user is another order.
     let other_user = app.shopper("iris").await;
-    let theirs = app.place_order(&other_user, &[(&tea, 2)], Some("key-1")).await;
+    let theirs = app
+        .place_order(&other_user, &[(&tea, 2)], Some("key-1"))
+        .await;
     assert_eq!(theirs.status, 201);
     assert_ne!(theirs.json["order_id"], first.json["order_id"]);
     // Concurrent repeats of one key: one order.
@@ -132,7 +140,10 @@ async fn orders_list_newest_first_paginated_and_only_the_callers() {
     let missing = app.order(&me, &uuid::Uuid::now_v7().to_string()).await;
     assert_eq!(foreign.status, 404);
     assert_eq!(foreign.json, missing.json);
-    assert_eq!(app.cancel_order(&me, &theirs.str("order_id")).await.status, 404);
+    assert_eq!(
+        app.cancel_order(&me, &theirs.str("order_id")).await.status,
+        404
+    );
     assert_eq!(app.pay(&me, &theirs.str("order_id")).await.status, 404);
 }
 
@@ -141,7 +152,10 @@ async fn cancelling_releases_stock_and_closes_the_order_at_wechat_first() {
     let app = spawn_app().await;
     let token = app.shopper("nina").await;
     let tea = app.create_product("Tea", 800, 5).await;
-    let unpaid = app.place_order(&token, &[(&tea, 2)], None).await.str("order_id");
+    let unpaid = app
+        .place_order(&token, &[(&tea, 2)], None)
+        .await
+        .str("order_id");
     let cancelled = app.cancel_order(&token, &unpaid).await;
     assert_eq!(cancelled.status, 200, "{}", cancelled.text);
     assert_eq!(cancelled.json["status"], "Cancelled");
@@ -153,7 +167,10 @@ async fn cancelling_releases_stock_and_closes_the_order_at_wechat_first() {
     let placed = app.place_order(&token, &[(&tea, 1)], None).await;
     let id = placed.str("order_id");
     assert_eq!(app.pay(&token, &id).await.status, 200);
-    assert_eq!(app.cancel_order(&token, &id).await.json["status"], "Cancelled");
+    assert_eq!(
+        app.cancel_order(&token, &id).await.json["status"],
+        "Cancelled"
+    );
     let out_trade_no = placed.str("out_trade_no");
     assert_eq!(app.sim_state()["orders"][&out_trade_no]["state"], "CLOSED");
     let paid_late = app.sim_pay(&out_trade_no, json!({})).await;

@@ -33,8 +33,19 @@ async fn pay_returns_request_payment_params_and_reuses_the_prepay_id() {
     let (token, id, out_trade_no) = placed_order(&app, 1999).await;
     let params = app.pay(&token, &id).await;
     assert_eq!(params.status, 200, "{}", params.text);
-    for key in ["appId", "timeStamp", "nonceStr", "package", "signType", "paySign"] {
-        assert!(!params.str(key).is_empty(), "{key} missing: {}", params.text);
+    for key in [
+        "appId",
+        "timeStamp",
+        "nonceStr",
+        "package",
+        "signType",
+        "paySign",
+    ] {
+        assert!(
+            !params.str(key).is_empty(),
+            "{key} missing: {}",
+            params.text
+        );
     }
     assert_eq!(params.str("appId"), app.sim_config.appid);
     let prepay_id = app.sim_state()["orders"][&out_trade_no]["prepay_id"]
@@ -45,15 +56,27 @@ async fn pay_returns_request_payment_params_and_reuses_the_prepay_id() {
     let again = app.pay(&token, &id).await;
     assert_eq!(again.str("package"), params.str("package"));
     assert_eq!(app.count_order_events(&id, "PaymentRequested").await, 1);
-    assert_eq!(app.order(&token, &id).await.json["status"], "PaymentRequested");
+    assert_eq!(
+        app.order(&token, &id).await.json["status"],
+        "PaymentRequested"
+    );
 
     // A password user has no openid: WeChat Pay (JSAPI) cannot be used.
     app.register("pat", "long enough password").await;
-    let pat = app.password_login("pat", "long enough password").await.str("token");
+    let pat = app
+        .password_login("pat", "long enough password")
+        .await
+        .str("token");
     let tea = app.create_product("Tea", 100, 1).await;
-    let theirs = app.place_order(&pat, &[(&tea, 1)], None).await.str("order_id");
+    let theirs = app
+        .place_order(&pat, &[(&tea, 1)], None)
+        .await
+        .str("order_id");
     let refused = app.pay(&pat, &theirs).await;
-    assert_eq!((refused.status, refused.error_code()), (422, "wechat_login_required"));
+    assert_eq!(
+        (refused.status, refused.error_code()),
+        (422, "wechat_login_required")
+    );
 }
 
 #[tokio::test]
@@ -65,14 +88,26 @@ async fn a_notify_confirms_the_payment_and_its_duplicates_append_nothing() {
     assert_eq!(paid.status, 200, "{}", paid.text);
     let order = app.wait_for_status(&token, &id, "Paid").await;
     assert_eq!(order.json["paid_fen"], 2500);
-    assert_eq!(order.json["payment"]["transaction_id"], paid.json["transaction_id"]);
+    assert_eq!(
+        order.json["payment"]["transaction_id"],
+        paid.json["transaction_id"]
+    );
     let state = app.sim_deliveries_done().await;
-    let attempts = state["deliveries"][0]["attempts"].as_array().cloned().unwrap_or_default();
+    let attempts = state["deliveries"][0]["attempts"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
     assert_eq!(attempts.len(), 4, "one delivery and three duplicates");
-    assert!(attempts.iter().all(|a| a["acknowledged"] == true), "{attempts:?}");
+    assert!(
+        attempts.iter().all(|a| a["acknowledged"] == true),
+        "{attempts:?}"
+    );
     assert_eq!(app.count_order_events(&id, "PaymentConfirmed").await, 1);
     let metrics = app.metrics().await.text;
-    assert!(metrics.contains(r#"paylog_wechat_notifies_total{kind="pay",outcome="paid"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"paylog_wechat_notifies_total{kind="pay",outcome="paid"} 1"#),
+        "{metrics}"
+    );
     assert!(metrics.contains(r#"paylog_wechat_notifies_total{kind="pay",outcome="duplicate"} 3"#));
 }
 
@@ -89,7 +124,10 @@ async fn a_storm_of_20_identical_notifies_confirms_exactly_once() {
         assert!(a.text.contains(SUCCESS), "{}", a.text);
     }
     assert_eq!(app.count_order_events(&id, "PaymentConfirmed").await, 1);
-    assert_eq!(app.wait_for_status(&token, &id, "Paid").await.json["paid_fen"], 4200);
+    assert_eq!(
+        app.wait_for_status(&token, &id, "Paid").await.json["paid_fen"],
+        4200
+    );
 }
 
 #[tokio::test]
@@ -105,26 +143,59 @@ async fn forged_misaddressed_and_unknown_notifies_are_refused_and_append_nothing
 
     let mut other_app = draft(&app, &out_trade_no, 1000);
     other_app.appid = "wx_someone_else".into();
-    assert!(app.pay_notify(&other_app.signed(&app.api_key())).await.text.contains(FAIL));
+    assert!(
+        app.pay_notify(&other_app.signed(&app.api_key()))
+            .await
+            .text
+            .contains(FAIL)
+    );
     let mut other_mch = draft(&app, &out_trade_no, 1000);
     other_mch.mch_id = "1234567890".into();
-    assert!(app.pay_notify(&other_mch.signed(&app.api_key())).await.text.contains(FAIL));
+    assert!(
+        app.pay_notify(&other_mch.signed(&app.api_key()))
+            .await
+            .text
+            .contains(FAIL)
+    );
 
     let unknown = draft(&app, &uuid::Uuid::now_v7().simple().to_string(), 1000);
-    assert!(app.pay_notify(&unknown.signed(&app.api_key())).await.text.contains(FAIL));
+    assert!(
+        app.pay_notify(&unknown.signed(&app.api_key()))
+            .await
+            .text
+            .contains(FAIL)
+    );
     let foreign = draft(&app, "NOT-OURS-123", 1000);
-    assert!(app.pay_notify(&foreign.signed(&app.api_key())).await.text.contains(FAIL));
-    assert!(app.pay_notify("<xml><oops></xml>").await.text.contains(FAIL));
+    assert!(
+        app.pay_notify(&foreign.signed(&app.api_key()))
+            .await
+            .text
+            .contains(FAIL)
+    );
+    assert!(
+        app.pay_notify("<xml><oops></xml>")
+            .await
+            .text
+            .contains(FAIL)
+    );
     assert!(app.pay_notify("").await.text.contains(FAIL));
 
     // The simulator's own forged notify (bad_sign) is refused until it gives up.
-    let paid = app.sim_pay(&out_trade_no, json!({ "bad_sign": true })).await;
+    let paid = app
+        .sim_pay(&out_trade_no, json!({ "bad_sign": true }))
+        .await;
     assert_eq!(paid.status, 200);
     assert_eq!(app.log_head(), head, "nothing appended");
-    assert_eq!(app.order(&token, &id).await.json["status"], "PaymentRequested");
+    assert_eq!(
+        app.order(&token, &id).await.json["status"],
+        "PaymentRequested"
+    );
     let metrics = app.metrics().await.text;
     assert!(metrics.contains(r#"outcome="bad_signature""#));
-    assert!(metrics.contains(r#"outcome="wrong_merchant"} 2"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"outcome="wrong_merchant"} 2"#),
+        "{metrics}"
+    );
     assert!(metrics.contains(r#"outcome="unknown_order"} 2"#));
 }
 
@@ -135,16 +206,25 @@ async fn a_signed_notify_with_the_wrong_amount_is_recorded_as_a_mismatch_not_a_p
     assert_eq!(app.pay(&token, &id).await.status, 200);
     let wrong = draft(&app, &out_trade_no, 1).signed(&app.api_key());
     let answer = app.pay_notify(&wrong).await;
-    assert!(answer.text.contains(SUCCESS), "recorded, so acknowledged: {}", answer.text);
+    assert!(
+        answer.text.contains(SUCCESS),
+        "recorded, so acknowledged: {}",
+        answer.text
+    );
     assert!(app.pay_notify(&wrong).await.text.contains(SUCCESS));
-    assert_eq!(app.count_order_events(&id, "PaymentAmountMismatch").await, 1);
+    assert_eq!(
+        app.count_order_events(&id, "PaymentAmountMismatch").await,
+        1
+    );
     assert_eq!(app.count_order_events(&id, "PaymentConfirmed").await, 0);
     let order = app.order(&token, &id).await;
     assert_eq!(order.json["status"], "PaymentRequested");
     assert_eq!(order.json["anomalies"][0]["kind"], "AmountMismatch");
     assert_eq!(order.json["anomalies"][0]["amount_fen"], 1);
     let metrics = app.metrics().await.text;
-    assert!(metrics.contains(r#"paylog_wechat_notifies_total{kind="pay",outcome="amount_mismatch"} 1"#));
+    assert!(
+        metrics.contains(r#"paylog_wechat_notifies_total{kind="pay",outcome="amount_mismatch"} 1"#)
+    );
 }
 
 #[tokio::test]
@@ -166,13 +246,27 @@ async fn a_partial_refund_is_recorded_first_and_confirmed_by_its_notify() {
     assert_eq!(order.json["refunds"][0]["out_refund_no"], out_refund_no);
     assert_eq!(
         app.stream_events(&format!("order-{id}")).await,
-        vec!["OrderPlaced", "PaymentRequested", "PaymentConfirmed", "RefundRequested", "RefundConfirmed"]
+        vec![
+            "OrderPlaced",
+            "PaymentRequested",
+            "PaymentConfirmed",
+            "RefundRequested",
+            "RefundConfirmed"
+        ]
     );
 
     let too_much = app.refund(&id, 3501, "everything").await;
-    assert_eq!((too_much.status, too_much.error_code()), (422, "refund_exceeds_paid"));
+    assert_eq!(
+        (too_much.status, too_much.error_code()),
+        (422, "refund_exceeds_paid")
+    );
     assert_eq!(app.refund(&id, 0, "nothing").await.status, 400);
-    assert_eq!(app.refund(&uuid::Uuid::now_v7().to_string(), 1, "?").await.status, 404);
+    assert_eq!(
+        app.refund(&uuid::Uuid::now_v7().to_string(), 1, "?")
+            .await
+            .status,
+        404
+    );
 
     // A replayed refund notify is acknowledged and appends nothing.
     let sim = app.sim_state();
@@ -182,7 +276,13 @@ async fn a_partial_refund_is_recorded_first_and_confirmed_by_its_notify() {
         .to_owned();
     let inner = |status: &str, no: &str| {
         vec![
-            ("transaction_id", order.json["payment"]["transaction_id"].as_str().unwrap_or_default().to_owned()),
+            (
+                "transaction_id",
+                order.json["payment"]["transaction_id"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
             ("out_trade_no", out_trade_no.clone()),
             ("refund_id", refund_id.clone()),
             ("out_refund_no", no.to_owned()),
@@ -194,11 +294,26 @@ async fn a_partial_refund_is_recorded_first_and_confirmed_by_its_notify() {
     };
     let (appid, mch_id) = (app.sim_config.appid.clone(), app.sim_config.mch_id.clone());
     let head = app.log_head();
-    let replay = refund_notify_xml(&appid, &mch_id, &app.api_key(), &inner("SUCCESS", &out_refund_no));
+    let replay = refund_notify_xml(
+        &appid,
+        &mch_id,
+        &app.api_key(),
+        &inner("SUCCESS", &out_refund_no),
+    );
     assert!(app.refund_notify(&replay).await.text.contains(SUCCESS));
-    let forged = refund_notify_xml(&appid, &mch_id, "wrong-key", &inner("SUCCESS", &out_refund_no));
+    let forged = refund_notify_xml(
+        &appid,
+        &mch_id,
+        "wrong-key",
+        &inner("SUCCESS", &out_refund_no),
+    );
     assert!(app.refund_notify(&forged).await.text.contains(FAIL));
-    let unknown = refund_notify_xml(&appid, &mch_id, &app.api_key(), &inner("SUCCESS", "no-such-refund"));
+    let unknown = refund_notify_xml(
+        &appid,
+        &mch_id,
+        &app.api_key(),
+        &inner("SUCCESS", "no-such-refund"),
+    );
     assert!(app.refund_notify(&unknown).await.text.contains(FAIL));
     assert_eq!(app.log_head(), head);
 }

@@ -18,12 +18,18 @@ async fn a_lost_notify_is_recovered_by_the_reconciler() {
         .sim_pay(&placed.str("out_trade_no"), json!({ "notify": false }))
         .await;
     assert_eq!(paid.status, 200);
-    assert_eq!(app.order(&token, &id).await.json["status"], "PaymentRequested");
+    assert_eq!(
+        app.order(&token, &id).await.json["status"],
+        "PaymentRequested"
+    );
 
     let report = app.reconcile_once().await;
     assert_eq!((report.checked, report.confirmed, report.errors), (1, 1, 0));
     let order = app.wait_for_status(&token, &id, "Paid").await;
-    assert_eq!(order.json["payment"]["transaction_id"], paid.json["transaction_id"]);
+    assert_eq!(
+        order.json["payment"]["transaction_id"],
+        paid.json["transaction_id"]
+    );
     assert_eq!(app.count_order_events(&id, "PaymentConfirmed").await, 1);
     // Nothing left to do; a late notify of the same payment appends nothing.
     assert_eq!(app.reconcile_once().await.checked, 0);
@@ -80,5 +86,8 @@ async fn the_background_reconciler_runs_on_its_interval() {
     app.wait_for_status(&token, &id, "Paid").await;
     assert_eq!(app.count_order_events(&id, "PaymentConfirmed").await, 1);
     let metrics = app.metrics().await.text;
-    assert!(metrics.contains(r#"paylog_reconciler_actions_total{action="confirmed"} 1"#), "{metrics}");
+    assert!(
+        metrics.contains(r#"paylog_reconciler_actions_total{action="confirmed"} 1"#),
+        "{metrics}"
+    );
 }

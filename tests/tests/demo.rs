@@ -1,0 +1,29 @@
+//! `paylog demo` passes: its library function runs the whole story over real HTTP.
+
+#[tokio::test]
+async fn the_demo_runs_the_whole_story_and_every_step_behaves() {
+    let mut out = Vec::new();
+    let outcome = paylog_api::cli::demo::run_demo(&mut out)
+        .await
+        .expect("the demo succeeds");
+    let printed = String::from_utf8_lossy(&out);
+    assert_eq!(outcome.payments_confirmed, 1);
+    assert_eq!(outcome.notifies_acknowledged, 2);
+    assert_eq!(outcome.order["status"], "PartiallyRefunded");
+    assert_eq!(outcome.order["paid_fen"], 13600);
+    assert_eq!(outcome.order["refunded_fen"], 6800);
+    for step in [
+        "log in with WeChat",
+        "create a product",
+        "place an order",
+        "pay (",
+        "refund one",
+        "the final order",
+    ] {
+        assert!(
+            printed.contains(step),
+            "step {step:?} not printed:\n{printed}"
+        );
+    }
+    assert!(printed.contains("demo finished"));
+}
