@@ -1,7 +1,8 @@
 //! `paylog events`: the log as JSON lines, one envelope per line, oldest first.
 //!
-//! The payload is printed as stored (JSON, at its recorded schema version), so this
-//! shows exactly what the log holds; `paylog audit` shows decoded, upcast events.
+//! Each line has the shape of a `paylog export` line: the envelope with the payload as
+//! stored (JSON, at its recorded schema version), so this shows exactly what the log
+//! holds; `paylog audit` shows decoded, upcast events.
 
 use std::io::Write;
 use std::path::Path;
@@ -10,8 +11,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
-use paylog_store::{EventStore, RecordedEvent, RocksStore};
-use serde_json::{Value, json};
+use paylog_projections::audit::export_line;
+use paylog_store::{EventStore, RocksStore};
 
 /// How many events one read fetches; memory stays bounded at any log size.
 const PAGE: usize = 1024;
@@ -44,7 +45,7 @@ pub fn run(args: EventsArgs) -> anyhow::Result<ExitCode> {
             }
             .context("reading the log")?;
             for event in &page {
-                writeln!(out, "{}", envelope_json(event)).context("writing to stdout")?;
+                writeln!(out, "{}", export_line(event)?).context("writing to stdout")?;
             }
             let Some(last) = page.last() else { break };
             cursor = match &args.stream {
@@ -72,24 +73,4 @@ pub(crate) fn open_log(data_dir: &Path) -> anyhow::Result<Arc<RocksStore>> {
     let store = RocksStore::open_read_only(&path)
         .with_context(|| format!("opening the event log at {}", path.display()))?;
     Ok(Arc::new(store))
-}
-
-/// One envelope as a JSON object; the payload inline when it is JSON, base64 otherwise.
-pub(crate) fn envelope_json(event: &RecordedEvent) -> Value {
-    let payload = serde_json::from_slice::<Value>(&event.payload).unwrap_or_else(|_| {
-        use base64::Engine as _;
-        json!({ "base64": base64::engine::general_purpose::STANDARD.encode(&event.payload) })
-    });
-    json!({
-        "position": event.position,
-        "stream_id": event.stream_id,
-        "stream_version": event.stream_version,
-        "event_type": event.event_type,
-        "schema_version": event.schema_version,
-        "recorded_at": event.recorded_at,
-        "command_id": event.command_id,
-        "correlation_id": event.correlation_id,
-        "causation_id": event.causation_id,
-        "payload": payload,
-    })
 }

@@ -14,16 +14,14 @@ use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
 use paylog_core::OrderId;
 use paylog_core::order::OrderState;
-use paylog_projections::audit::{HistoryEntry, order_history};
+use paylog_projections::audit::{ExportedEvent, HistoryEntry, order_history};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Admin, ApiPath, ApiQuery};
 use super::state::AppState;
-use crate::cli::events::envelope_json;
 use crate::error::Error;
 
 /// The page size of `/v1/admin/events` when the caller names none.
@@ -123,7 +121,7 @@ pub struct EventsQuery {
 pub struct EventsPage {
     /// Envelopes in log order, as `paylog events` prints them (payload inline as JSON).
     #[schema(value_type = Vec<Object>)]
-    pub events: Vec<Value>,
+    pub events: Vec<ExportedEvent>,
     /// Pass as `after` for the next page (the last position here, or `after` itself
     /// when the page is empty).
     pub next_after: u64,
@@ -153,8 +151,13 @@ pub async fn events(
         .await
         .map_err(Error::from)?;
     let next_after = page.last().map_or(query.after, |e| e.position);
+    let events = page
+        .iter()
+        .map(ExportedEvent::from_recorded)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(Error::from)?;
     Ok(Json(EventsPage {
-        events: page.iter().map(envelope_json).collect(),
+        events,
         next_after,
         head: head.max(next_after),
     }))

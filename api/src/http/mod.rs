@@ -6,6 +6,8 @@
 //! - `auth.rs` (WeChat login, register, password login; `token.rs`, `password.rs`);
 //! - `products.rs`, `orders.rs`, `payment.rs` (`/pay`), `refunds.rs` (admin);
 //! - `notify.rs` (WeChat's XML callbacks), `ops.rs` (health, metrics, OpenAPI);
+//! - `audit.rs` (admin: an order's history and state as of an instant, the log's
+//!   events page by page, daily sales reports);
 //! - `error.rs` (the JSON error shape), `extract.rs` (auth, JSON/path/query with JSON
 //!   errors, `Idempotency-Key`), `dto.rs` (response shapes), `state.rs`, `metrics.rs`;
 //! - `server.rs`: [`Application`], the whole server (store, views, projector,

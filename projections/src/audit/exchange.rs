@@ -28,24 +28,31 @@ pub struct ExportedEvent {
     pub payload: Box<RawValue>,
 }
 
-/// The export line of an event (no trailing newline). Fails if the payload is not JSON
-/// (paylog only writes JSON payloads).
+impl ExportedEvent {
+    /// The exported form of a recorded event. Fails if the payload is not JSON
+    /// (paylog only writes JSON payloads).
+    pub fn from_recorded(event: &RecordedEvent) -> Result<Self> {
+        let text = std::str::from_utf8(&event.payload).map_err(|_| not_json(event.position))?;
+        let payload =
+            RawValue::from_string(text.to_owned()).map_err(|_| not_json(event.position))?;
+        Ok(ExportedEvent {
+            position: event.position,
+            stream_id: event.stream_id.clone(),
+            stream_version: event.stream_version,
+            event_type: event.event_type.clone(),
+            schema_version: event.schema_version,
+            recorded_at: event.recorded_at,
+            command_id: event.command_id,
+            correlation_id: event.correlation_id,
+            causation_id: event.causation_id,
+            payload,
+        })
+    }
+}
+
+/// The export line of an event (no trailing newline). Fails if the payload is not JSON.
 pub fn export_line(event: &RecordedEvent) -> Result<String> {
-    let text = std::str::from_utf8(&event.payload).map_err(|_| not_json(event.position))?;
-    let payload = RawValue::from_string(text.to_owned()).map_err(|_| not_json(event.position))?;
-    let line = ExportedEvent {
-        position: event.position,
-        stream_id: event.stream_id.clone(),
-        stream_version: event.stream_version,
-        event_type: event.event_type.clone(),
-        schema_version: event.schema_version,
-        recorded_at: event.recorded_at,
-        command_id: event.command_id,
-        correlation_id: event.correlation_id,
-        causation_id: event.causation_id,
-        payload,
-    };
-    serde_json::to_string(&line)
+    serde_json::to_string(&ExportedEvent::from_recorded(event)?)
         .map_err(|e| ProjectionError::Corrupt(format!("position {}: {e}", event.position)))
 }
 
