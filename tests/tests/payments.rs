@@ -357,3 +357,18 @@ async fn a_refund_closed_by_wechat_is_recorded_as_failed_and_becomes_refundable_
     assert_eq!(order.json["refunds"][0]["status"], "Failed");
     assert_eq!(app.count_order_events(&id, "RefundFailed").await, 1);
 }
+
+#[tokio::test]
+async fn a_payment_for_a_cancelled_order_is_recorded_as_late_and_acknowledged() {
+    let app = spawn_app().await;
+    let (token, id, out_trade_no) = placed_order(&app, 900).await;
+    assert_eq!(app.cancel_order(&token, &id).await.status, 200);
+    let xml = draft(&app, &out_trade_no, 900).signed(&app.api_key());
+    assert!(app.pay_notify(&xml).await.text.contains(SUCCESS));
+    assert!(app.pay_notify(&xml).await.text.contains(SUCCESS));
+    assert_eq!(app.count_order_events(&id, "LatePaymentReceived").await, 1);
+    assert_eq!(app.count_order_events(&id, "PaymentConfirmed").await, 0);
+    let order = app.order(&token, &id).await;
+    assert_eq!(order.json["status"], "Cancelled");
+    assert_eq!(order.json["anomalies"][0]["kind"], "LatePayment");
+}

@@ -84,4 +84,23 @@ mod tests {
         assert_eq!(keys.verify(&tampered), None);
         assert_eq!(keys.verify("not a token"), None);
     }
+
+    #[test]
+    fn expired_tokens_are_refused() {
+        let secret = SecretString::from("a-secret-of-some-length-0123456789");
+        let keys = TokenKeys::new(&secret);
+        let now = Utc::now().timestamp();
+        let claims = Claims {
+            sub: Uuid::now_v7(),
+            iat: now - 7200,
+            exp: now - 60,
+        };
+        let stale = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(secret.expose_secret().as_bytes()),
+        )
+        .expect("signs");
+        assert_eq!(keys.verify(&stale), None);
+    }
 }
