@@ -63,9 +63,9 @@ pub fn run(sizes: &Sizes, scratch: &Path) -> anyhow::Result<Line> {
         1,
         format!("Durable append, {APPENDERS} appenders × 1 event (group commit, fsync)"),
     );
-    line.paylog = format!("{} events", rate(p));
+    line.paylog = format!("{} events/s", rate(p));
     line.baseline = format!(
-        "raw WriteBatch({:.0}) sync: {} events",
+        "raw WriteBatch({:.0}) sync: {} events/s",
         group.round(),
         rate(raw)
     );

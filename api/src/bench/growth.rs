@@ -180,13 +180,13 @@ fn lines(stages: &[Stage]) -> Vec<Line> {
                 ),
             );
             line.paylog = format!(
-                "p50 {} · p99 {} · {} orders",
+                "p50 {} · p99 {} · {} orders/s",
                 micros(s.p50),
                 micros(s.p99),
                 rate(s.per_sec)
             );
             line.baseline = format!(
-                "empty log: p50 {} · p99 {} · {} orders",
+                "empty log: p50 {} · p99 {} · {} orders/s",
                 micros(empty.p50),
                 micros(empty.p99),
                 rate(empty.per_sec)

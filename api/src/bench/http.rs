@@ -123,8 +123,8 @@ fn order_line(clients: usize, rounds: &[(Outcome, Outcome)]) -> Line {
             if clients == 1 { "" } else { "s" }
         ),
     );
-    line.paylog = format!("{} orders", rate(paylog));
-    line.baseline = format!("axum JSON echo: {} req", rate(echo));
+    line.paylog = format!("{} orders/s", rate(paylog));
+    line.baseline = format!("axum JSON echo: {} req/s", rate(echo));
     line.ratio = Some(ratio);
     if clients == 64 {
         line.target = "≥ 20k orders/s, p99 < 10 ms".into();
@@ -198,7 +198,7 @@ async fn notify_line(
         3,
         "Payment notify over HTTP, 64 senders, one per distinct order",
     );
-    line.paylog = format!("{} notifies", rate(per_sec));
+    line.paylog = format!("{} notifies/s", rate(per_sec));
     line.detail = format!(
         "MD5 sign verified, ConfirmPayment appended (fsync), views updated; p50 {} · p99 {} · p99.9 {}; {} notifies/round{}",
         micros(col(&|r| r.percentile_us(0.5))),

@@ -54,8 +54,8 @@ pub fn run(sizes: &Sizes, scratch: &Path) -> anyhow::Result<Line> {
         let ratio = median(&rebuilds.iter().zip(&scans).map(|(r, s)| r / s.0).collect::<Vec<_>>());
         let mb = scans.first().map_or(0.0, |s| s.1 as f64 / 1e6);
         let mut line = Line::new(4, format!("Projection rebuild from zero, {head} events"));
-        line.paylog = format!("{} events", rate(paylog));
-        line.baseline = format!("raw scan of the log: {} events", rate(scan));
+        line.paylog = format!("{} events/s", rate(paylog));
+        line.baseline = format!("raw scan of the log: {} events/s", rate(scan));
         line.ratio = Some(ratio);
         line.target = "≥ 1M events/s".into();
         line.met = Some(paylog >= 1_000_000.0);

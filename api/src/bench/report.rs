@@ -129,19 +129,19 @@ pub fn median(values: &[f64]) -> f64 {
     }
 }
 
-/// `123456.0` → `123k/s`, `1_234_567.0` → `1.23M/s`.
+/// A per-second count for people, without the unit: `123k`, `1.23M`.
 pub fn rate(per_sec: f64) -> String {
     if !per_sec.is_finite() {
         return "n/a".to_owned();
     }
     if per_sec >= 1e6 {
-        format!("{:.2}M/s", per_sec / 1e6)
+        format!("{:.2}M", per_sec / 1e6)
     } else if per_sec >= 1e4 {
-        format!("{:.0}k/s", per_sec / 1e3)
+        format!("{:.0}k", per_sec / 1e3)
     } else if per_sec >= 1e3 {
-        format!("{:.1}k/s", per_sec / 1e3)
+        format!("{:.1}k", per_sec / 1e3)
     } else {
-        format!("{per_sec:.0}/s")
+        format!("{per_sec:.0}")
     }
 }
 
@@ -175,9 +175,9 @@ mod tests {
 
     #[test]
     fn rates_and_times_read_well() {
-        assert_eq!(rate(1_234_567.0), "1.23M/s");
-        assert_eq!(rate(45_600.0), "46k/s");
-        assert_eq!(rate(4_560.0), "4.6k/s");
+        assert_eq!(rate(1_234_567.0), "1.23M");
+        assert_eq!(rate(45_600.0), "46k");
+        assert_eq!(rate(4_560.0), "4.6k");
         assert_eq!(micros(4200.0), "4.2ms");
         assert_eq!(micros(850.0), "850µs");
     }

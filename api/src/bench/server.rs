@@ -50,7 +50,6 @@ pub struct Servers {
     tasks: Vec<JoinHandle<()>>,
     pub shop: Shop,
     pub tokens: Vec<String>,
-    pub store: Arc<dyn EventStore>,
 }
 
 impl Servers {
@@ -84,7 +83,7 @@ impl Servers {
             .map(|u| keys.issue(*u))
             .collect::<Result<Vec<_>, _>>()?;
 
-        let (paylog, echo, store, stop, tasks) = runtime.block_on(async {
+        let (paylog, echo, stop, tasks) = runtime.block_on(async {
             let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
             let app = Application::build(args, listener).await?;
             let handles = app.handles();
@@ -120,7 +119,6 @@ impl Servers {
             Ok((
                 handles.addr,
                 echo,
-                handles.store,
                 vec![stop_app, stop_echo],
                 vec![app_task, echo_task],
             ))
@@ -133,7 +131,6 @@ impl Servers {
             tasks,
             shop,
             tokens,
-            store,
         })
     }
 
