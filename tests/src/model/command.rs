@@ -211,6 +211,7 @@ pub fn concretize(step: &Step, model: &Model, now: DateTime<Utc>) -> Option<Comm
             order,
             refund,
             amount,
+            ..
         } => {
             let refundable = model
                 .orders

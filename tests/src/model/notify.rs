@@ -1,28 +1,47 @@
 //! Payment notifies as WeChat (or an attacker) sends them: signed XML built with
-//! core's wxpay functions, and the verify-then-confirm path a notify takes in.
+//! core's wxpay functions, and the merchant the server verifies them with.
+//!
+//! They are handed to `paylog_api::payments::Payments::pay_notify`, the function the
+//! HTTP notify handler calls, so the property test runs the real verify → find order →
+//! `ConfirmPayment` path, minus the HTTP framing.
 //!
 //! The body is built field by field exactly like the simulator's (`sim/deliver.rs`)
 //! and signed with `sign_fields`. Forged bodies are signed with another key; tampered
 //! ones are signed and then edited, so only the signature check can tell.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use paylog_core::order::OrderCommand;
+use paylog_api::wechat::WechatConfig;
 use paylog_core::payment_refs::TransactionId;
-use paylog_core::wxpay::{
-    ApiKey, Fields, Merchant, PayNotify, SignType, sign_fields, time, to_xml,
-};
-use paylog_core::{DomainError, Fen, OrderId, OutTradeNo};
+use paylog_core::wxpay::{ApiKey, Fields, Merchant, SignType, sign_fields, time, to_xml};
+use paylog_core::{OrderId, OutTradeNo};
+use secrecy::SecretString;
 
 use super::step::NotifyKind;
+
+const APPID: &str = "wx8888888888888888";
+const MCH_ID: &str = "1900000109";
+const API_KEY: &str = "paylogModelTestApiKey0123456789a";
 
 /// The merchant every case's notifies are addressed to.
 pub fn merchant() -> Merchant {
     Merchant {
-        appid: "wx8888888888888888".into(),
-        mch_id: "1900000109".into(),
-        key: ApiKey::new("paylogModelTestApiKey0123456789a"),
+        appid: APPID.into(),
+        mch_id: MCH_ID.into(),
+        key: ApiKey::new(API_KEY),
         sign_type: SignType::Md5,
     }
+}
+
+/// The WeChat settings of the server under test: the same merchant. No call ever
+/// leaves the process (notifies are handled locally), so the URLs are never used.
+pub fn wechat_config() -> WechatConfig {
+    WechatConfig::new(
+        APPID,
+        MCH_ID,
+        SecretString::from(API_KEY),
+        SecretString::from("model-test-app-secret"),
+        "http://127.0.0.1:9/v1/wechat/pay/notify",
+    )
 }
 
 /// A notify body and the truth about it, which only the test knows.
@@ -96,46 +115,11 @@ pub fn build(
     );
     Notify {
         body: to_xml(&f),
-        genuine: authentic.then(|| Genuine {
+        genuine: authentic.then_some(Genuine {
             order_id,
             transaction_id,
             amount,
         }),
         at,
     }
-}
-
-/// Why a notify was not turned into a command.
-#[derive(Debug)]
-pub enum NotifyRefusal {
-    WxPay(paylog_core::wxpay::WxPayError),
-    Domain(DomainError),
-}
-
-/// The notify handler's decision path without HTTP: parse and verify the body (sign
-/// first, then codes, then the merchant), map `out_trade_no` back to its order, and
-/// turn it into `ConfirmPayment`. Anything unverifiable is refused before the engine.
-pub fn to_confirm_payment(
-    merchant: &Merchant,
-    body: &str,
-    at: DateTime<Utc>,
-) -> Result<(OrderId, OrderCommand), NotifyRefusal> {
-    let notify = PayNotify::parse(body, merchant).map_err(NotifyRefusal::WxPay)?;
-    let out_trade_no = OutTradeNo::parse(&notify.out_trade_no).map_err(NotifyRefusal::Domain)?;
-    let order_id = out_trade_no
-        .order_id()
-        .ok_or(NotifyRefusal::Domain(DomainError::NotFound {
-            aggregate: "order",
-        }))?;
-    let transaction_id =
-        TransactionId::parse(&notify.transaction_id).map_err(NotifyRefusal::Domain)?;
-    Ok((
-        order_id,
-        OrderCommand::ConfirmPayment {
-            transaction_id,
-            amount: Fen::new(notify.total_fee),
-            paid_at: notify.time_end,
-            at,
-        },
-    ))
 }

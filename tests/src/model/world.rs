@@ -5,9 +5,11 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use paylog_api::engine::{CommandMeta, Committed, Engine};
+use paylog_api::engine::{CommandMeta, Engine};
 use paylog_api::error::Error;
-use paylog_core::wxpay::Merchant;
+use paylog_api::http::metrics::Metrics;
+use paylog_api::payments::{NotifyOutcome, Payments};
+use paylog_api::wechat::WechatClient;
 use paylog_projections::{Projector, ProjectorHandle, Views};
 use paylog_store::{EventStore, RocksStore, StoreOptions};
 use tempfile::TempDir;
@@ -15,41 +17,47 @@ use uuid::Uuid;
 
 use super::command::{self, Command, concretize};
 use super::log::LogAudit;
-use super::notify::{self, to_confirm_payment};
+use super::notify;
 use super::reference::{Expect, Model};
-use super::step::{O, P, Step, U};
+use super::step::{O, P, Settle, Step, U};
 
 /// What the engine did with a command.
 #[derive(Debug, Clone, Copy)]
 enum Outcome {
-    /// A domain refusal or an unverifiable notify: must change nothing.
+    /// A domain refusal or a notify that was not recorded: must change nothing.
     Refused,
-    Committed(Committed),
+    /// Accepted; this many events appended (0: an idempotent repeat).
+    Appended(usize),
+    /// The store recognised the command id: nothing appended.
+    DuplicateId,
 }
 
 fn agrees(expect: Expect, outcome: Outcome) -> bool {
     match (expect, outcome) {
         (Expect::Refused, Outcome::Refused) => true,
-        (Expect::Accepted(n), Outcome::Committed(c)) => c.appended == n && !c.duplicate,
+        (Expect::Accepted(n), Outcome::Appended(m)) => n == m,
         _ => false,
     }
 }
 
 fn appended(outcome: Outcome) -> u64 {
     match outcome {
-        Outcome::Refused => 0,
-        Outcome::Committed(c) => c.appended as u64,
+        Outcome::Refused | Outcome::DuplicateId => 0,
+        Outcome::Appended(n) => n as u64,
     }
 }
 
-/// Runs one concrete command through the engine the way the API would. Errors other
-/// than refusals (store failures, exhausted retries, misuse) fail the case.
-async fn execute(
-    engine: &Engine,
-    merchant: &Merchant,
-    meta: CommandMeta,
-    command: &Command,
-) -> Result<Outcome, String> {
+/// The engine and the notify handler a world runs commands through.
+#[derive(Clone)]
+struct Api {
+    engine: Engine,
+    payments: Payments,
+}
+
+/// Runs one concrete command the way the API would. Errors other than refusals
+/// (store failures, exhausted retries, misuse, an unrecorded notify) fail the case.
+async fn execute(api: &Api, meta: CommandMeta, command: &Command) -> Result<Outcome, String> {
+    let engine = &api.engine;
     let result = match command.clone() {
         Command::Register(c) => engine.register_user(meta, c).await,
         Command::CreateProduct(c) => engine.create_product(meta, c).await,
@@ -62,15 +70,44 @@ async fn execute(
         Command::OnOrder { order_id, command } => {
             engine.execute_order(meta, order_id, command).await
         }
-        Command::Notify(n) => match to_confirm_payment(merchant, &n.body, n.at) {
-            Err(_) => return Ok(Outcome::Refused),
-            Ok((order_id, confirm)) => engine.execute_order(meta, order_id, confirm).await,
-        },
+        Command::Notify(n) => {
+            return match api.payments.pay_notify(&n.body).await {
+                NotifyOutcome::Paid
+                | NotifyOutcome::AmountMismatch
+                | NotifyOutcome::LatePayment => Ok(Outcome::Appended(1)),
+                NotifyOutcome::Duplicate => Ok(Outcome::Appended(0)),
+                NotifyOutcome::Failed => Err(format!("notify could not be recorded: {n:?}")),
+                _ => Ok(Outcome::Refused),
+            };
+        }
     };
     match result {
-        Ok(committed) => Ok(Outcome::Committed(committed)),
+        Ok(c) if c.duplicate => Ok(Outcome::DuplicateId),
+        Ok(c) => Ok(Outcome::Appended(c.appended)),
         Err(Error::Domain(_)) => Ok(Outcome::Refused),
         Err(other) => Err(format!("{command:?} failed: {other}")),
+    }
+}
+
+/// The refund answer a `RequestRefund` step asks for right after its request.
+fn settle_after(step: &Step) -> Option<Step> {
+    let Step::RequestRefund {
+        order,
+        refund,
+        then,
+        ..
+    } = *step
+    else {
+        return None;
+    };
+    match then {
+        Settle::Later => None,
+        Settle::Confirmed => Some(Step::ConfirmRefund {
+            order,
+            refund,
+            wrong_amount: false,
+        }),
+        Settle::Failed => Some(Step::FailRefund { order, refund }),
     }
 }
 
@@ -89,9 +126,9 @@ pub struct World {
     dir: TempDir,
     store: Arc<RocksStore>,
     engine: Engine,
+    api: Api,
     views: Views,
     projector: Option<ProjectorHandle>,
-    merchant: Merchant,
     model: Model,
     audit: LogAudit,
     /// Every command that appended, with the meta it was sent with (for `Resend`).
@@ -120,12 +157,19 @@ impl World {
         );
         let views = Views::open(dir.path().join("views")).map_err(|e| format!("views: {e}"))?;
         let projector = Projector::spawn(store.clone(), views.clone());
+        let engine = Engine::new(store.clone());
+        let wechat =
+            WechatClient::new(notify::wechat_config()).map_err(|e| format!("wechat: {e}"))?;
+        let payments = Payments::new(engine.clone(), wechat, Arc::new(Metrics::new()));
         Ok(World {
-            engine: Engine::new(store.clone()),
+            api: Api {
+                engine: engine.clone(),
+                payments,
+            },
+            engine,
             store,
             views,
             projector: Some(projector),
-            merchant: notify::merchant(),
             model: Model::default(),
             audit: LogAudit::default(),
             acked: Vec::new(),
@@ -149,6 +193,11 @@ impl World {
                 let command = concretize(single, &self.model, self.clock)
                     .ok_or_else(|| format!("{single:?} is not a single command"))?;
                 self.single(command).await?;
+                if let Some(settle) = settle_after(single) {
+                    let command = concretize(&settle, &self.model, self.clock)
+                        .ok_or_else(|| format!("{settle:?} is not a single command"))?;
+                    self.single(command).await?;
+                }
             }
         }
         self.check().await
@@ -157,7 +206,7 @@ impl World {
     async fn single(&mut self, command: Command) -> Result<(), String> {
         let head = self.store.head();
         let meta = meta_for(&command);
-        let outcome = execute(&self.engine, &self.merchant, meta, &command).await?;
+        let outcome = execute(&self.api, meta, &command).await?;
         let expect = self.model.apply(&command);
         if !agrees(expect, outcome) {
             return Err(format!(
@@ -183,8 +232,8 @@ impl World {
         let head = self.store.head();
         let (ma, mb) = (meta_for(&ca), meta_for(&cb));
         let spawn = |command: Command, meta: CommandMeta| {
-            let (engine, merchant) = (self.engine.clone(), self.merchant.clone());
-            tokio::spawn(async move { execute(&engine, &merchant, meta, &command).await })
+            let api = self.api.clone();
+            tokio::spawn(async move { execute(&api, meta, &command).await })
         };
         let (ra, rb) = tokio::join!(spawn(ca.clone(), ma), spawn(cb.clone(), mb));
         let ra = ra.map_err(|e| format!("task: {e}"))??;
@@ -227,7 +276,7 @@ impl World {
         };
         let (command, meta) = self.acked[index].clone();
         let head = self.store.head();
-        let outcome = execute(&self.engine, &self.merchant, meta, &command).await?;
+        let outcome = execute(&self.api, meta, &command).await?;
         if appended(outcome) != 0 || self.store.head() != head {
             return Err(format!(
                 "re-sent command id {} appended again ({outcome:?}): {command:?}",
@@ -247,13 +296,23 @@ impl World {
                 .unwrap_or_default()
                 .to_owned(),
         };
-        let accepted = matches!(outcome, Outcome::Committed(c) if c.appended > 0);
+        let accepted = appended(outcome) > 0;
         *self.tally.entry((kind, accepted)).or_default() += 1;
     }
 
-    /// How many commands of each kind appended (`+`) or not (`-`) so far.
-    pub fn tally(&self) -> &std::collections::BTreeMap<(String, bool), u32> {
-        &self.tally
+    /// How many commands of each kind appended (`true`) or not, and how many orders
+    /// ended in each status: what a run exercised.
+    pub fn tally(&self) -> String {
+        let mut statuses = std::collections::BTreeMap::<String, u32>::new();
+        for order in self.model.orders.values() {
+            *statuses.entry(order.status().to_string()).or_default() += 1;
+            for refund in &order.refunds {
+                *statuses
+                    .entry(format!("refund {:?}", refund.state))
+                    .or_default() += 1;
+            }
+        }
+        format!("{:?}\n  orders: {statuses:?}", self.tally)
     }
 
     fn after(&self, head_before: u64, appended: u64) -> Result<(), String> {
