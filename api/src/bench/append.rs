@@ -23,6 +23,9 @@ use super::Sizes;
 use super::fill::Generator;
 use super::report::{Line, median, rate};
 
+/// A stored key and value of the `events` column family.
+type Record = (Box<[u8]>, Box<[u8]>);
+
 /// Concurrent appenders, as the issue asks.
 const APPENDERS: usize = 64;
 
@@ -149,7 +152,7 @@ fn paylog_round(
 }
 
 /// The `events` column family of a paylog log, exactly as stored.
-fn read_events(path: &Path) -> anyhow::Result<Vec<(Box<[u8]>, Box<[u8]>)>> {
+fn read_events(path: &Path) -> anyhow::Result<Vec<Record>> {
     let names = DB::list_cf(&Options::default(), path)?;
     let db = DB::open_cf_for_read_only(&Options::default(), path, &names, false)?;
     let cf = db
@@ -164,7 +167,7 @@ fn read_events(path: &Path) -> anyhow::Result<Vec<(Box<[u8]>, Box<[u8]>)>> {
 
 /// Writes `records` into a fresh RocksDB from one thread, `batch` per synced
 /// `WriteBatch`: what the hardware and RocksDB allow with no bookkeeping at all.
-fn raw_round(path: &Path, records: &[(Box<[u8]>, Box<[u8]>)], batch: usize) -> anyhow::Result<f64> {
+fn raw_round(path: &Path, records: &[Record], batch: usize) -> anyhow::Result<f64> {
     let mut options = Options::default();
     options.create_if_missing(true);
     let db = DB::open(&options, path)?;

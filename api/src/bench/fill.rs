@@ -121,7 +121,7 @@ impl Generator {
         let mut order = self.absorb(&placed, None);
         let mut requests = vec![request(&placed)?];
         let stream = paylog_core::streams::order_stream(order_id);
-        if n % 10 == 0 {
+        if n.is_multiple_of(10) {
             let at = self.tick();
             let cancelled = cancel_order(&order, &self.product_refs(), at)?;
             self.absorb(&cancelled, order);

@@ -24,6 +24,12 @@ pub struct BenchArgs {
     /// Only these rows (1 to 5), e.g. `--rows 1,4`.
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=5))]
     pub rows: Vec<u8>,
+    /// Override the size of row 4's log (for profiling runs).
+    #[arg(long, hide = true)]
+    pub rebuild_events: Option<u64>,
+    /// Override the seconds of each HTTP load run (for profiling runs).
+    #[arg(long, hide = true)]
+    pub http_secs: Option<f64>,
     /// Where the temp dirs go (default: the system's temp dir).
     #[arg(long)]
     pub scratch: Option<PathBuf>,
@@ -37,6 +43,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     } else {
         Sizes::full()
     };
+    let mut sizes = sizes;
+    if let Some(events) = args.rebuild_events {
+        sizes.rebuild_events = events;
+    }
+    if let Some(secs) = args.http_secs {
+        sizes.http_secs = secs;
+    }
     let config = Config {
         sizes,
         rows: args.rows,
