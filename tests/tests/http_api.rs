@@ -336,3 +336,39 @@ async fn graceful_shutdown_closes_the_log_and_a_restart_keeps_everything() {
     let _ = tx.send(());
     assert!(matches!(server.await, Ok(Ok(()))));
 }
+
+#[tokio::test]
+async fn positional_json_and_absurd_stock_changes_are_refused() {
+    let app = spawn_app().await;
+    let product = app.create_product("白茶", 100, 5).await;
+    let head = app.log_head();
+    // serde would read `["x"]` as `{"code": "x"}`: the API takes objects only.
+    let array_login = app
+        .raw(
+            Method::POST,
+            "/v1/auth/wechat",
+            None,
+            "application/json",
+            b"[\"x\"]".to_vec(),
+        )
+        .await;
+    assert_eq!(
+        (array_login.status, array_login.error_code()),
+        (400, "invalid_json")
+    );
+    let array_stock = app
+        .raw(
+            Method::POST,
+            &format!("/v1/admin/products/{product}/stock"),
+            Some(ADMIN_TOKEN),
+            "application/json",
+            b"[5]".to_vec(),
+        )
+        .await;
+    assert_eq!(array_stock.status, 400);
+    let absurd = app.adjust_stock(&product, 1_215_357_321_876_905_866).await;
+    assert_eq!((absurd.status, absurd.error_code()), (400, "invalid_stock"));
+    assert_eq!(app.log_head(), head, "nothing was appended");
+    let fine = app.adjust_stock(&product, 3).await;
+    assert_eq!(fine.status, 200);
+}

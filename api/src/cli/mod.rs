@@ -65,7 +65,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => audit::run(args),
         Command::Export(args) => export::run(args),
         Command::Import(args) => import::run(args),
-        Command::Wxpay { cmd } => wxpay::run(cmd, std::io::stdin().lock(), std::io::stdout().lock()),
+        Command::Wxpay { cmd } => {
+            wxpay::run(cmd, std::io::stdin().lock(), std::io::stdout().lock())
+        }
         Command::WxpaySim(args) => wxpay_sim::run(args),
         Command::Bench(args) => bench::run(args),
     }

@@ -1,12 +1,13 @@
 //! Extractors: JSON, path and query with JSON errors; the caller (bearer token), the
 //! admin, the `Idempotency-Key`, and the command metadata of a request.
 
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use paylog_core::UserId;
 use secrecy::ExposeSecret;
+use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 use uuid::Uuid;
 
@@ -15,10 +16,34 @@ use super::state::AppState;
 use crate::engine::CommandMeta;
 
 /// `axum::Json` whose rejections (bad JSON, wrong content type, missing fields, too
-/// large) answer in the API's JSON error shape.
-#[derive(Debug, FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// large) answer in the API's JSON error shape, and which accepts only a JSON object.
+#[derive(Debug)]
 pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) =
+            axum::Json::<serde_json::Value>::from_request(request, state).await?;
+        // serde builds a struct from a JSON array as readily as from an object, so
+        // `["x"]` would pass for `{"code": "x"}`: positional garbage must not become a
+        // valid command, hence objects only.
+        if !value.is_object() {
+            return Err(ApiError::bad_request(
+                "invalid_json",
+                "the body must be a JSON object",
+            ));
+        }
+        serde_json::from_value(value)
+            .map(ApiJson)
+            .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid body: {e}")))
+    }
+}
 
 /// `axum::extract::Path` with JSON errors (e.g. a malformed uuid).
 #[derive(Debug, FromRequestParts)]

@@ -72,7 +72,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/orders/{id}/cancel", post(orders::cancel))
         .route("/v1/orders/{id}/pay", post(payment::pay))
         .route("/v1/admin/orders/{id}/refund", post(refunds::refund))
-        .route("/v1/admin/orders/{id}/history", get(audit::order_history_of))
+        .route(
+            "/v1/admin/orders/{id}/history",
+            get(audit::order_history_of),
+        )
         .route("/v1/admin/events", get(audit::events))
         .route("/v1/admin/reports/daily", get(audit::daily))
         .route("/v1/wechat/pay/notify", post(notify::pay))

@@ -41,6 +41,20 @@ pub struct NewProduct {
     pub stock: u64,
 }
 
+/// The most units one request may create, add or remove: far above any real shop's
+/// stock, far below where sums of stock could overflow.
+pub const MAX_STOCK_CHANGE: u64 = 1_000_000_000;
+
+fn check_stock_change(units: u64) -> Result<(), ApiError> {
+    if units > MAX_STOCK_CHANGE {
+        return Err(ApiError::bad_request(
+            "invalid_stock",
+            format!("at most {MAX_STOCK_CHANGE} units per request"),
+        ));
+    }
+    Ok(())
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct StockChange {
     /// Units to add (negative to remove).
@@ -85,6 +99,7 @@ pub async fn create(
     Meta(meta): Meta,
     ApiJson(body): ApiJson<NewProduct>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
+    check_stock_change(body.stock)?;
     let product_id = ProductId::from_uuid(Uuid::now_v7());
     let command = CreateProduct {
         product_id,
@@ -114,6 +129,7 @@ pub async fn adjust_stock(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<StockChange>,
 ) -> Result<Json<Product>, ApiError> {
+    check_stock_change(body.delta.unsigned_abs())?;
     let product_id = ProductId::from_uuid(id);
     let committed = match state
         .engine
