@@ -51,6 +51,8 @@ struct Stage {
     p50: f64,
     p99: f64,
     peak_rss: f64,
+    /// After the load: what the server holds once caught up and serving.
+    rss: f64,
     ready_secs: f64,
     idle_secs: f64,
 }
@@ -173,6 +175,7 @@ async fn measure(
         p50: col(&|r| r.percentile_us(0.5)),
         p99: col(&|r| r.percentile_us(0.99)),
         peak_rss: child.peak_rss()?,
+        rss: child.rss()?,
         ready_secs,
         idle_secs,
     })
@@ -209,8 +212,9 @@ fn lines(stages: &[Stage]) -> Vec<Line> {
             line.target = "flat: ≥ 80% of the empty log's orders/s".into();
             line.met = Some(ratio >= 0.8);
             line.detail = format!(
-                "server peak RSS {}; views caught up in {:.1} s, then idle (compactions done) after {:.1} s",
+                "server RSS peak {} (catch-up included), {} after the load; views caught up in {:.1} s, then idle after {:.1} s",
                 mib(s.peak_rss),
+                mib(s.rss),
                 s.ready_secs,
                 s.idle_secs
             );
@@ -219,6 +223,7 @@ fn lines(stages: &[Stage]) -> Vec<Line> {
                 .value("p50_us", s.p50)
                 .value("p99_us", s.p99)
                 .value("peak_rss_bytes", s.peak_rss)
+                .value("rss_after_load_bytes", s.rss)
                 .value("ratio", ratio);
             line
         })
@@ -260,13 +265,21 @@ impl Server {
 
     /// The child's peak resident set (`VmHWM`), bytes.
     fn peak_rss(&self) -> anyhow::Result<f64> {
+        self.status_kib("VmHWM:").map(|kib| kib * 1024.0)
+    }
+
+    /// The child's resident set now (`VmRSS`), bytes.
+    fn rss(&self) -> anyhow::Result<f64> {
+        self.status_kib("VmRSS:").map(|kib| kib * 1024.0)
+    }
+
+    fn status_kib(&self, field: &str) -> anyhow::Result<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        let kib = status
+        status
             .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .find_map(|l| l.strip_prefix(field))
             .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .ok_or_else(|| anyhow::anyhow!("no VmHWM in /proc/{}/status", self.child.id()))?;
-        Ok(kib * 1024.0)
+            .ok_or_else(|| anyhow::anyhow!("no {field} in /proc/{}/status", self.child.id()))
     }
 
     /// CPU seconds the child has used (user + system), from `/proc/<pid>/stat`.
