@@ -22,8 +22,8 @@ use paylog_core::payment_refs::{PrepayId, TransactionId};
 use paylog_core::product::{CreateProduct, Product, ProductCommand, ProductState};
 use paylog_core::signup::register_user;
 use paylog_core::user::{Credentials, RegisterUser};
-use paylog_core::{Aggregate, Decision, DomainEvent, Fen, OrderId, ProductId, UserId, codec};
-use paylog_store::{AppendRequest, EventStore, ExpectedVersion, NewEvent, StreamAppend};
+use paylog_core::{Aggregate, Decision, DomainEvent, Fen, OrderId, ProductId, UserId};
+use paylog_store::{AppendRequest, EventStore, ExpectedVersion, StreamAppend};
 use uuid::Uuid;
 
 /// How many appends the pre-fill keeps in flight: enough to fill the writer's batches.
@@ -202,19 +202,10 @@ fn product_of(event: &paylog_core::product::ProductEvent) -> Option<ProductId> {
 pub fn request(decision: &Decision) -> anyhow::Result<AppendRequest> {
     let mut streams = Vec::with_capacity(decision.streams.len());
     for (stream_id, events) in &decision.streams {
-        let mut encoded = Vec::with_capacity(events.len());
-        for event in events {
-            let e = codec::encode(event)?;
-            encoded.push(NewEvent {
-                event_type: e.event_type.to_owned(),
-                schema_version: e.schema_version,
-                payload: e.payload,
-            });
-        }
         streams.push(StreamAppend {
             stream_id: stream_id.clone(),
             expected: ExpectedVersion::Any,
-            events: encoded,
+            events: crate::engine::encode_events(events)?,
         });
     }
     let id = Uuid::now_v7();

@@ -30,6 +30,7 @@ use paylog_store::EventStore;
 use uuid::Uuid;
 
 pub use load::Loaded;
+pub use run::encode_events;
 
 /// How many times a command is decided again after losing a version race.
 pub const MAX_ATTEMPTS: u32 = 8;

@@ -2,7 +2,7 @@
 
 use std::future::Future;
 
-use paylog_core::{Decision, codec};
+use paylog_core::{Decision, DomainEvent, codec};
 use paylog_store::{AppendRequest, ExpectedVersion, NewEvent, StoreError, StreamAppend};
 
 use super::{CommandMeta, Committed, Engine, MAX_ATTEMPTS};
@@ -90,19 +90,10 @@ impl Engine {
 fn to_request(meta: &CommandMeta, planned: &Planned) -> Result<AppendRequest, Error> {
     let mut streams = Vec::with_capacity(planned.decision.streams.len());
     for (stream_id, events) in &planned.decision.streams {
-        let mut encoded = Vec::with_capacity(events.len());
-        for event in events {
-            let e = codec::encode(event)?;
-            encoded.push(NewEvent {
-                event_type: e.event_type.to_owned(),
-                schema_version: e.schema_version,
-                payload: e.payload,
-            });
-        }
         streams.push(StreamAppend {
             stream_id: stream_id.clone(),
             expected: planned.expected(stream_id),
-            events: encoded,
+            events: encode_events(events)?,
         });
     }
     Ok(AppendRequest {
@@ -111,4 +102,19 @@ fn to_request(meta: &CommandMeta, planned: &Planned) -> Result<AppendRequest, Er
         causation_id: meta.causation_id,
         streams,
     })
+}
+
+/// Domain events as the store's opaque envelopes (type, schema version, JSON payload).
+pub fn encode_events(events: &[DomainEvent]) -> Result<Vec<NewEvent>, Error> {
+    events
+        .iter()
+        .map(|event| {
+            let e = codec::encode(event)?;
+            Ok(NewEvent {
+                event_type: e.event_type.to_owned(),
+                schema_version: e.schema_version,
+                payload: e.payload,
+            })
+        })
+        .collect()
 }
