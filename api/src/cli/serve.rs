@@ -30,9 +30,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 fn init_tracing() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     // Another subscriber may already be installed (tests); then keep it.
+    // Colours only for a person at a terminal: escape codes in a log file or a pipe
+    // break grep and log shippers.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(ansi)
         .try_init();
 }
 
