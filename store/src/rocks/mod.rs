@@ -164,10 +164,7 @@ fn prepare(
 ) -> Result<(Arc<Shared>, Writer, mpsc::Sender<Msg>), StoreError> {
     let db = DB::open_cf_descriptors(&options::db_options(), path, options::column_families())?;
     check_layout(&db)?;
-    let tail = read::read_tail(&db)?;
-    if let Some(tail) = &tail {
-        read::check_tail(&db, tail)?;
-    }
+    let tail = recover_tail(&db)?;
     let head = tail.as_ref().map_or(0, |t| t.position);
     let last_recorded_at = tail.map_or(DateTime::UNIX_EPOCH, |t| t.recorded_at);
 
@@ -194,24 +191,41 @@ fn prepare(
 
 /// Refuses a directory written with another layout, and stamps a new one.
 fn check_layout(db: &DB) -> Result<(), StoreError> {
+    if has_layout_marker(db)? {
+        return Ok(());
+    }
+    if read::read_tail(db)?.is_some() {
+        return Err(StoreError::Corrupt(
+            "events present but no layout marker".into(),
+        ));
+    }
+    let meta = read::cf(db, CF_META)?;
+    let mut options = rocksdb::WriteOptions::default();
+    options.set_sync(true);
+    db.put_cf_opt(meta, META_LAYOUT_KEY, [LAYOUT_VERSION], &options)?;
+    Ok(())
+}
+
+/// `true` if the directory carries this build's layout marker, `false` if it carries
+/// none yet; any other layout is refused.
+fn has_layout_marker(db: &DB) -> Result<bool, StoreError> {
     let meta = read::cf(db, CF_META)?;
     match db.get_cf(meta, META_LAYOUT_KEY)? {
-        Some(version) if version == [LAYOUT_VERSION] => Ok(()),
+        Some(version) if version == [LAYOUT_VERSION] => Ok(true),
         Some(version) => Err(StoreError::Corrupt(format!(
             "unknown store layout {version:?}, this build reads layout {LAYOUT_VERSION}"
         ))),
-        None => {
-            if read::read_tail(db)?.is_some() {
-                return Err(StoreError::Corrupt(
-                    "events present but no layout marker".into(),
-                ));
-            }
-            let mut options = rocksdb::WriteOptions::default();
-            options.set_sync(true);
-            db.put_cf_opt(meta, META_LAYOUT_KEY, [LAYOUT_VERSION], &options)?;
-            Ok(())
-        }
+        None => Ok(false),
     }
+}
+
+/// The last event, cross-checked against its stream head and command record.
+fn recover_tail(db: &DB) -> Result<Option<read::Tail>, StoreError> {
+    let tail = read::read_tail(db)?;
+    if let Some(tail) = &tail {
+        read::check_tail(db, tail)?;
+    }
+    Ok(tail)
 }
 
 impl Drop for RocksStore {

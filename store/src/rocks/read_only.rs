@@ -13,8 +13,7 @@ use std::sync::{Arc, Mutex};
 use rocksdb::DB;
 use tokio::sync::watch;
 
-use super::codec::{CF_META, LAYOUT_VERSION, META_LAYOUT_KEY};
-use super::{Counters, RocksStore, Shared, options, read};
+use super::{Counters, RocksStore, Shared, has_layout_marker, options, recover_tail};
 use crate::error::StoreError;
 
 impl RocksStore {
@@ -27,19 +26,10 @@ impl RocksStore {
             options::column_families(),
             false,
         )?;
-        let meta = read::cf(&db, CF_META)?;
-        match db.get_cf(meta, META_LAYOUT_KEY)? {
-            Some(version) if version == [LAYOUT_VERSION] => {}
-            other => {
-                return Err(StoreError::Corrupt(format!(
-                    "unknown store layout {other:?}, this build reads layout {LAYOUT_VERSION}"
-                )));
-            }
+        if !has_layout_marker(&db)? {
+            return Err(StoreError::Corrupt("no store layout marker".into()));
         }
-        let tail = read::read_tail(&db)?;
-        if let Some(tail) = &tail {
-            read::check_tail(&db, tail)?;
-        }
+        let tail = recover_tail(&db)?;
         let head = tail.map_or(0, |t| t.position);
         // The sender is dropped at once: the head of a read-only view never moves.
         let (_, head_rx) = watch::channel(head);
