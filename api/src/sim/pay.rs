@@ -124,6 +124,18 @@ pub(crate) async fn unified_order(State(sim): State<Arc<Sim>>, body: String) -> 
 }
 
 /// Finds the order a query names by `out_trade_no` or `transaction_id`.
+/// PARAM_ERROR unless the request names an order by `out_trade_no` or `transaction_id`.
+pub(crate) fn require_order_ref(sim: &Sim, req: &Request) -> Option<Response> {
+    let named = req.get("out_trade_no").is_ok() || req.get("transaction_id").is_ok();
+    (!named).then(|| {
+        sim.biz_fail(
+            req,
+            ErrCode::ParamError,
+            "out_trade_no or transaction_id is required",
+        )
+    })
+}
+
 pub(crate) fn find_order<'a>(st: &'a super::SimState, req: &Request) -> Option<&'a SimOrder> {
     match req.get("out_trade_no") {
         Ok(no) => st.orders.get(no),
@@ -138,12 +150,8 @@ pub(crate) fn find_order<'a>(st: &'a super::SimState, req: &Request) -> Option<&
 
 pub(crate) async fn order_query(State(sim): State<Arc<Sim>>, body: String) -> Response {
     let req = accept!(sim, body);
-    if req.get("out_trade_no").is_err() && req.get("transaction_id").is_err() {
-        return sim.biz_fail(
-            &req,
-            ErrCode::ParamError,
-            "out_trade_no or transaction_id is required",
-        );
+    if let Some(refused) = require_order_ref(&sim, &req) {
+        return refused;
     }
     let st = sim.state();
     let Some(o) = find_order(&st, &req) else {

@@ -9,7 +9,7 @@ use paylog_core::wxpay::{ErrCode, WxPayError, fields as f, time};
 
 use super::Sim;
 use super::deliver;
-use super::pay::{accept, find_order};
+use super::pay::{accept, find_order, require_order_ref};
 use super::state::{NotifyKind, SimRefund, TradeState};
 use super::wire::{Request, fields, random_digits};
 
@@ -121,12 +121,8 @@ pub(crate) async fn refund(State(sim): State<Arc<Sim>>, body: String) -> Respons
 
 pub(crate) async fn refund_query(State(sim): State<Arc<Sim>>, body: String) -> Response {
     let req = accept!(sim, body);
-    if req.get("out_trade_no").is_err() && req.get("transaction_id").is_err() {
-        return sim.biz_fail(
-            &req,
-            ErrCode::ParamError,
-            "out_trade_no or transaction_id is required",
-        );
+    if let Some(refused) = require_order_ref(&sim, &req) {
+        return refused;
     }
     let st = sim.state();
     let Some(o) = find_order(&st, &req).filter(|o| !o.refunds.is_empty()) else {
