@@ -23,7 +23,9 @@
 //!   (`event_type`, `schema_version`, JSON payload) with upcasts of old versions;
 //! - [`error`]: [`DomainError`], every refusal;
 //! - [`wxpay`]: the WeChat Pay v2 protocol (signing, XML, `wx.requestPayment`
-//!   parameters, refund-notify decryption), pure as well.
+//!   parameters, refund-notify decryption), pure as well;
+//! - [`wxpay_v3`]: the WeChat Pay API v3 protocol (RSA request signing, WeChat's
+//!   signatures checked by serial, AES-GCM resources, RSA `paySign`), pure too.
 //!
 //! Invariants the domain guarantees (audited by `OrderState::check_invariants`):
 //! - an order is paid at most once, by exactly its total (other amounts and payments
@@ -49,6 +51,7 @@ pub mod signup;
 pub mod streams;
 pub mod user;
 pub mod wxpay;
+pub mod wxpay_v3;
 
 #[cfg(test)]
 mod testkit;
