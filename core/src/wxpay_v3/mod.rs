@@ -32,9 +32,12 @@
 //! - Every error is one line that names the failing header, key or setting.
 
 pub mod aead;
+pub mod api;
 pub mod certificates;
 mod error;
 pub mod keys;
+pub mod notify;
+pub mod pay_params;
 pub mod sign;
 pub mod verify;
 
@@ -42,7 +45,8 @@ pub use aead::EncryptedResource;
 pub use certificates::{CertificateStore, CertificatesResponse, PlatformCertificate};
 pub use error::WxPayV3Error;
 pub use keys::{ApiV3Key, CertificateSerial, PublicKeyId, RsaSigningKey, RsaVerifyingKey};
-
+pub use notify::{DecryptedNotify, NotifyEventType, NotifyPayload, decrypt_notify, seal_notify};
+pub use pay_params::MiniProgramPayParams;
 pub use sign::{Authorization, MerchantSigner, SignedRequest, verify_request};
 pub use verify::{
     MAX_CLOCK_SKEW_SECS, VerifiedBy, Verifier, WechatPayPublicKey, WechatpayHeaders, sign_response,
