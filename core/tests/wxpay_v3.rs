@@ -866,6 +866,85 @@ fn api_bodies_use_wechats_field_names() {
 }
 
 #[test]
+fn sign_json_signs_the_exact_body_it_returns() {
+    let v = vectors();
+    let k = keys(&v);
+    let request = api::JsapiPrepayRequest {
+        appid: k.appid.clone(),
+        mchid: k.merchant.mchid().to_owned(),
+        description: "测试 \"quoted\" / slash".to_owned(),
+        out_trade_no: "PL01".to_owned(),
+        time_expire: None,
+        attach: None,
+        notify_url: "https://shop.example.com/v1/wechat/pay/notify/v3".to_owned(),
+        goods_tag: None,
+        amount: api::PrepayAmount {
+            total: Fen::new(2990),
+            currency: Some("CNY".to_owned()),
+        },
+        payer: api::Payer {
+            openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".to_owned(),
+        },
+    };
+    let signed = k
+        .merchant
+        .sign_json(
+            "POST",
+            paths::JSAPI_PREPAY,
+            1_796_040_000,
+            "jsonnonce",
+            &request,
+        )
+        .expect("signs");
+    let back: api::JsapiPrepayRequest = serde_json::from_str(&signed.body).expect("JSON");
+    assert_eq!(back, request);
+    assert!(
+        signed
+            .signed
+            .message
+            .ends_with(&format!("\n{}\n", signed.body))
+    );
+    verify_request(
+        &signed.signed.authorization,
+        "POST",
+        paths::JSAPI_PREPAY,
+        signed.body.as_bytes(),
+        &k.merchant_public,
+    )
+    .expect("verifies over the returned body");
+    let reordered = signed.body.replacen("\"appid\"", " \"appid\"", 1);
+    assert!(
+        verify_request(
+            &signed.signed.authorization,
+            "POST",
+            paths::JSAPI_PREPAY,
+            reordered.as_bytes(),
+            &k.merchant_public
+        )
+        .is_err()
+    );
+}
+
+#[test]
+fn public_key_mode_refuses_a_certificate_serial() {
+    let v = vectors();
+    let k = keys(&v);
+    let verifier = Verifier::with_public_key(k.public_key.clone());
+    let case = cases(&v, "notifies")
+        .iter()
+        .find(|c| !s(&c["headers"], "Wechatpay-Serial").starts_with("PUB_KEY_ID_"))
+        .expect("a certificate-signed notify");
+    let err = verifier
+        .verify(
+            &headers_of(case),
+            s(case, "body").as_bytes(),
+            at(i(case, "now")),
+        )
+        .expect_err("no certificates configured");
+    assert!(err.to_string().contains("none loaded"), "{err}");
+}
+
+#[test]
 fn public_key_mode_sends_the_key_id_with_every_request() {
     let v = vectors();
     let k = keys(&v);

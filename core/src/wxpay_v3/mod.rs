@@ -11,7 +11,8 @@
 //!   [`PublicKeyId`] (`PUB_KEY_ID_…`, compared exactly);
 //! - [`sign`]: requests — [`MerchantSigner::sign_request`] over
 //!   `METHOD\nURL\nTIMESTAMP\nNONCE\nBODY\n`, the [`Authorization`] header (built
-//!   and parsed), [`verify_request`] for the simulator;
+//!   and parsed), [`MerchantSigner::sign_json`] (serialise once, sign, send those
+//!   bytes), [`verify_request`] for the simulator;
 //! - [`verify`]: responses and notifies — [`WechatpayHeaders`], the [`Verifier`]
 //!   that picks the key by `Wechatpay-Serial` (public key, platform certificates,
 //!   or both during a switch-over) and checks `TIMESTAMP\nNONCE\nBODY\n` over the
@@ -47,7 +48,7 @@ pub use error::WxPayV3Error;
 pub use keys::{ApiV3Key, CertificateSerial, PublicKeyId, RsaSigningKey, RsaVerifyingKey};
 pub use notify::{DecryptedNotify, NotifyEventType, NotifyPayload, decrypt_notify, seal_notify};
 pub use pay_params::MiniProgramPayParams;
-pub use sign::{Authorization, MerchantSigner, SignedRequest, verify_request};
+pub use sign::{Authorization, MerchantSigner, SignedJson, SignedRequest, verify_request};
 pub use verify::{
     MAX_CLOCK_SKEW_SECS, VerifiedBy, Verifier, WechatPayPublicKey, WechatpayHeaders, sign_response,
 };

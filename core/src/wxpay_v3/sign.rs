@@ -4,6 +4,8 @@
 
 use std::fmt;
 
+use serde::Serialize;
+
 use super::keys::{CertificateSerial, RsaSigningKey, RsaVerifyingKey, truncate};
 use super::{SIGNATURE_TYPE, WxPayV3Error};
 
@@ -86,6 +88,34 @@ impl MerchantSigner {
                 serial_no: self.serial.as_str().to_owned(),
             },
         })
+    }
+}
+
+/// A JSON request body serialised once, with its signature: send `body` exactly
+/// as returned (serialising the value again could reorder or re-escape it and
+/// break the signature).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedJson {
+    pub body: String,
+    pub signed: SignedRequest,
+}
+
+impl MerchantSigner {
+    /// Serialises `body` and signs the result (see [`Self::sign_request`]).
+    pub fn sign_json<T: Serialize>(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        timestamp_secs: i64,
+        nonce: &str,
+        body: &T,
+    ) -> Result<SignedJson, WxPayV3Error> {
+        let body = serde_json::to_string(body).map_err(|e| WxPayV3Error::Json {
+            what: "request body",
+            reason: e.to_string(),
+        })?;
+        let signed = self.sign_request(method, path_and_query, timestamp_secs, nonce, &body)?;
+        Ok(SignedJson { body, signed })
     }
 }
 
