@@ -4,7 +4,7 @@ use super::*;
 use crate::aggregate::Aggregate;
 use crate::claim::{Claim, ClaimCommand};
 use crate::identity::{OpenId, Username};
-use crate::order::OrderCommand;
+use crate::order::{AttentionResolution, CloseReason, OrderClosed, OrderCommand};
 use crate::product::{Product, ProductCommand};
 use crate::testkit::*;
 use crate::user::{Credentials, RegisterUser, User, UserCommand};
@@ -94,6 +94,23 @@ fn one_of_each() -> Vec<DomainEvent> {
             confirm(5, 1),
         ]),
         history(vec![place_cmd(), OrderCommand::CloseOrder { at: t(30) }]),
+        history(vec![
+            place_cmd(),
+            confirm(1, TOTAL),
+            confirm(2, 700),
+            refund_anomaly(2, 5),
+            request_refund(3, 100),
+            fail_refund(3),
+            confirm_refund(3, 100),
+            request_refund(4, 100),
+            needs_attention(4),
+            resolve(4, AttentionResolution::RefundedOtherwise),
+        ]),
+        history(vec![
+            place_cmd(),
+            confirm(2, 1),
+            OrderCommand::CloseOrder { at: t(3) },
+        ]),
     ];
     for events in histories {
         all.extend(events.into_iter().map(Into::into));
@@ -221,4 +238,101 @@ fn events_serialise_with_their_type_name_for_audits() {
             aggregate: "user"
         })
     ));
+}
+
+#[test]
+fn order_closed_v1_is_upcast_as_an_expiry() {
+    // A v1 payload exactly as the old code wrote it: no `reason`.
+    let v1 = serde_json::json!({
+        "order_id": order_id(7).to_string(),
+        "at": "2024-05-01T12:30:00Z"
+    });
+    let payload = serde_json::to_vec(&v1).expect("json");
+    assert_eq!(
+        decode("OrderClosed", 1, &payload),
+        Ok(DomainEvent::Order(OrderEvent::OrderClosed(OrderClosed {
+            order_id: order_id(7),
+            reason: CloseReason::Expired,
+            at: t(30),
+        })))
+    );
+    // Read as v2, the same payload is refused: the reason only defaults in the upcast.
+    assert!(matches!(
+        decode("OrderClosed", 2, &payload),
+        Err(DomainError::MalformedEvent { .. })
+    ));
+    // A log of the old era still folds to a closed order.
+    let DomainEvent::Order(closed) = decode("OrderClosed", 1, &payload).expect("decodes") else {
+        unreachable!("decoded above");
+    };
+    let placed = history(vec![place_cmd()]);
+    let mut events = placed;
+    let OrderEvent::OrderClosed(mut c) = closed else {
+        unreachable!("decoded above");
+    };
+    c.order_id = order_id(1);
+    events.push(OrderEvent::OrderClosed(c));
+    let state = crate::order::Order::fold(&events).expect("exists");
+    assert_eq!(state.close_reason, Some(CloseReason::Expired));
+    assert_eq!(state.check_invariants(), Ok(()));
+}
+
+/// Each event added for money after payment, as its v1 JSON payload: written out by
+/// hand so that a change of shape cannot slip past as a silent re-encoding.
+#[test]
+fn each_new_money_event_has_a_frozen_v1_payload() {
+    let order = order_id(1).to_string();
+    let tx = txn(2).to_string();
+    let golden = [
+        (
+            "DuplicatePaymentReceived",
+            serde_json::json!({"order_id": order, "transaction_id": tx, "amount": 700,
+                "paid_at": "2024-05-01T12:02:00Z", "paid_by": txn(1).to_string(),
+                "at": "2024-05-01T12:02:00Z"}),
+        ),
+        (
+            "AnomalousPaymentRefundRequested",
+            serde_json::json!({"order_id": order, "transaction_id": tx, "out_refund_no": "R5",
+                "amount": 700, "reason": "paid twice", "at": "2024-05-01T13:00:00Z"}),
+        ),
+        (
+            "RefundConfirmedAfterFailure",
+            serde_json::json!({"order_id": order, "out_refund_no": "R3",
+                "refund_id": "50000000000003", "amount": 100, "refunded_after": 100,
+                "at": "2024-05-01T13:01:00Z"}),
+        ),
+        (
+            "RefundNeedsAttention",
+            serde_json::json!({"order_id": order, "out_refund_no": "R4", "amount": 100,
+                "reason": "CHANGE", "at": "2024-05-01T13:02:00Z"}),
+        ),
+        (
+            "RefundAttentionResolved",
+            serde_json::json!({"order_id": order, "out_refund_no": "R4", "amount": 100,
+                "resolution": "RefundedOtherwise", "note": "refunded at the merchant platform",
+                "refunded_after": 200, "at": "2024-05-01T13:30:00Z"}),
+        ),
+        (
+            "OrderClosed",
+            serde_json::json!({"order_id": order, "reason": "AmountMismatch",
+                "at": "2024-05-01T12:03:00Z"}),
+        ),
+    ];
+    let decided = one_of_each();
+    for (event_type, payload) in golden {
+        let (_, version) = EVENT_TYPES
+            .iter()
+            .find(|(name, _)| *name == event_type)
+            .expect("registered");
+        let bytes = serde_json::to_vec(&payload).expect("json");
+        let decoded =
+            decode(event_type, *version, &bytes).unwrap_or_else(|e| panic!("{event_type}: {e}"));
+        assert!(
+            decided.contains(&decoded),
+            "{event_type}: {decoded:?} is not what decide produced"
+        );
+        let encoded = encode(&decoded).expect("encodes");
+        let reencoded: serde_json::Value = serde_json::from_slice(&encoded.payload).expect("json");
+        assert_eq!(reencoded, payload, "{event_type}");
+    }
 }
