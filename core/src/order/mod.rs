@@ -6,7 +6,8 @@
 //! after the command (with the event appended), `—` an idempotent repeat that
 //! appends nothing, and ✗ a refusal with `DomainError::InvalidTransition { from,
 //! command }` unless another error is named. "none" is a stream with no events.
-//! "any" stands for every status of the row's other cells.
+//! "refund table" is [A refund's life](#a-refunds-life) below, for the refund the
+//! command names; "same" keeps the status the order had.
 //!
 //! | command ↓ / status → | none | Placed | PaymentRequested | Paid | Refunding | PartiallyRefunded | Refunded | Cancelled | Closed |
 //! |---|---|---|---|---|---|---|---|---|---|
@@ -16,11 +17,11 @@
 //! | `CancelOrder`    | ✗ `NotFound` | Cancelled | Cancelled | ✗ | ✗ | ✗ | ✗ | ✗ | ✗ |
 //! | `CloseOrder`     | ✗ `NotFound` | Closed⁵ | Closed⁵ | ✗ | ✗ | ✗ | ✗ | ✗ | ✗ |
 //! | `RequestRefund`  | ✗ `NotFound` | ✗ | ✗ | Refunding⁶ | Refunding⁶ | Refunding⁶ | —⁷ / ✗ `RefundExceedsPaid` | ✗ | ✗ |
-//! | `RefundAnomalousPayment` | ✗ `NotFound` | any: the same status⁹ (`AnomalousPaymentRefundRequested`) / ✗ `UnknownAnomaly` | | | | | | | |
-//! | `ConfirmRefund`  | ✗ `NotFound` | any: ✗ `UnknownRefund`⁷, or for a known refund: Refunding / PartiallyRefunded / Refunded⁸ | | | | | | | |
-//! | `FailRefund`     | ✗ `NotFound` | any: ✗ `UnknownRefund`⁷, or for a known refund: Refunding / PartiallyRefunded / Paid⁸ | | | | | | | |
-//! | `MarkRefundNeedsAttention` | ✗ `NotFound` | any: ✗ `UnknownRefund`, or for a known refund: Refunding¹⁰ | | | | | | | |
-//! | `ResolveRefundAttention` | ✗ `NotFound` | any: ✗ `UnknownRefund`, or for a refund that needs attention: Refunding / PartiallyRefunded / Refunded¹⁰ | | | | | | | |
+//! | `RefundAnomalousPayment` | ✗ `NotFound` | same⁹ / ✗ `UnknownAnomaly` | same⁹ / ✗ `UnknownAnomaly` | same⁹ / ✗ `UnknownAnomaly` | same⁹ / ✗ `UnknownAnomaly` | same⁹ / ✗ `UnknownAnomaly` | same⁹ / ✗ `UnknownAnomaly` | same⁹ / ✗ `UnknownAnomaly` | same⁹ / ✗ `UnknownAnomaly` |
+//! | `ConfirmRefund` | ✗ `NotFound` | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ |
+//! | `FailRefund` | ✗ `NotFound` | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ |
+//! | `MarkRefundNeedsAttention` | ✗ `NotFound` | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ |
+//! | `ResolveRefundAttention` | ✗ `NotFound` | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ |
 //!
 //! 1. Refused with `OrderExpired` at or after `expires_at`, and `InvalidPrepayValidity`
 //!    unless `valid_until` is after `at`.
