@@ -36,7 +36,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
+use chrono_tz::Asia::Shanghai;
 use serde::Serialize;
 
 use super::codes::{RefundStatus, TradeState};
@@ -369,6 +370,25 @@ pub enum BillError {
     TotalsOverflow,
     #[error("{column} {value:?} cannot be written in a bill (backtick or line break)")]
     Unrenderable { column: &'static str, value: String },
+}
+
+// --- days -------------------------------------------------------------------------
+
+/// The Beijing calendar day of an instant: bills (and reconciliation) are per
+/// Beijing day.
+pub fn beijing_day(at: DateTime<Utc>) -> NaiveDate {
+    at.with_timezone(&Shanghai).date_naive()
+}
+
+/// The day to reconcile when none is given: yesterday in Beijing. WeChat publishes
+/// day D's bill from about 10:00 Beijing time on D+1, so "today" never has one.
+pub fn default_bill_day(now: DateTime<Utc>) -> Option<NaiveDate> {
+    beijing_day(now).checked_sub_days(Days::new(1))
+}
+
+/// `downloadbill`'s `bill_date`: `yyyyMMdd`.
+pub fn bill_date_param(day: NaiveDate) -> String {
+    day.format("%Y%m%d").to_string()
 }
 
 // --- parsing ----------------------------------------------------------------------

@@ -610,3 +610,16 @@ fn refund_statuses_compare_with_the_log_s() {
         }]
     );
 }
+
+#[test]
+fn days_are_beijing_days_and_the_default_is_yesterday_there() {
+    // 2026-09-24 17:30 UTC is already 01:30 on the 25th in Beijing.
+    let now = Utc
+        .with_ymd_and_hms(2026, 9, 24, 17, 30, 0)
+        .single()
+        .expect("valid");
+    let day = |d| NaiveDate::from_ymd_opt(2026, 9, d).expect("valid");
+    assert_eq!(beijing_day(now), day(25));
+    assert_eq!(default_bill_day(now), Some(day(24)));
+    assert_eq!(bill_date_param(day(4)), "20260904");
+}
