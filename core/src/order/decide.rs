@@ -351,6 +351,28 @@ fn refund_anomaly(
     )])
 }
 
+/// Refuses to confirm `refund` if the confirmed refunds of its transaction would then
+/// exceed the transaction's amount.
+fn check_confirmable(order: &OrderState, refund: &Refund) -> Result<(), DomainError> {
+    let already = order
+        .refunds_of(&refund.target, |s| s == RefundStatus::Confirmed)
+        .ok_or(DomainError::AmountOverflow)?;
+    let confirmed = already
+        .checked_add(refund.amount)
+        .ok_or(DomainError::AmountOverflow)?;
+    let received = match &refund.target {
+        RefundTarget::Payment => order.paid,
+        RefundTarget::Anomaly(t) => order.anomaly(t).map_or(Fen::ZERO, |a| a.amount),
+    };
+    if confirmed > received {
+        return Err(DomainError::RefundExceedsPaid {
+            requested: refund.amount,
+            refundable: received.saturating_sub(already),
+        });
+    }
+    Ok(())
+}
+
 /// `refunded` after confirming `refund`: grows only for refunds of the payment.
 fn refunded_after(order: &OrderState, refund: &Refund) -> Result<Fen, DomainError> {
     match refund.target {
@@ -382,6 +404,9 @@ fn confirm_refund(
             received: amount,
         });
     }
+    // WeChat never refunds more than a transaction's amount, so a success that would
+    // (possible only after a refund was revived from Failed) is not believed.
+    check_confirmable(order, refund)?;
     let refunded_after = refunded_after(order, refund)?;
     let order_id = order.order_id;
     if refund.status != RefundStatus::Failed {
@@ -395,22 +420,7 @@ fn confirm_refund(
         })]);
     }
     // Recorded as Failed, yet WeChat refunded: the money left, so the log says so
-    // (see `RefundConfirmedAfterFailure`). WeChat never refunds more than a
-    // transaction's amount, so a success that would is not believed.
-    let confirmed = order
-        .refunds_of(&refund.target, |s| s == RefundStatus::Confirmed)
-        .and_then(|c| c.checked_add(amount))
-        .ok_or(DomainError::AmountOverflow)?;
-    let received = match &refund.target {
-        RefundTarget::Payment => order.paid,
-        RefundTarget::Anomaly(t) => order.anomaly(t).map_or(Fen::ZERO, |a| a.amount),
-    };
-    if confirmed > received {
-        return Err(DomainError::RefundExceedsPaid {
-            requested: amount,
-            refundable: received.saturating_sub(confirmed.saturating_sub(amount)),
-        });
-    }
+    // (see `RefundConfirmedAfterFailure`).
     Ok(vec![OrderEvent::RefundConfirmedAfterFailure(
         RefundConfirmedAfterFailure {
             order_id,
@@ -488,7 +498,10 @@ fn resolve_attention(
     }
     check_reason(&note)?;
     let refunded_after = match resolution {
-        AttentionResolution::RefundedOtherwise => refunded_after(order, refund)?,
+        AttentionResolution::RefundedOtherwise => {
+            check_confirmable(order, refund)?;
+            refunded_after(order, refund)?
+        }
         AttentionResolution::Retried => order.refunded,
     };
     Ok(vec![OrderEvent::RefundAttentionResolved(

@@ -53,8 +53,11 @@
 //!    settle alike. The status then follows from the payment's refund amounts:
 //!    Refunding while any is pending or needs attention, else Paid if nothing was
 //!    refunded, Refunded if everything was, PartiallyRefunded otherwise. A confirmation
-//!    whose amount differs from the request is `RefundAmountMismatch`. Refunds of
-//!    anomalous payments never change the status.
+//!    whose amount differs from the request is `RefundAmountMismatch`, and any
+//!    confirmation (also `RefundedOtherwise`, ¹⁰) that would take the transaction's
+//!    confirmed refunds above its amount is `RefundExceedsPaid` (possible only after a
+//!    refund was revived from Failed). Refunds of anomalous payments never change
+//!    the status.
 //! 9. Refunds exactly the anomaly's amount (late, wrong-amount or duplicate payment),
 //!    at most once: `AnomalyAlreadyRefunded` while a refund of it is pending, needs
 //!    attention or is confirmed (after a Failed one, a new number may try again).

@@ -120,6 +120,37 @@ fn a_late_success_that_would_refund_more_than_was_paid_is_not_believed() {
 }
 
 #[test]
+fn a_revived_refund_is_never_confirmed_beyond_the_payment() {
+    // given: R0 failed, R2 took part of its room, then WeChat says CHANGE for R0
+    // (money left after all) and R2 succeeds: R0 can no longer fit in the payment.
+    let given = history(vec![
+        place_cmd(),
+        confirm(0, TOTAL),
+        request_refund(0, 1996),
+        fail_refund(0),
+        request_refund(2, 505),
+        needs_attention(0),
+        confirm_refund(2, 505),
+    ]);
+    let refused = Err(DomainError::RefundExceedsPaid {
+        requested: Fen::new(1996),
+        refundable: Fen::new(TOTAL - 505),
+    });
+    assert_eq!(
+        when(&given, resolve(0, AttentionResolution::RefundedOtherwise)).0,
+        refused
+    );
+    assert_eq!(when(&given, confirm_refund(0, 1996)).0, refused);
+    // Retried, or failed for good, it still settles.
+    assert!(
+        when(&given, resolve(0, AttentionResolution::Retried))
+            .0
+            .is_ok()
+    );
+    assert!(when(&given, fail_refund(0)).0.is_ok());
+}
+
+#[test]
 fn change_holds_the_refund_for_an_operator_until_resolved_otherwise() {
     let given = history(vec![
         place_cmd(),

@@ -379,9 +379,10 @@ fn settle(
         return Expect::Refused;
     }
     match (refund.state, to) {
-        (RefundState::Pending, _) => {}
-        // WeChat refunded after all: recorded, unless it would refund more than paid.
-        (RefundState::Failed, RefundState::Confirmed) => {
+        (RefundState::Pending, RefundState::Failed) => {}
+        // A confirmation, even one WeChat sends for a refund recorded as Failed (it
+        // refunded after all), is recorded unless it would refund more than paid.
+        (RefundState::Pending | RefundState::Failed, RefundState::Confirmed) => {
             let amount = refund.amount;
             if order.refunded() + amount > order.paid() {
                 return Expect::Refused;
