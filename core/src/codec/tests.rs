@@ -336,3 +336,110 @@ fn each_new_money_event_has_a_frozen_v1_payload() {
         assert_eq!(reencoded, payload, "{event_type}");
     }
 }
+
+/// A log written before the money events existed, payload by payload as the old code
+/// wrote it, decodes and folds to the state it always meant: refunds are of the
+/// payment, a close is an expiry, anomalies keep their transaction and amount.
+#[test]
+fn an_old_log_keeps_its_meaning() {
+    let order = order_id(1).to_string();
+    let out_trade_no = order_id(1).as_uuid().simple().to_string();
+    let placed = serde_json::json!({"order_id": order, "user_id": user_id(1).to_string(),
+        "out_trade_no": out_trade_no, "lines": [{"product_id": product_id(1).to_string(),
+        "product_name": "Oolong", "unit_price": 2500, "quantity": 1, "line_total": 2500}],
+        "total": 2500, "expires_at": "2024-05-01T12:30:00Z", "at": "2024-05-01T12:00:00Z"});
+    let paid_log = [
+        ("OrderPlaced", 2, placed.clone()),
+        (
+            "PaymentConfirmed",
+            1,
+            serde_json::json!({"order_id": order,
+            "transaction_id": txn(1).to_string(), "amount": 2500,
+            "paid_at": "2024-05-01T12:02:00Z", "at": "2024-05-01T12:02:00Z"}),
+        ),
+        (
+            "RefundRequested",
+            1,
+            serde_json::json!({"order_id": order, "out_refund_no": "R1",
+            "amount": 1000, "reason": "damaged", "at": "2024-05-01T13:00:00Z"}),
+        ),
+        (
+            "RefundConfirmed",
+            1,
+            serde_json::json!({"order_id": order, "out_refund_no": "R1",
+            "refund_id": "50000000000001", "amount": 1000, "refunded_after": 1000,
+            "at": "2024-05-01T13:01:00Z"}),
+        ),
+        (
+            "RefundRequested",
+            1,
+            serde_json::json!({"order_id": order, "out_refund_no": "R2",
+            "amount": 500, "reason": "damaged", "at": "2024-05-01T13:02:00Z"}),
+        ),
+        (
+            "RefundFailed",
+            1,
+            serde_json::json!({"order_id": order, "out_refund_no": "R2",
+            "amount": 500, "reason": "NOTENOUGH", "at": "2024-05-01T13:03:00Z"}),
+        ),
+    ];
+    let fold = |log: &[(&str, u16, serde_json::Value)]| {
+        let events: Vec<OrderEvent> = log
+            .iter()
+            .map(|(event_type, version, payload)| {
+                let bytes = serde_json::to_vec(payload).expect("json");
+                match decode(event_type, *version, &bytes) {
+                    Ok(DomainEvent::Order(e)) => e,
+                    other => panic!("{event_type} v{version}: {other:?}"),
+                }
+            })
+            .collect();
+        crate::order::Order::fold(&events).expect("placed")
+    };
+    let state = fold(&paid_log);
+    assert_eq!(state.check_invariants(), Ok(()));
+    assert_eq!(
+        (state.status, state.refunded, state.pending_refunds),
+        (
+            crate::order::OrderStatus::PartiallyRefunded,
+            Fen::new(1000),
+            Fen::ZERO
+        )
+    );
+    assert!(
+        state
+            .refunds
+            .iter()
+            .all(|r| r.target == crate::order::RefundTarget::Payment && !r.revived_after_failure)
+    );
+    assert_eq!(state.money_held(), Some(Fen::new(1500)));
+
+    let closed_log = [
+        ("OrderPlaced", 2, placed),
+        (
+            "OrderClosed",
+            1,
+            serde_json::json!({"order_id": order, "at": "2024-05-01T12:30:00Z"}),
+        ),
+        (
+            "LatePaymentReceived",
+            1,
+            serde_json::json!({"order_id": order,
+            "transaction_id": txn(2).to_string(), "amount": 2500,
+            "paid_at": "2024-05-01T12:31:00Z", "order_status": "Closed",
+            "at": "2024-05-01T12:31:00Z"}),
+        ),
+    ];
+    let state = fold(&closed_log);
+    assert_eq!(state.check_invariants(), Ok(()));
+    assert_eq!(state.close_reason, Some(CloseReason::Expired));
+    assert_eq!(
+        state
+            .anomalies
+            .iter()
+            .map(|a| (&a.transaction_id, a.amount))
+            .collect::<Vec<_>>(),
+        [(&txn(2), Fen::new(2500))]
+    );
+    assert_eq!(state.money_held(), Some(Fen::new(2500)));
+}
