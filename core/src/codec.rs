@@ -12,6 +12,11 @@
 //! - `OrderPlaced` v1 → v2: v1 had no `expires_at`. Orders of that era all used
 //!   WeChat's default two-hour payment window (the life of a prepay id), so the
 //!   upcast sets `expires_at = at + 2h` ([`ORDER_PLACED_V1_PAYMENT_WINDOW`]).
+//! - `OrderClosed` v1 → v2: v1 had no `reason`. Before v2 the only way to close an
+//!   order was its payment window passing, so the upcast sets `reason = Expired`.
+//!
+//! Events added later start at v1 and change nothing about older events: a log
+//! written before them decodes to exactly the events it always did.
 
 use chrono::{DateTime, Duration, Utc};
 use serde::Deserialize;
@@ -22,7 +27,7 @@ use crate::error::DomainError;
 use crate::event::DomainEvent;
 use crate::ids::{OrderId, OutTradeNo, UserId};
 use crate::money::Fen;
-use crate::order::{OrderEvent, OrderLine, OrderPlaced};
+use crate::order::{CloseReason, OrderClosed, OrderEvent, OrderLine, OrderPlaced};
 use crate::product::ProductEvent;
 use crate::user::UserEvent;
 
@@ -103,10 +108,15 @@ codec_table!(
     Order::OrderEvent::PaymentAmountMismatch = v 1,
     Order::OrderEvent::LatePaymentReceived = v 1,
     Order::OrderEvent::OrderCancelled = v 1,
-    Order::OrderEvent::OrderClosed = v 1,
+    Order::OrderEvent::OrderClosed = v 2,
     Order::OrderEvent::RefundRequested = v 1,
     Order::OrderEvent::RefundConfirmed = v 1,
     Order::OrderEvent::RefundFailed = v 1,
+    Order::OrderEvent::DuplicatePaymentReceived = v 1,
+    Order::OrderEvent::AnomalousPaymentRefundRequested = v 1,
+    Order::OrderEvent::RefundConfirmedAfterFailure = v 1,
+    Order::OrderEvent::RefundNeedsAttention = v 1,
+    Order::OrderEvent::RefundAttentionResolved = v 1,
 );
 
 fn parse<T: DeserializeOwned>(
@@ -134,8 +144,25 @@ fn upcast(
                 v1.upcast(),
             ))))
         }
+        ("OrderClosed", 1) => {
+            let v1: OrderClosedV1 = parse(event_type, schema_version, payload)?;
+            Ok(Some(DomainEvent::Order(OrderEvent::OrderClosed(
+                OrderClosed {
+                    order_id: v1.order_id,
+                    reason: CloseReason::Expired,
+                    at: v1.at,
+                },
+            ))))
+        }
         _ => Ok(None),
     }
+}
+
+/// `OrderClosed` as written by schema v1.
+#[derive(Debug, Deserialize)]
+struct OrderClosedV1 {
+    order_id: OrderId,
+    at: DateTime<Utc>,
 }
 
 /// `OrderPlaced` as written by schema v1.

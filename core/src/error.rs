@@ -111,6 +111,21 @@ pub enum DomainError {
     RefundAlreadyFailed(OutRefundNo),
     #[error("refund {0} has already been confirmed")]
     RefundAlreadyConfirmed(OutRefundNo),
+    /// A retry of a refund number WeChat definitively refused: never sent again (the
+    /// API answers 409); a new refund needs a new number.
+    #[error("refund {0} was refused by WeChat; request a new refund with a new number")]
+    RefundNoAlreadyFailed(OutRefundNo),
+    #[error("refund {0} does not need attention")]
+    RefundNotNeedingAttention(OutRefundNo),
+
+    // --- anomalous payments ------------------------------------------------------
+    #[error("no anomalous payment with transaction {0} on this order")]
+    UnknownAnomaly(TransactionId),
+    #[error("anomalous payment {transaction_id} is already refunded by {out_refund_no}")]
+    AnomalyAlreadyRefunded {
+        transaction_id: TransactionId,
+        out_refund_no: OutRefundNo,
+    },
 
     // --- codec -----------------------------------------------------------------
     #[error("unknown event type {0:?}")]

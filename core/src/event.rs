@@ -51,6 +51,11 @@ impl DomainEvent {
                 OrderEvent::RefundRequested(e) => e.at,
                 OrderEvent::RefundConfirmed(e) => e.at,
                 OrderEvent::RefundFailed(e) => e.at,
+                OrderEvent::DuplicatePaymentReceived(e) => e.at,
+                OrderEvent::AnomalousPaymentRefundRequested(e) => e.at,
+                OrderEvent::RefundConfirmedAfterFailure(e) => e.at,
+                OrderEvent::RefundNeedsAttention(e) => e.at,
+                OrderEvent::RefundAttentionResolved(e) => e.at,
             },
         }
     }

@@ -23,14 +23,18 @@
 //!   (`event_type`, `schema_version`, JSON payload) with upcasts of old versions;
 //! - [`error`]: [`DomainError`], every refusal;
 //! - [`wxpay`]: the WeChat Pay v2 protocol (signing, XML, `wx.requestPayment`
-//!   parameters, refund-notify decryption), pure as well;
+//!   parameters, refund-notify decryption, the daily bill and its reconciliation),
+//!   pure as well;
 //! - [`wxpay_v3`]: the WeChat Pay API v3 protocol (RSA request signing, WeChat's
 //!   signatures checked by serial, AES-GCM resources, RSA `paySign`), pure too.
 //!
 //! Invariants the domain guarantees (audited by `OrderState::check_invariants`):
-//! - an order is paid at most once, by exactly its total (other amounts and payments
-//!   for cancelled/closed orders are recorded as anomalies, never as payment);
-//! - refunded + pending refunds never exceed the amount paid;
+//! - an order is paid at most once, by exactly its total (other amounts, payments
+//!   for cancelled/closed orders and second transactions for paid orders are
+//!   recorded as anomalies, never as payment, and each can be refunded once);
+//! - per transaction, confirmed + pending refunds never exceed its amount (see
+//!   `OrderState::refund_bound_violations` for the one stated exception), and the
+//!   money the shop holds (`OrderState::money_held`) is never negative;
 //! - stock never goes below zero (reserve, release and adjustments are checked);
 //! - every event carries the values it implies (line totals, order total, stock
 //!   after, refunded after), so replay copies rather than recomputes.

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use crate::aggregate::Aggregate;
 use crate::ids::{OrderId, ProductId, UserId};
 use crate::money::Fen;
-use crate::order::{LineDraft, Order, OrderCommand, OrderEvent, PlaceOrder};
+use crate::order::{AttentionResolution, LineDraft, Order, OrderCommand, OrderEvent, PlaceOrder};
 use crate::payment_refs::{OutRefundNo, PrepayId, RefundId, TransactionId};
 
 /// 2024-05-01 12:00:00 UTC, the "now" of every test.
@@ -109,6 +109,35 @@ pub fn fail_refund(n: u32) -> OrderCommand {
         out_refund_no: refund_no(n),
         reason: "REFUNDCLOSE".into(),
         at: t(61),
+    }
+}
+
+/// WeChat's `refund_status=CHANGE` for refund `n`.
+pub fn needs_attention(n: u32) -> OrderCommand {
+    OrderCommand::MarkRefundNeedsAttention {
+        out_refund_no: refund_no(n),
+        reason: "CHANGE".into(),
+        at: t(62),
+    }
+}
+
+/// An operator resolves refund `n`.
+pub fn resolve(n: u32, resolution: AttentionResolution) -> OrderCommand {
+    OrderCommand::ResolveRefundAttention {
+        out_refund_no: refund_no(n),
+        resolution,
+        note: "refunded at the merchant platform".into(),
+        at: t(90),
+    }
+}
+
+/// An admin refunds the anomalous transaction `txn(transaction)` as refund `n`.
+pub fn refund_anomaly(transaction: u32, n: u32) -> OrderCommand {
+    OrderCommand::RefundAnomalousPayment {
+        transaction_id: txn(transaction),
+        out_refund_no: refund_no(n),
+        reason: "paid twice".into(),
+        at: t(60),
     }
 }
 

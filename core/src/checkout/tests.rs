@@ -232,3 +232,37 @@ fn a_cancelled_order_cannot_release_its_stock_twice() {
         Err(DomainError::ProductNotFound(product_id(2)))
     );
 }
+
+#[test]
+fn a_wrong_amount_order_closes_at_once_and_releases_its_stock() {
+    // given: an order for 3 × 1000 + 1 × 500 fen, for which WeChat took 1 fen
+    let (order, tea, cup) = given_placed();
+    let mismatch = Order::decide(
+        &order,
+        OrderCommand::ConfirmPayment {
+            transaction_id: txn(7),
+            amount: Fen::new(1),
+            paid_at: t(3),
+            at: t(3),
+        },
+    )
+    .expect("recorded");
+    let order = mismatch.iter().fold(order, Order::evolve);
+    // when: the reconciler closes it well before its payment window ends
+    let products = [(product_id(1), &tea), (product_id(2), &cup)];
+    let decision = close_order(&order, &products, t(4)).expect("closes");
+    // then: closed for the mismatch, and every line's stock goes back
+    assert!(matches!(
+        decision.events_for(&order_stream(order_id(1))),
+        [DomainEvent::Order(OrderEvent::OrderClosed(c))]
+            if c.reason == crate::order::CloseReason::AmountMismatch
+    ));
+    assert!(matches!(
+        decision.events_for(&product_stream(product_id(1))),
+        [DomainEvent::Product(ProductEvent::StockReleased(r))] if r.quantity == 3 && r.stock_after == 10
+    ));
+    assert!(matches!(
+        decision.events_for(&product_stream(product_id(2))),
+        [DomainEvent::Product(ProductEvent::StockReleased(r))] if r.quantity == 1 && r.stock_after == 2
+    ));
+}

@@ -4,7 +4,7 @@ use super::*;
 use crate::aggregate::Aggregate;
 use crate::claim::{Claim, ClaimCommand};
 use crate::identity::{OpenId, Username};
-use crate::order::OrderCommand;
+use crate::order::{AttentionResolution, CloseReason, OrderClosed, OrderCommand};
 use crate::product::{Product, ProductCommand};
 use crate::testkit::*;
 use crate::user::{Credentials, RegisterUser, User, UserCommand};
@@ -94,6 +94,23 @@ fn one_of_each() -> Vec<DomainEvent> {
             confirm(5, 1),
         ]),
         history(vec![place_cmd(), OrderCommand::CloseOrder { at: t(30) }]),
+        history(vec![
+            place_cmd(),
+            confirm(1, TOTAL),
+            confirm(2, 700),
+            refund_anomaly(2, 5),
+            request_refund(3, 100),
+            fail_refund(3),
+            confirm_refund(3, 100),
+            request_refund(4, 100),
+            needs_attention(4),
+            resolve(4, AttentionResolution::RefundedOtherwise),
+        ]),
+        history(vec![
+            place_cmd(),
+            confirm(2, 1),
+            OrderCommand::CloseOrder { at: t(3) },
+        ]),
     ];
     for events in histories {
         all.extend(events.into_iter().map(Into::into));
@@ -221,4 +238,208 @@ fn events_serialise_with_their_type_name_for_audits() {
             aggregate: "user"
         })
     ));
+}
+
+#[test]
+fn order_closed_v1_is_upcast_as_an_expiry() {
+    // A v1 payload exactly as the old code wrote it: no `reason`.
+    let v1 = serde_json::json!({
+        "order_id": order_id(7).to_string(),
+        "at": "2024-05-01T12:30:00Z"
+    });
+    let payload = serde_json::to_vec(&v1).expect("json");
+    assert_eq!(
+        decode("OrderClosed", 1, &payload),
+        Ok(DomainEvent::Order(OrderEvent::OrderClosed(OrderClosed {
+            order_id: order_id(7),
+            reason: CloseReason::Expired,
+            at: t(30),
+        })))
+    );
+    // Read as v2, the same payload is refused: the reason only defaults in the upcast.
+    assert!(matches!(
+        decode("OrderClosed", 2, &payload),
+        Err(DomainError::MalformedEvent { .. })
+    ));
+    // A log of the old era still folds to a closed order.
+    let DomainEvent::Order(closed) = decode("OrderClosed", 1, &payload).expect("decodes") else {
+        unreachable!("decoded above");
+    };
+    let placed = history(vec![place_cmd()]);
+    let mut events = placed;
+    let OrderEvent::OrderClosed(mut c) = closed else {
+        unreachable!("decoded above");
+    };
+    c.order_id = order_id(1);
+    events.push(OrderEvent::OrderClosed(c));
+    let state = crate::order::Order::fold(&events).expect("exists");
+    assert_eq!(state.close_reason, Some(CloseReason::Expired));
+    assert_eq!(state.check_invariants(), Ok(()));
+}
+
+/// Each event added for money after payment, as its v1 JSON payload: written out by
+/// hand so that a change of shape cannot slip past as a silent re-encoding.
+#[test]
+fn each_new_money_event_has_a_frozen_v1_payload() {
+    let order = order_id(1).to_string();
+    let tx = txn(2).to_string();
+    let golden = [
+        (
+            "DuplicatePaymentReceived",
+            serde_json::json!({"order_id": order, "transaction_id": tx, "amount": 700,
+                "paid_at": "2024-05-01T12:02:00Z", "paid_by": txn(1).to_string(),
+                "at": "2024-05-01T12:02:00Z"}),
+        ),
+        (
+            "AnomalousPaymentRefundRequested",
+            serde_json::json!({"order_id": order, "transaction_id": tx, "out_refund_no": "R5",
+                "amount": 700, "reason": "paid twice", "at": "2024-05-01T13:00:00Z"}),
+        ),
+        (
+            "RefundConfirmedAfterFailure",
+            serde_json::json!({"order_id": order, "out_refund_no": "R3",
+                "refund_id": "50000000000003", "amount": 100, "refunded_after": 100,
+                "at": "2024-05-01T13:01:00Z"}),
+        ),
+        (
+            "RefundNeedsAttention",
+            serde_json::json!({"order_id": order, "out_refund_no": "R4", "amount": 100,
+                "reason": "CHANGE", "at": "2024-05-01T13:02:00Z"}),
+        ),
+        (
+            "RefundAttentionResolved",
+            serde_json::json!({"order_id": order, "out_refund_no": "R4", "amount": 100,
+                "resolution": "RefundedOtherwise", "note": "refunded at the merchant platform",
+                "refunded_after": 200, "at": "2024-05-01T13:30:00Z"}),
+        ),
+        (
+            "OrderClosed",
+            serde_json::json!({"order_id": order, "reason": "AmountMismatch",
+                "at": "2024-05-01T12:03:00Z"}),
+        ),
+    ];
+    let decided = one_of_each();
+    for (event_type, payload) in golden {
+        let (_, version) = EVENT_TYPES
+            .iter()
+            .find(|(name, _)| *name == event_type)
+            .expect("registered");
+        let bytes = serde_json::to_vec(&payload).expect("json");
+        let decoded =
+            decode(event_type, *version, &bytes).unwrap_or_else(|e| panic!("{event_type}: {e}"));
+        assert!(
+            decided.contains(&decoded),
+            "{event_type}: {decoded:?} is not what decide produced"
+        );
+        let encoded = encode(&decoded).expect("encodes");
+        let reencoded: serde_json::Value = serde_json::from_slice(&encoded.payload).expect("json");
+        assert_eq!(reencoded, payload, "{event_type}");
+    }
+}
+
+/// A log written before the money events existed, payload by payload as the old code
+/// wrote it, decodes and folds to the state it always meant: refunds are of the
+/// payment, a close is an expiry, anomalies keep their transaction and amount.
+#[test]
+fn an_old_log_keeps_its_meaning() {
+    let order = order_id(1).to_string();
+    let out_trade_no = order_id(1).as_uuid().simple().to_string();
+    let placed = serde_json::json!({"order_id": order, "user_id": user_id(1).to_string(),
+        "out_trade_no": out_trade_no, "lines": [{"product_id": product_id(1).to_string(),
+        "product_name": "Oolong", "unit_price": 2500, "quantity": 1, "line_total": 2500}],
+        "total": 2500, "expires_at": "2024-05-01T12:30:00Z", "at": "2024-05-01T12:00:00Z"});
+    let paid_log = [
+        ("OrderPlaced", 2, placed.clone()),
+        (
+            "PaymentConfirmed",
+            1,
+            serde_json::json!({"order_id": order,
+            "transaction_id": txn(1).to_string(), "amount": 2500,
+            "paid_at": "2024-05-01T12:02:00Z", "at": "2024-05-01T12:02:00Z"}),
+        ),
+        (
+            "RefundRequested",
+            1,
+            serde_json::json!({"order_id": order, "out_refund_no": "R1",
+            "amount": 1000, "reason": "damaged", "at": "2024-05-01T13:00:00Z"}),
+        ),
+        (
+            "RefundConfirmed",
+            1,
+            serde_json::json!({"order_id": order, "out_refund_no": "R1",
+            "refund_id": "50000000000001", "amount": 1000, "refunded_after": 1000,
+            "at": "2024-05-01T13:01:00Z"}),
+        ),
+        (
+            "RefundRequested",
+            1,
+            serde_json::json!({"order_id": order, "out_refund_no": "R2",
+            "amount": 500, "reason": "damaged", "at": "2024-05-01T13:02:00Z"}),
+        ),
+        (
+            "RefundFailed",
+            1,
+            serde_json::json!({"order_id": order, "out_refund_no": "R2",
+            "amount": 500, "reason": "NOTENOUGH", "at": "2024-05-01T13:03:00Z"}),
+        ),
+    ];
+    let fold = |log: &[(&str, u16, serde_json::Value)]| {
+        let events: Vec<OrderEvent> = log
+            .iter()
+            .map(|(event_type, version, payload)| {
+                let bytes = serde_json::to_vec(payload).expect("json");
+                match decode(event_type, *version, &bytes) {
+                    Ok(DomainEvent::Order(e)) => e,
+                    other => panic!("{event_type} v{version}: {other:?}"),
+                }
+            })
+            .collect();
+        crate::order::Order::fold(&events).expect("placed")
+    };
+    let state = fold(&paid_log);
+    assert_eq!(state.check_invariants(), Ok(()));
+    assert_eq!(
+        (state.status, state.refunded, state.pending_refunds),
+        (
+            crate::order::OrderStatus::PartiallyRefunded,
+            Fen::new(1000),
+            Fen::ZERO
+        )
+    );
+    assert!(
+        state
+            .refunds
+            .iter()
+            .all(|r| r.target == crate::order::RefundTarget::Payment && !r.revived_after_failure)
+    );
+    assert_eq!(state.money_held(), Some(Fen::new(1500)));
+
+    let closed_log = [
+        ("OrderPlaced", 2, placed),
+        (
+            "OrderClosed",
+            1,
+            serde_json::json!({"order_id": order, "at": "2024-05-01T12:30:00Z"}),
+        ),
+        (
+            "LatePaymentReceived",
+            1,
+            serde_json::json!({"order_id": order,
+            "transaction_id": txn(2).to_string(), "amount": 2500,
+            "paid_at": "2024-05-01T12:31:00Z", "order_status": "Closed",
+            "at": "2024-05-01T12:31:00Z"}),
+        ),
+    ];
+    let state = fold(&closed_log);
+    assert_eq!(state.check_invariants(), Ok(()));
+    assert_eq!(state.close_reason, Some(CloseReason::Expired));
+    assert_eq!(
+        state
+            .anomalies
+            .iter()
+            .map(|a| (&a.transaction_id, a.amount))
+            .collect::<Vec<_>>(),
+        [(&txn(2), Fen::new(2500))]
+    );
+    assert_eq!(state.money_held(), Some(Fen::new(2500)));
 }

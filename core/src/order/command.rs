@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::event::AttentionResolution;
 use crate::ids::{OrderId, ProductId, UserId};
 use crate::money::Fen;
 use crate::payment_refs::{OutRefundNo, PrepayId, RefundId, TransactionId};
@@ -48,7 +49,8 @@ pub enum OrderCommand {
     CancelOrder {
         at: DateTime<Utc>,
     },
-    /// The payment window passed without payment.
+    /// The order ends unpaid: the payment window passed, or WeChat took a payment
+    /// of the wrong amount (then at any time; the reason is decided from the state).
     CloseOrder {
         at: DateTime<Utc>,
     },
@@ -60,6 +62,15 @@ pub enum OrderCommand {
         reason: String,
         at: DateTime<Utc>,
     },
+    /// An admin returns an anomalous payment recorded on this order: the refund is
+    /// that transaction's whole amount, at most once.
+    RefundAnomalousPayment {
+        transaction_id: TransactionId,
+        out_refund_no: OutRefundNo,
+        /// At most [`MAX_REFUND_REASON_CHARS`](super::MAX_REFUND_REASON_CHARS).
+        reason: String,
+        at: DateTime<Utc>,
+    },
     /// A verified refund notify (or refundquery) saying SUCCESS.
     ConfirmRefund {
         out_refund_no: OutRefundNo,
@@ -67,25 +78,44 @@ pub enum OrderCommand {
         amount: Fen,
         at: DateTime<Utc>,
     },
-    /// WeChat refused or closed the refund; its amount becomes refundable again.
+    /// WeChat definitively refused this request, or closed the refund
+    /// (`REFUNDCLOSE`); its amount becomes refundable again. Never for an unknown
+    /// outcome (a transport error, `SYSTEMERROR`): that refund stays pending.
     FailRefund {
         out_refund_no: OutRefundNo,
         reason: String,
+        at: DateTime<Utc>,
+    },
+    /// WeChat says `refund_status=CHANGE`: the refund needs an operator.
+    MarkRefundNeedsAttention {
+        out_refund_no: OutRefundNo,
+        reason: String,
+        at: DateTime<Utc>,
+    },
+    /// An operator resolved a refund that needed attention.
+    ResolveRefundAttention {
+        out_refund_no: OutRefundNo,
+        resolution: AttentionResolution,
+        /// At most [`MAX_REFUND_REASON_CHARS`](super::MAX_REFUND_REASON_CHARS).
+        note: String,
         at: DateTime<Utc>,
     },
 }
 
 impl OrderCommand {
     /// Every command name, in the order of the transition table.
-    pub const NAMES: [&'static str; 8] = [
+    pub const NAMES: [&'static str; 11] = [
         "PlaceOrder",
         "RequestPayment",
         "ConfirmPayment",
         "CancelOrder",
         "CloseOrder",
         "RequestRefund",
+        "RefundAnomalousPayment",
         "ConfirmRefund",
         "FailRefund",
+        "MarkRefundNeedsAttention",
+        "ResolveRefundAttention",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -98,6 +128,9 @@ impl OrderCommand {
             Self::RequestRefund { .. } => "RequestRefund",
             Self::ConfirmRefund { .. } => "ConfirmRefund",
             Self::FailRefund { .. } => "FailRefund",
+            Self::RefundAnomalousPayment { .. } => "RefundAnomalousPayment",
+            Self::MarkRefundNeedsAttention { .. } => "MarkRefundNeedsAttention",
+            Self::ResolveRefundAttention { .. } => "ResolveRefundAttention",
         }
     }
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::OrderStatus;
+use super::{CloseReason, OrderStatus};
 use crate::ids::{OrderId, OutTradeNo, ProductId, UserId};
 use crate::money::Fen;
 use crate::payment_refs::{OutRefundNo, PrepayId, RefundId, TransactionId};
@@ -81,9 +81,27 @@ pub struct OrderCancelled {
     pub at: DateTime<Utc>,
 }
 
+/// Schema v2 (v1 had no `reason`: every v1 close was an expiry; see
+/// [`codec`](crate::codec) for the upcast).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderClosed {
     pub order_id: OrderId,
+    pub reason: CloseReason,
+    pub at: DateTime<Utc>,
+}
+
+/// WeChat reported a second, different transaction for an order it had already
+/// paid (a signed notify naming another `transaction_id`; WeChat should never send
+/// one). The money was taken, so it is recorded for an operator to refund, never as
+/// a second payment; the order's status does not change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuplicatePaymentReceived {
+    pub order_id: OrderId,
+    pub transaction_id: TransactionId,
+    pub amount: Fen,
+    pub paid_at: DateTime<Utc>,
+    /// The transaction that paid the order.
+    pub paid_by: TransactionId,
     pub at: DateTime<Utc>,
 }
 
@@ -96,13 +114,82 @@ pub struct RefundRequested {
     pub at: DateTime<Utc>,
 }
 
+/// An admin returns an anomalous payment (late, wrong amount, duplicate): exactly
+/// that transaction's amount, to be submitted to WeChat against that transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnomalousPaymentRefundRequested {
+    pub order_id: OrderId,
+    pub transaction_id: TransactionId,
+    pub out_refund_no: OutRefundNo,
+    pub amount: Fen,
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// A pending (or needing attention) refund succeeded. Settles a refund of the payment
+/// or of an anomaly alike.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RefundConfirmed {
     pub order_id: OrderId,
     pub out_refund_no: OutRefundNo,
     pub refund_id: RefundId,
     pub amount: Fen,
-    /// Total refunded on this order after this refund.
+    /// Total refunded of the order's payment after this refund (unchanged by the
+    /// refund of an anomalous payment).
+    pub refunded_after: Fen,
+    pub at: DateTime<Utc>,
+}
+
+/// WeChat reported SUCCESS for a refund the log had recorded as Failed (possible only
+/// if WeChat refunded after all, e.g. a request that was retried outside paylog or a
+/// refusal that WeChat reversed). The money did leave the merchant, so the log
+/// records it rather than refusing the fact for ever: the refund becomes Confirmed,
+/// and this distinct event (never a plain `RefundConfirmed`) lets audits and alerts
+/// find every such case. `refunded_after` is as in [`RefundConfirmed`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundConfirmedAfterFailure {
+    pub order_id: OrderId,
+    pub out_refund_no: OutRefundNo,
+    pub refund_id: RefundId,
+    pub amount: Fen,
+    pub refunded_after: Fen,
+    pub at: DateTime<Utc>,
+}
+
+/// WeChat's `refund_status=CHANGE` ("refund abnormal"): the money left the merchant
+/// but did not reach the shopper; an operator must act at the merchant platform.
+/// The refund stays `NeedsAttention` (its amount not refundable again) until
+/// `RefundAttentionResolved`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundNeedsAttention {
+    pub order_id: OrderId,
+    pub out_refund_no: OutRefundNo,
+    pub amount: Fen,
+    /// What WeChat said (e.g. `CHANGE` and its account hint), for the operator.
+    pub reason: String,
+    pub at: DateTime<Utc>,
+}
+
+/// How an operator resolved a refund that needed attention.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AttentionResolution {
+    /// The shopper got the money by other means (the platform's manual refund, a
+    /// transfer): the refund is Confirmed.
+    RefundedOtherwise,
+    /// The operator re-initiated the refund at WeChat: it is Pending again and is
+    /// settled like any pending refund (notify or refundquery).
+    Retried,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefundAttentionResolved {
+    pub order_id: OrderId,
+    pub out_refund_no: OutRefundNo,
+    pub amount: Fen,
+    pub resolution: AttentionResolution,
+    /// The operator's note (at most [`MAX_REFUND_REASON_CHARS`](super::MAX_REFUND_REASON_CHARS)).
+    pub note: String,
+    /// As in [`RefundConfirmed`]: unchanged unless the payment's refund is confirmed.
     pub refunded_after: Fen,
     pub at: DateTime<Utc>,
 }
@@ -129,4 +216,32 @@ pub enum OrderEvent {
     RefundRequested(RefundRequested),
     RefundConfirmed(RefundConfirmed),
     RefundFailed(RefundFailed),
+    DuplicatePaymentReceived(DuplicatePaymentReceived),
+    AnomalousPaymentRefundRequested(AnomalousPaymentRefundRequested),
+    RefundConfirmedAfterFailure(RefundConfirmedAfterFailure),
+    RefundNeedsAttention(RefundNeedsAttention),
+    RefundAttentionResolved(RefundAttentionResolved),
+}
+
+impl OrderEvent {
+    /// The order every event belongs to.
+    pub fn order_id(&self) -> OrderId {
+        match self {
+            Self::OrderPlaced(e) => e.order_id,
+            Self::PaymentRequested(e) => e.order_id,
+            Self::PaymentConfirmed(e) => e.order_id,
+            Self::PaymentAmountMismatch(e) => e.order_id,
+            Self::LatePaymentReceived(e) => e.order_id,
+            Self::OrderCancelled(e) => e.order_id,
+            Self::OrderClosed(e) => e.order_id,
+            Self::RefundRequested(e) => e.order_id,
+            Self::RefundConfirmed(e) => e.order_id,
+            Self::RefundFailed(e) => e.order_id,
+            Self::DuplicatePaymentReceived(e) => e.order_id,
+            Self::AnomalousPaymentRefundRequested(e) => e.order_id,
+            Self::RefundConfirmedAfterFailure(e) => e.order_id,
+            Self::RefundNeedsAttention(e) => e.order_id,
+            Self::RefundAttentionResolved(e) => e.order_id,
+        }
+    }
 }

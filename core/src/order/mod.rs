@@ -6,40 +6,95 @@
 //! after the command (with the event appended), `—` an idempotent repeat that
 //! appends nothing, and ✗ a refusal with `DomainError::InvalidTransition { from,
 //! command }` unless another error is named. "none" is a stream with no events.
+//! "refund table" is [A refund's life](#a-refunds-life) below, for the refund the
+//! command names; "same" keeps the status the order had.
 //!
 //! | command ↓ / status → | none | Placed | PaymentRequested | Paid | Refunding | PartiallyRefunded | Refunded | Cancelled | Closed |
 //! |---|---|---|---|---|---|---|---|---|---|
 //! | `PlaceOrder`     | Placed (`OrderPlaced`) | ✗ `AlreadyExists` | ✗ `AlreadyExists` | ✗ `AlreadyExists` | ✗ `AlreadyExists` | ✗ `AlreadyExists` | ✗ `AlreadyExists` | ✗ `AlreadyExists` | ✗ `AlreadyExists` |
 //! | `RequestPayment` | ✗ `NotFound` | PaymentRequested¹ | PaymentRequested¹ (new prepay id) | ✗ | ✗ | ✗ | ✗ | ✗ | ✗ |
-//! | `ConfirmPayment` | ✗ `NotFound` | Paid² | Paid² | —³ / ✗ `AlreadyPaid` | —³ / ✗ `AlreadyPaid` | —³ / ✗ `AlreadyPaid` | —³ / ✗ `AlreadyPaid` | Cancelled⁴ (`LatePaymentReceived`) | Closed⁴ (`LatePaymentReceived`) |
+//! | `ConfirmPayment` | ✗ `NotFound` | Paid² | Paid² | —³ / same (`DuplicatePaymentReceived`)³ | —³ / same³ | —³ / same³ | —³ / same³ | Cancelled⁴ (`LatePaymentReceived`) | Closed⁴ (`LatePaymentReceived`) |
 //! | `CancelOrder`    | ✗ `NotFound` | Cancelled | Cancelled | ✗ | ✗ | ✗ | ✗ | ✗ | ✗ |
 //! | `CloseOrder`     | ✗ `NotFound` | Closed⁵ | Closed⁵ | ✗ | ✗ | ✗ | ✗ | ✗ | ✗ |
 //! | `RequestRefund`  | ✗ `NotFound` | ✗ | ✗ | Refunding⁶ | Refunding⁶ | Refunding⁶ | —⁷ / ✗ `RefundExceedsPaid` | ✗ | ✗ |
-//! | `ConfirmRefund`  | ✗ `NotFound` | ✗ | ✗ | ✗ `UnknownRefund`⁷ | Refunding / PartiallyRefunded / Refunded⁸ | —⁷ | —⁷ | ✗ | ✗ |
-//! | `FailRefund`     | ✗ `NotFound` | ✗ | ✗ | ✗ `UnknownRefund`⁷ | Refunding / PartiallyRefunded / Paid⁸ | —⁷ | —⁷ | ✗ | ✗ |
+//! | `RefundAnomalousPayment` | ✗ `NotFound` | same⁹ / ✗ `UnknownAnomaly` | same⁹ / ✗ `UnknownAnomaly` | same⁹ / ✗ `UnknownAnomaly` | same⁹ / ✗ `UnknownAnomaly` | same⁹ / ✗ `UnknownAnomaly` | same⁹ / ✗ `UnknownAnomaly` | same⁹ / ✗ `UnknownAnomaly` | same⁹ / ✗ `UnknownAnomaly` |
+//! | `ConfirmRefund` | ✗ `NotFound` | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ |
+//! | `FailRefund` | ✗ `NotFound` | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ |
+//! | `MarkRefundNeedsAttention` | ✗ `NotFound` | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ |
+//! | `ResolveRefundAttention` | ✗ `NotFound` | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ |
 //!
 //! 1. Refused with `OrderExpired` at or after `expires_at`, and `InvalidPrepayValidity`
 //!    unless `valid_until` is after `at`.
 //! 2. Only if the amount equals the order total. Otherwise `PaymentAmountMismatch` is
-//!    recorded for audit and the status does not change (the money must be handled
-//!    by an operator); a repeat of that transaction appends nothing.
-//! 3. The same `transaction_id` as the recorded payment appends nothing (WeChat
-//!    retries its notify until acknowledged); any other transaction is `AlreadyPaid`.
+//!    recorded for audit and the status does not change until `CloseOrder` (⁵);
+//!    a repeat of that transaction appends nothing.
+//! 3. The same `transaction_id` as a recorded one (the payment or an anomaly)
+//!    appends nothing (WeChat retries its notify until acknowledged); any other
+//!    transaction is `DuplicatePaymentReceived`: recorded as an anomaly (the money was
+//!    taken), never as a second payment, and the status does not change.
 //! 4. The money was really taken, so it is not refused: `LatePaymentReceived` is
 //!    recorded for an operator to refund, and the order stays Cancelled/Closed (never
 //!    Paid, its stock is already released). A repeat of that transaction appends nothing.
-//! 5. Refused with `NotYetExpired` before `expires_at`.
+//! 5. `OrderClosed` with a [`CloseReason`]: `AmountMismatch` at any time once a
+//!    wrong-amount payment is recorded (the order can never be paid: WeChat spent its
+//!    `out_trade_no`), else `Expired`, refused with `NotYetExpired` before `expires_at`.
+//!    [`crate::checkout::close_order`] releases the stock in the same append.
 //! 6. `RefundRequested`; refused with `RefundExceedsPaid` if refunded + pending + amount
 //!    would exceed the amount paid, `InvalidRefundAmount` for 0. Several refunds may be
 //!    pending at once. The same `out_refund_no` with the same amount appends nothing,
-//!    with another amount it is `DuplicateRefundNo`.
-//! 7. Repeats of an already requested / confirmed / failed refund append nothing;
-//!    unknown refund numbers are `UnknownRefund`, a confirmation for a failed refund
-//!    `RefundAlreadyFailed`, a failure for a confirmed one `RefundAlreadyConfirmed`.
-//! 8. `RefundConfirmed` / `RefundFailed`. The status then follows from the amounts:
-//!    Refunding while any refund is pending, else Paid if nothing was refunded,
-//!    Refunded if everything was, PartiallyRefunded otherwise. A confirmation whose
-//!    amount differs from the request is `RefundAmountMismatch`.
+//!    with another amount it is `DuplicateRefundNo`, and a number recorded as Failed is
+//!    `RefundNoAlreadyFailed` (never sent to WeChat again; the API answers 409).
+//! 7. Repeats of an already confirmed / failed / needing-attention refund append
+//!    nothing; unknown refund numbers are `UnknownRefund`, a failure for a confirmed
+//!    one `RefundAlreadyConfirmed`. A confirmation for a refund recorded as Failed is
+//!    `RefundConfirmedAfterFailure`: WeChat refunded after all, the money left, so
+//!    the log records it (refused only if it would refund more than the transaction).
+//! 8. `RefundConfirmed` / `RefundFailed`. A pending refund and one needing attention
+//!    settle alike. The status then follows from the payment's refund amounts:
+//!    Refunding while any is pending or needs attention, else Paid if nothing was
+//!    refunded, Refunded if everything was, PartiallyRefunded otherwise. A confirmation
+//!    whose amount differs from the request is `RefundAmountMismatch`, and any
+//!    confirmation (also `RefundedOtherwise`, ¹⁰) that would take the transaction's
+//!    confirmed refunds above its amount is `RefundExceedsPaid` (possible only after a
+//!    refund was revived from Failed). Refunds of anomalous payments never change
+//!    the status.
+//! 9. Refunds exactly the anomaly's amount (late, wrong-amount or duplicate payment),
+//!    at most once: `AnomalyAlreadyRefunded` while a refund of it is pending, needs
+//!    attention or is confirmed (after a Failed one, a new number may try again).
+//!    Its settlement follows rows `ConfirmRefund` … `ResolveRefundAttention`.
+//! 10. `MarkRefundNeedsAttention` (WeChat's `CHANGE`) → `RefundNeedsAttention`: the
+//!     amount stays held back; a repeat appends nothing, a confirmed refund is
+//!     `RefundAlreadyConfirmed`, a Failed one is revived (as in ⁷).
+//!     `ResolveRefundAttention` → `RefundAttentionResolved`: `RefundedOtherwise`
+//!     confirms it, `Retried` makes it pending again; refused with
+//!     `RefundNotNeedingAttention` for any other refund.
+//!
+//! # A refund's life
+//!
+//! Rows are commands naming a recorded refund, columns its [`RefundStatus`]; the
+//! same for a refund of the payment and of an anomalous payment. "request again" is
+//! `RequestRefund` / `RefundAnomalousPayment` with the same number and amount.
+//!
+//! | command ↓ / refund status → | Pending | NeedsAttention | Confirmed | Failed |
+//! |---|---|---|---|---|
+//! | request again | — | — | — | ✗ `RefundNoAlreadyFailed` |
+//! | `ConfirmRefund` | Confirmed (`RefundConfirmed`) | Confirmed (`RefundConfirmed`) | — | Confirmed (`RefundConfirmedAfterFailure`) |
+//! | `FailRefund` | Failed (`RefundFailed`) | Failed (`RefundFailed`) | ✗ `RefundAlreadyConfirmed` | — |
+//! | `MarkRefundNeedsAttention` | NeedsAttention (`RefundNeedsAttention`) | — | ✗ `RefundAlreadyConfirmed` | NeedsAttention (`RefundNeedsAttention`) |
+//! | `ResolveRefundAttention` `RefundedOtherwise` | ✗ `RefundNotNeedingAttention` | Confirmed (`RefundAttentionResolved`) | ✗ `RefundNotNeedingAttention` | ✗ `RefundNotNeedingAttention` |
+//! | `ResolveRefundAttention` `Retried` | ✗ `RefundNotNeedingAttention` | Pending (`RefundAttentionResolved`) | ✗ `RefundNotNeedingAttention` | ✗ `RefundNotNeedingAttention` |
+//!
+//! An unknown outcome (a transport error, `SYSTEMERROR`, a refund still
+//! `PROCESSING`) is no command at all: the refund stays Pending until WeChat answers.
+//!
+//! # Money invariants
+//!
+//! Checked by `debug_assert!` on every decision (the state after the decided events
+//! of a sound order is sound) and by `audit verify` through
+//! [`OrderState::invariant_violations`]: per transaction, confirmed refunds never
+//! exceed its amount, and confirmed + pending ones do not either
+//! ([`OrderState::refund_bound_violations`] states the one exception); the money the
+//! shop holds ([`OrderState::money_held`]) is never negative.
 //!
 //! Stock is not this aggregate's concern: [`crate::checkout`] reserves it with
 //! `PlaceOrder` and releases it with `CancelOrder`/`CloseOrder`, atomically.
@@ -48,6 +103,8 @@ mod command;
 mod decide;
 mod event;
 mod evolve;
+#[cfg(test)]
+mod money_tests;
 #[cfg(test)]
 mod refund_tests;
 mod state;
@@ -58,12 +115,15 @@ mod transition_tests;
 
 pub use command::{LineDraft, OrderCommand, PlaceOrder};
 pub use event::{
+    AnomalousPaymentRefundRequested, AttentionResolution, DuplicatePaymentReceived,
     LatePaymentReceived, OrderCancelled, OrderClosed, OrderEvent, OrderLine, OrderPlaced,
-    PaymentAmountMismatch, PaymentConfirmed, PaymentRequested, RefundConfirmed, RefundFailed,
+    PaymentAmountMismatch, PaymentConfirmed, PaymentRequested, RefundAttentionResolved,
+    RefundConfirmed, RefundConfirmedAfterFailure, RefundFailed, RefundNeedsAttention,
     RefundRequested,
 };
 pub use state::{
-    AnomalyKind, OrderState, OrderStatus, Payment, PaymentAnomaly, Prepay, Refund, RefundStatus,
+    AnomalyKind, CloseReason, OrderState, OrderStatus, Payment, PaymentAnomaly, Prepay, Refund,
+    RefundStatus, RefundTarget,
 };
 
 use crate::aggregate::Aggregate;
@@ -85,7 +145,22 @@ impl Aggregate for Order {
     type Event = OrderEvent;
 
     fn decide(state: &Self::State, command: OrderCommand) -> Result<Vec<OrderEvent>, DomainError> {
-        decide::decide(state, command)
+        let events = decide::decide(state, command)?;
+        // The money invariants hold after every decision on a sound order. Only
+        // checked for sound orders: `audit verify` folds corrupt logs on purpose.
+        #[cfg(debug_assertions)]
+        if let Some(before) = state
+            && !events.is_empty()
+            && before.invariant_violations().is_empty()
+        {
+            let mut after = Some(before.clone());
+            for event in &events {
+                after = evolve::evolve(after, event);
+            }
+            let violations = after.map(|a| a.invariant_violations()).unwrap_or_default();
+            debug_assert!(violations.is_empty(), "decision broke {violations:?}");
+        }
+        Ok(events)
     }
 
     fn evolve(state: Self::State, event: &OrderEvent) -> Self::State {

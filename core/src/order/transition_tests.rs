@@ -1,11 +1,13 @@
-//! The transition table of `order/mod.rs`, checked cell by cell: every status ×
-//! every command, with the status after (or the error) each cell promises.
+//! The transition tables of `order/mod.rs`, checked cell by cell: every status ×
+//! every command, with the status after (or the error) each cell promises; and every
+//! refund status × every refund command, for a refund of the payment and of an
+//! anomalous payment alike.
 
 use super::*;
 use crate::error::DomainError;
 use crate::testkit::{
-    TOTAL, confirm, confirm_refund, fail_refund, history, place_cmd, request_payment,
-    request_refund, t,
+    TOTAL, confirm, confirm_refund, fail_refund, history, needs_attention, place_cmd,
+    refund_anomaly, request_payment, request_refund, resolve, t,
 };
 
 /// A real history reaching each status.
@@ -35,8 +37,11 @@ fn commands() -> Vec<OrderCommand> {
         OrderCommand::CancelOrder { at: t(10) },
         OrderCommand::CloseOrder { at: t(31) },
         request_refund(9, 100),
+        refund_anomaly(9, 9),
         confirm_refund(9, 100),
         fail_refund(9),
+        needs_attention(9),
+        resolve(9, AttentionResolution::Retried),
     ]
 }
 
@@ -58,14 +63,17 @@ fn expected(status: OrderStatus, command: &str) -> Then {
         "PlaceOrder" => Refused("AlreadyExists"),
         "RequestPayment" if awaiting => To(PaymentRequested),
         "ConfirmPayment" if awaiting => To(Paid),
-        "ConfirmPayment" if paid => Refused("AlreadyPaid"),
-        // A late payment is recorded; the order keeps its status.
+        // Late (cancelled/closed) or duplicate (paid) payments are recorded as
+        // anomalies; the order keeps its status.
         "ConfirmPayment" => To(status),
         "CancelOrder" if awaiting => To(Cancelled),
         "CloseOrder" if awaiting => To(Closed),
         "RequestRefund" if status == Refunded => Refused("RefundExceedsPaid"),
         "RequestRefund" if paid => To(Refunding),
-        "ConfirmRefund" | "FailRefund" if paid => Refused("UnknownRefund"),
+        "RefundAnomalousPayment" => Refused("UnknownAnomaly"),
+        "ConfirmRefund" | "FailRefund" | "MarkRefundNeedsAttention" | "ResolveRefundAttention" => {
+            Refused("UnknownRefund")
+        }
         _ => Refused("InvalidTransition"),
     }
 }
@@ -118,4 +126,137 @@ fn every_status_times_every_command_follows_the_table() {
 fn the_commands_cover_every_command_name() {
     let names: Vec<&str> = commands().iter().map(OrderCommand::name).collect();
     assert_eq!(names, OrderCommand::NAMES);
+}
+
+// --- the refund table ----------------------------------------------------------
+
+/// Which money the refund under test returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Of {
+    /// The order's payment (refund of 1000 fen of a paid order).
+    Payment,
+    /// A duplicate payment of 700 fen (refunded whole).
+    Anomaly,
+}
+
+const ALL_REFUND_STATUSES: [RefundStatus; 4] = [
+    RefundStatus::Pending,
+    RefundStatus::Confirmed,
+    RefundStatus::Failed,
+    RefundStatus::NeedsAttention,
+];
+
+/// A real history whose refund `R1` is in `status`.
+fn reach_refund(of: Of, status: RefundStatus) -> Vec<OrderEvent> {
+    let mut commands = vec![place_cmd(), request_payment(), confirm(1, TOTAL)];
+    let (request, amount) = match of {
+        Of::Payment => (request_refund(1, 1000), 1000),
+        Of::Anomaly => {
+            commands.push(confirm(2, 700));
+            (refund_anomaly(2, 1), 700)
+        }
+    };
+    commands.push(request);
+    match status {
+        RefundStatus::Pending => {}
+        RefundStatus::Confirmed => commands.push(confirm_refund(1, amount)),
+        RefundStatus::Failed => commands.push(fail_refund(1)),
+        RefundStatus::NeedsAttention => commands.push(needs_attention(1)),
+    }
+    history(commands)
+}
+
+/// The refund commands on `R1`, by row name.
+fn refund_commands(of: Of) -> Vec<(&'static str, OrderCommand)> {
+    let (again, amount) = match of {
+        Of::Payment => (request_refund(1, 1000), 1000),
+        Of::Anomaly => (refund_anomaly(2, 1), 700),
+    };
+    vec![
+        ("request again", again),
+        ("ConfirmRefund", confirm_refund(1, amount)),
+        ("FailRefund", fail_refund(1)),
+        ("MarkRefundNeedsAttention", needs_attention(1)),
+        (
+            "resolve RefundedOtherwise",
+            resolve(1, AttentionResolution::RefundedOtherwise),
+        ),
+        ("resolve Retried", resolve(1, AttentionResolution::Retried)),
+    ]
+}
+
+/// What a cell of the refund table promises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RefundThen {
+    /// Appends nothing.
+    Repeat,
+    /// Appends this event; the refund is then in this status.
+    To(&'static str, RefundStatus),
+    Refused(&'static str),
+}
+
+fn refund_expected(status: RefundStatus, row: &str) -> RefundThen {
+    use RefundStatus::*;
+    use RefundThen::*;
+    match (row, status) {
+        ("request again", Failed) => Refused("RefundNoAlreadyFailed"),
+        ("request again", _) => Repeat,
+        ("ConfirmRefund", Pending | NeedsAttention) => To("RefundConfirmed", Confirmed),
+        ("ConfirmRefund", Failed) => To("RefundConfirmedAfterFailure", Confirmed),
+        ("ConfirmRefund", Confirmed) => Repeat,
+        ("FailRefund", Pending | NeedsAttention) => To("RefundFailed", Failed),
+        ("FailRefund", Failed) => Repeat,
+        ("FailRefund" | "MarkRefundNeedsAttention", Confirmed) => Refused("RefundAlreadyConfirmed"),
+        ("MarkRefundNeedsAttention", Pending | Failed) => {
+            To("RefundNeedsAttention", NeedsAttention)
+        }
+        ("MarkRefundNeedsAttention", NeedsAttention) => Repeat,
+        ("resolve RefundedOtherwise", NeedsAttention) => To("RefundAttentionResolved", Confirmed),
+        ("resolve Retried", NeedsAttention) => To("RefundAttentionResolved", Pending),
+        _ => Refused("RefundNotNeedingAttention"),
+    }
+}
+
+#[test]
+fn every_refund_status_times_every_refund_command_follows_the_table() {
+    let mut checked = 0;
+    for of in [Of::Payment, Of::Anomaly] {
+        for status in ALL_REFUND_STATUSES {
+            let given = reach_refund(of, status);
+            let state = Order::fold(&given);
+            let before = state.clone().expect("exists");
+            let refund_status = |s: &OrderState| {
+                s.refund(&crate::testkit::refund_no(1))
+                    .map(|r| r.status)
+                    .expect("R1 recorded")
+            };
+            assert_eq!(refund_status(&before), status, "fixture {of:?} {status:?}");
+            for (row, command) in refund_commands(of) {
+                let cell = format!("{of:?} refund {status:?} × {row}");
+                match (Order::decide(&state, command), refund_expected(status, row)) {
+                    (Ok(events), RefundThen::Repeat) => assert_eq!(events, vec![], "{cell}"),
+                    (Ok(events), RefundThen::To(event_type, to)) => {
+                        let types: Vec<_> = events
+                            .iter()
+                            .map(|e| crate::event::DomainEvent::from(e.clone()).event_type())
+                            .collect();
+                        assert_eq!(types, vec![event_type], "{cell}");
+                        let after = Order::fold(given.iter().chain(&events)).expect("exists");
+                        assert_eq!(refund_status(&after), to, "{cell}");
+                        assert_eq!(after.check_invariants(), Ok(()), "{cell}");
+                        // Refunds of an anomaly never move the order's status.
+                        if of == Of::Anomaly {
+                            assert_eq!(after.status, before.status, "{cell}");
+                        }
+                    }
+                    (Err(error), RefundThen::Refused(kind)) => {
+                        assert_eq!(variant(&error), kind, "{cell}: {error}")
+                    }
+                    (got, want) => panic!("{cell}: expected {want:?}, got {got:?}"),
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert_eq!(checked, 2 * ALL_REFUND_STATUSES.len() * 6);
 }

@@ -1,4 +1,5 @@
-//! WeChat Pay v2 protocol: signing, XML, requestPayment parameters, refund notify decryption (pure).
+//! WeChat Pay v2 protocol: signing, XML, requestPayment parameters, refund notify
+//! decryption, and the daily bill ([`bill`]: parse, render, reconcile) — all pure.
 //!
 //! Nothing here does I/O; the async client and the simulator (paylog-api) call in.
 //! Decisions worth knowing:
@@ -9,6 +10,7 @@
 //!   fields and bodies over [`MAX_BODY_BYTES`], always with a [`WxPayError`].
 //! - Amounts are integer fen (`u64`); times are UTC, converted from Asia/Shanghai.
 
+pub mod bill;
 mod codes;
 mod error;
 pub mod fields;

@@ -50,18 +50,7 @@ pub(super) fn apply(tx: &mut Tx<'_>, position: u64, event: &OrderEvent) -> Resul
 }
 
 pub(crate) fn order_id(event: &OrderEvent) -> paylog_core::OrderId {
-    match event {
-        OrderEvent::OrderPlaced(e) => e.order_id,
-        OrderEvent::PaymentRequested(e) => e.order_id,
-        OrderEvent::PaymentConfirmed(e) => e.order_id,
-        OrderEvent::PaymentAmountMismatch(e) => e.order_id,
-        OrderEvent::LatePaymentReceived(e) => e.order_id,
-        OrderEvent::OrderCancelled(e) => e.order_id,
-        OrderEvent::OrderClosed(e) => e.order_id,
-        OrderEvent::RefundRequested(e) => e.order_id,
-        OrderEvent::RefundConfirmed(e) => e.order_id,
-        OrderEvent::RefundFailed(e) => e.order_id,
-    }
+    event.order_id()
 }
 
 fn ledger_entry(position: u64, event: &OrderEvent, order: &OrderView) -> Option<LedgerEntry> {

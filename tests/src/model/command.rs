@@ -67,7 +67,10 @@ impl Command {
                 | OrderCommand::CloseOrder { at }
                 | OrderCommand::RequestRefund { at, .. }
                 | OrderCommand::ConfirmRefund { at, .. }
-                | OrderCommand::FailRefund { at, .. } => *at,
+                | OrderCommand::FailRefund { at, .. }
+                | OrderCommand::RefundAnomalousPayment { at, .. }
+                | OrderCommand::MarkRefundNeedsAttention { at, .. }
+                | OrderCommand::ResolveRefundAttention { at, .. } => *at,
             },
             Self::Notify(n) => n.at,
         }

@@ -15,7 +15,7 @@ use paylog_core::codec;
 use paylog_core::event::DomainEvent;
 use paylog_core::order::OrderEvent;
 use paylog_core::product::ProductEvent;
-use paylog_core::{OrderId, ProductId};
+use paylog_core::{Fen, OrderId, ProductId};
 use paylog_store::EventStore;
 use uuid::Uuid;
 
@@ -140,16 +140,31 @@ impl LogAudit {
                     .push(e.amount.get());
             }
             DomainEvent::Order(OrderEvent::RefundConfirmed(e)) => {
-                let money = self.orders.entry(e.order_id).or_default();
-                money.refunded += e.amount.get();
-                if money.refunded != e.refunded_after.get() {
-                    return Err(format!(
-                        "position {position}: refunds sum to {} but the event says {}",
-                        money.refunded, e.refunded_after
-                    ));
-                }
+                self.refund_confirmed(e.order_id, e.amount, e.refunded_after, position)?;
+            }
+            // WeChat refunded a refund recorded as Failed: money left all the same.
+            DomainEvent::Order(OrderEvent::RefundConfirmedAfterFailure(e)) => {
+                self.refund_confirmed(e.order_id, e.amount, e.refunded_after, position)?;
             }
             _ => {}
+        }
+        Ok(())
+    }
+
+    fn refund_confirmed(
+        &mut self,
+        order_id: OrderId,
+        amount: Fen,
+        refunded_after: Fen,
+        position: u64,
+    ) -> Result<(), String> {
+        let money = self.orders.entry(order_id).or_default();
+        money.refunded += amount.get();
+        if money.refunded != refunded_after.get() {
+            return Err(format!(
+                "position {position}: refunds sum to {} but the event says {refunded_after}",
+                money.refunded
+            ));
         }
         Ok(())
     }

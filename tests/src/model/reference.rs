@@ -98,8 +98,12 @@ impl OrderModel {
         self.sum(RefundState::Pending)
     }
 
+    /// Saturates: a refund WeChat confirmed after it was recorded Failed may leave
+    /// refunded + pending above paid for a while (core's stated exception).
     pub fn refundable(&self) -> u64 {
-        self.paid() - self.refunded() - self.pending()
+        self.paid()
+            .saturating_sub(self.refunded())
+            .saturating_sub(self.pending())
     }
 
     pub fn refund(&self, no: &OutRefundNo) -> Option<&RefundModel> {
@@ -240,7 +244,12 @@ impl Model {
         let Some(order) = self.orders.get_mut(&order_id) else {
             return Expect::Refused;
         };
-        if !order.awaiting_payment() || (end == Life::Closed && at < order.expires_at) {
+        // An unpaid order with an anomaly took a wrong-amount payment (late ones need
+        // a cancelled or closed order): it may close at once.
+        let early_close_allowed = !order.anomalies.is_empty();
+        if !order.awaiting_payment()
+            || (end == Life::Closed && at < order.expires_at && !early_close_allowed)
+        {
             return Expect::Refused;
         }
         order.life = end;
@@ -262,8 +271,12 @@ impl Model {
         if known {
             return Expect::Accepted(0);
         }
+        // Another transaction for a paid order (WeChat took the money twice), a payment
+        // for a cancelled/closed order, or a wrong amount: money was taken but does not
+        // pay the order: recorded, not counted.
         if order.payment.is_some() {
-            return Expect::Refused;
+            order.anomalies.push(txn.clone());
+            return Expect::Accepted(1);
         }
         if matches!(order.life, Life::Cancelled | Life::Closed) || amount != order.total {
             // Money was taken but does not pay the order: recorded, not counted.
@@ -303,7 +316,10 @@ impl Model {
                     return Expect::Refused;
                 }
                 if let Some(existing) = order.refund(out_refund_no) {
-                    return if existing.amount == amount.get() {
+                    // A number WeChat refused is never sent again.
+                    return if existing.state != RefundState::Failed
+                        && existing.amount == amount.get()
+                    {
                         Expect::Accepted(0)
                     } else {
                         Expect::Refused
@@ -335,6 +351,10 @@ impl Model {
             OrderCommand::PlaceOrder(_)
             | OrderCommand::CancelOrder { .. }
             | OrderCommand::CloseOrder { .. } => Expect::Refused,
+            // Not generated yet: the model learns them with the engine (next phase).
+            OrderCommand::RefundAnomalousPayment { .. }
+            | OrderCommand::MarkRefundNeedsAttention { .. }
+            | OrderCommand::ResolveRefundAttention { .. } => Expect::Refused,
         }
     }
 }
@@ -355,9 +375,23 @@ fn settle(
     if refund.state == to {
         return Expect::Accepted(0);
     }
-    if refund.state != RefundState::Pending || amount.is_some_and(|a| a != refund.amount) {
+    if amount.is_some_and(|a| a != refund.amount) {
         return Expect::Refused;
     }
-    refund.state = to;
+    match (refund.state, to) {
+        (RefundState::Pending, RefundState::Failed) => {}
+        // A confirmation, even one WeChat sends for a refund recorded as Failed (it
+        // refunded after all), is recorded unless it would refund more than paid.
+        (RefundState::Pending | RefundState::Failed, RefundState::Confirmed) => {
+            let amount = refund.amount;
+            if order.refunded() + amount > order.paid() {
+                return Expect::Refused;
+            }
+        }
+        _ => return Expect::Refused,
+    }
+    if let Some(refund) = order.refunds.iter_mut().find(|r| &r.out_refund_no == no) {
+        refund.state = to;
+    }
     Expect::Accepted(1)
 }
