@@ -24,11 +24,15 @@ pub const META_NEXT: &[u8] = b"next";
 /// caught up with the log.
 pub const PROJECTION_VERSIONS: &[(&str, u32)] = &[
     ("users", 1),
-    ("orders", 1),
+    // 2: `OrderState` gained refund targets, anomalies' refunds, close reasons.
+    ("orders", 2),
     ("catalog", 1),
-    ("ledger", 1),
-    ("daily_sales", 1),
-    ("awaiting_payment", 1),
+    // 2: duplicate payments, refunds of anomalies, refunds confirmed after a failure.
+    ("ledger", 2),
+    // 2: only refunds of the payment count as refunded sales.
+    ("daily_sales", 2),
+    // 2: stores a summary of `OrderState`, whose status set changed.
+    ("awaiting_payment", 2),
 ];
 
 /// One column family of a generation. `gN.<name>` on disk.

@@ -70,12 +70,17 @@ pub type OrderView = OrderState;
 pub enum LedgerKind {
     /// A confirmed payment of an order (`PaymentConfirmed`).
     Payment,
-    /// A confirmed refund (`RefundConfirmed`).
+    /// A confirmed refund of the order's payment (`RefundConfirmed`,
+    /// `RefundConfirmedAfterFailure`, or an operator's `RefundedOtherwise`).
     Refund,
     /// Money WeChat took that did not pay the order: wrong amount (`PaymentAmountMismatch`).
     AmountMismatch,
     /// Money WeChat took for a cancelled/closed order (`LatePaymentReceived`).
     LatePayment,
+    /// A second transaction for an order already paid (`DuplicatePaymentReceived`).
+    DuplicatePayment,
+    /// An anomalous payment returned to the shopper (`RefundAnomalousPayment`, settled).
+    AnomalyRefund,
 }
 
 /// One entry of the payments ledger, keyed by the log position of its event.
@@ -105,7 +110,8 @@ pub struct DailySales {
     /// Orders paid that day (by WeChat's `time_end`).
     pub orders_paid: u64,
     pub paid: Fen,
-    /// Refunds confirmed that day.
+    /// Refunds of orders' payments confirmed that day (refunds of anomalous money are
+    /// not sales: see the ledger).
     pub refunded: Fen,
 }
 

@@ -6,7 +6,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Asia::Shanghai;
-use paylog_core::order::{Order, OrderEvent, OrderState};
+use paylog_core::order::{AttentionResolution, Order, OrderEvent, OrderState, RefundTarget};
+use paylog_core::payment_refs::{OutRefundNo, RefundId, TransactionId};
 use paylog_core::{Aggregate, Fen};
 
 use super::Tx;
@@ -46,7 +47,7 @@ pub(super) fn apply(tx: &mut Tx<'_>, position: u64, event: &OrderEvent) -> Resul
     if let Some(entry) = ledger_entry(position, event, &after) {
         tx.put(View::Ledger, layout::u64_value(position).to_vec(), &entry)?;
     }
-    daily(tx, event)
+    daily(tx, event, &after)
 }
 
 pub(crate) fn order_id(event: &OrderEvent) -> paylog_core::OrderId {
@@ -85,15 +86,77 @@ fn ledger_entry(position: u64, event: &OrderEvent, order: &OrderView) -> Option<
             Some(e.transaction_id.clone()),
             e.paid_at,
         )),
-        OrderEvent::RefundConfirmed(e) => {
-            let transaction = order.payment.as_ref().map(|p| p.transaction_id.clone());
-            let mut refund = entry(LedgerKind::Refund, e.amount, transaction, e.at);
-            refund.out_refund_no = Some(e.out_refund_no.clone());
-            refund.refund_id = Some(e.refund_id.clone());
-            Some(refund)
+        OrderEvent::DuplicatePaymentReceived(e) => Some(entry(
+            LedgerKind::DuplicatePayment,
+            e.amount,
+            Some(e.transaction_id.clone()),
+            e.paid_at,
+        )),
+        OrderEvent::RefundConfirmed(e) => Some(refund_entry(
+            entry,
+            order,
+            &e.out_refund_no,
+            Some(e.refund_id.clone()),
+            e.amount,
+            e.at,
+        )),
+        OrderEvent::RefundConfirmedAfterFailure(e) => Some(refund_entry(
+            entry,
+            order,
+            &e.out_refund_no,
+            Some(e.refund_id.clone()),
+            e.amount,
+            e.at,
+        )),
+        // The operator says the shopper got the money by other means: it left the shop.
+        OrderEvent::RefundAttentionResolved(e)
+            if e.resolution == AttentionResolution::RefundedOtherwise =>
+        {
+            let refund_id = order
+                .refunds
+                .iter()
+                .find(|r| r.out_refund_no == e.out_refund_no)
+                .and_then(|r| r.refund_id.clone());
+            Some(refund_entry(
+                entry,
+                order,
+                &e.out_refund_no,
+                refund_id,
+                e.amount,
+                e.at,
+            ))
         }
         _ => None,
     }
+}
+
+/// A ledger entry for money returned: the transaction it returns is the order's
+/// payment or, for the refund of an anomaly, that anomaly's own transaction.
+fn refund_entry(
+    entry: impl Fn(LedgerKind, Fen, Option<TransactionId>, DateTime<Utc>) -> LedgerEntry,
+    order: &OrderView,
+    out_refund_no: &OutRefundNo,
+    refund_id: Option<RefundId>,
+    amount: Fen,
+    at: DateTime<Utc>,
+) -> LedgerEntry {
+    let target = order
+        .refunds
+        .iter()
+        .find(|r| &r.out_refund_no == out_refund_no)
+        .map(|r| r.target.clone());
+    debug_assert!(target.is_some(), "a settled refund was requested first");
+    let (kind, transaction) = match target {
+        Some(RefundTarget::Anomaly(t)) => (LedgerKind::AnomalyRefund, Some(t)),
+        _ => (
+            LedgerKind::Refund,
+            order.payment.as_ref().map(|p| p.transaction_id.clone()),
+        ),
+    };
+    let mut refund = entry(kind, amount, transaction, at);
+    refund.out_refund_no = Some(out_refund_no.clone());
+    refund.refund_id = refund_id;
+    refund
 }
 
 /// The calendar day of an instant in Asia/Shanghai, the shop's (and WeChat's) time zone.
@@ -101,21 +164,46 @@ pub(crate) fn shanghai_day(at: DateTime<Utc>) -> NaiveDate {
     at.with_timezone(&Shanghai).date_naive()
 }
 
-fn daily(tx: &mut Tx<'_>, event: &OrderEvent) -> Result<()> {
+fn daily(tx: &mut Tx<'_>, event: &OrderEvent, order: &OrderView) -> Result<()> {
+    // Sales count the order's own payment and its refunds; anomalous money (and its
+    // return) is not a sale and is reported by the ledger instead.
+    let refunds_payment = |no: &OutRefundNo| {
+        order
+            .refunds
+            .iter()
+            .any(|r| &r.out_refund_no == no && r.target == RefundTarget::Payment)
+    };
     let (day, change): (_, fn(&mut DailySales, Fen)) = match event {
         OrderEvent::OrderPlaced(e) => (shanghai_day(e.at), |d, _| d.orders_placed += 1),
         OrderEvent::PaymentConfirmed(e) => (shanghai_day(e.paid_at), |d, amount| {
             d.orders_paid += 1;
             d.paid = add(d.paid, amount);
         }),
-        OrderEvent::RefundConfirmed(e) => (shanghai_day(e.at), |d, amount| {
-            d.refunded = add(d.refunded, amount);
-        }),
+        OrderEvent::RefundConfirmed(e) if refunds_payment(&e.out_refund_no) => {
+            (shanghai_day(e.at), |d, amount| {
+                d.refunded = add(d.refunded, amount);
+            })
+        }
+        OrderEvent::RefundConfirmedAfterFailure(e) if refunds_payment(&e.out_refund_no) => {
+            (shanghai_day(e.at), |d, amount| {
+                d.refunded = add(d.refunded, amount);
+            })
+        }
+        OrderEvent::RefundAttentionResolved(e)
+            if e.resolution == AttentionResolution::RefundedOtherwise
+                && refunds_payment(&e.out_refund_no) =>
+        {
+            (shanghai_day(e.at), |d, amount| {
+                d.refunded = add(d.refunded, amount);
+            })
+        }
         _ => return Ok(()),
     };
     let amount = match event {
         OrderEvent::PaymentConfirmed(e) => e.amount,
         OrderEvent::RefundConfirmed(e) => e.amount,
+        OrderEvent::RefundConfirmedAfterFailure(e) => e.amount,
+        OrderEvent::RefundAttentionResolved(e) => e.amount,
         _ => Fen::ZERO,
     };
     let key = layout::day_key(day);
