@@ -9,7 +9,7 @@ use paylog_core::DomainError;
 use paylog_projections::ProjectionError;
 use paylog_store::StoreError;
 
-use paylog_engine::EngineError;
+use paylog_engine::{EngineError, StreamId};
 use paylog_wechat::WechatError;
 
 #[derive(Debug, thiserror::Error)]
@@ -24,7 +24,7 @@ pub enum Error {
 
     /// The command kept losing expected-version races; the caller may retry it.
     #[error("too much contention on {stream_id}: gave up after {attempts} attempts")]
-    Contention { stream_id: String, attempts: u32 },
+    Contention { stream_id: StreamId, attempts: u32 },
 
     /// A programming error in how the engine was called (never caused by input).
     #[error("engine misuse: {0}")]

@@ -7,6 +7,8 @@
 use paylog_core::DomainError;
 use paylog_store::StoreError;
 
+use crate::StreamId;
+
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// The domain refused the command (invalid input, wrong state, not enough stock…).
@@ -19,7 +21,7 @@ pub enum EngineError {
 
     /// The command kept losing expected-version races; the caller may retry it.
     #[error("too much contention on {stream_id}: gave up after {attempts} attempts")]
-    Contention { stream_id: String, attempts: u32 },
+    Contention { stream_id: StreamId, attempts: u32 },
 
     /// A programming error in how the engine was called (never caused by input).
     #[error("engine misuse: {0}")]

@@ -23,6 +23,7 @@ mod error;
 mod key;
 mod load;
 mod run;
+mod stream_id;
 #[cfg(test)]
 mod tests;
 
@@ -37,6 +38,7 @@ pub use error::EngineError;
 pub use key::CommandKey;
 pub use load::Loaded;
 pub use run::encode_events;
+pub use stream_id::StreamId;
 
 /// How many times a command is decided again after losing a version race.
 pub const MAX_ATTEMPTS: u32 = 8;

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use lru::LruCache;
 use paylog_core::{Aggregate, DomainError, DomainEvent, codec};
 
-use super::Engine;
+use super::{Engine, StreamId};
 use crate::EngineError as Error;
 
 /// How many streams the state cache holds by default.
@@ -26,7 +26,7 @@ const READ_PAGE: usize = 1024;
 /// An aggregate's state and the stream version it reflects.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Loaded<S> {
-    pub stream_id: String,
+    pub stream_id: StreamId,
     pub state: S,
     /// The stream's version: `0` for a stream with no events.
     pub version: u64,
@@ -122,7 +122,7 @@ impl Engine {
             self.cache.put(stream_id, version, state.clone());
         }
         Ok(Loaded {
-            stream_id: stream_id.to_owned(),
+            stream_id: StreamId::from(stream_id),
             state,
             version,
         })

@@ -5,7 +5,7 @@ use std::future::Future;
 use paylog_core::{Decision, DomainEvent, codec};
 use paylog_store::{AppendRequest, ExpectedVersion, NewEvent, StoreError, StreamAppend};
 
-use super::{CommandMeta, Committed, Engine, MAX_ATTEMPTS};
+use super::{CommandMeta, Committed, Engine, MAX_ATTEMPTS, StreamId};
 use crate::EngineError as Error;
 
 /// A command's decision together with the version of every stream it read.
@@ -13,7 +13,7 @@ use crate::EngineError as Error;
 pub(crate) struct Planned {
     pub decision: Decision,
     /// `(stream id, version)` of each stream loaded to decide.
-    pub read: Vec<(String, u64)>,
+    pub read: Vec<(StreamId, u64)>,
 }
 
 impl Planned {
@@ -59,7 +59,7 @@ impl Engine {
         meta: CommandMeta,
         command: &C,
     ) -> Result<Committed, Error> {
-        let mut last_conflict = String::new();
+        let mut last_conflict = StreamId::from(String::new());
         for _ in 0..MAX_ATTEMPTS {
             let planned = command.plan(self, &meta).await?;
             if planned.decision.is_empty() {
@@ -83,7 +83,7 @@ impl Engine {
                 }
                 Err(StoreError::Conflict { stream_id, .. }) => {
                     tracing::debug!(%stream_id, command_id = %meta.command_id, "version conflict, deciding again");
-                    last_conflict = stream_id;
+                    last_conflict = StreamId::from(stream_id);
                 }
                 Err(other) => return Err(other.into()),
             }
