@@ -2,7 +2,9 @@
 #
 #   make run    installs what is missing, builds, and runs `paylog serve`
 #               (embedded RocksDB in ./data, the WeChat simulator in-process)
-#   make test   installs what is missing and runs the whole test suite (CI runs this)
+#   make test   installs what is missing, checks formatting and lints, then runs the
+#               whole test suite (CI runs this)
+#   make lint   the formatting and lint checks alone
 #
 # Cargo's target dir lives outside the checkout so that fresh clones (CI) reuse
 # the ~17-minute RocksDB C++ build instead of repeating it.
@@ -17,7 +19,8 @@ setup:
 run: setup
 	$(CARGO) run -p paylog-api --bin paylog -- serve $(ARGS)
 
-test: setup
+# Lints first, so a formatting slip fails in seconds rather than after the suite.
+test: lint
 	$(CARGO) test --workspace
 
 demo: setup

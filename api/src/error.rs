@@ -1,13 +1,16 @@
-//! [`Error`]: the one error type of the api crate (engine, WeChat calls, HTTP).
+//! [`Error`]: the one error type of the application's services (what the engine, the
+//! views and WeChat answered, and what the services themselves refuse).
 //!
 //! The HTTP layer turns it into a status and a JSON body (`http::error`); the
-//! variants say what kind of failure it is, so that mapping never has to guess.
+//! variants say what kind of failure it is, so that mapping never has to guess. The
+//! engine's own [`EngineError`] converts variant for variant.
 
 use paylog_core::DomainError;
 use paylog_projections::ProjectionError;
 use paylog_store::StoreError;
 
-use crate::wechat::WechatError;
+use paylog_engine::{EngineError, StreamId};
+use paylog_wechat::WechatError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -21,7 +24,7 @@ pub enum Error {
 
     /// The command kept losing expected-version races; the caller may retry it.
     #[error("too much contention on {stream_id}: gave up after {attempts} attempts")]
-    Contention { stream_id: String, attempts: u32 },
+    Contention { stream_id: StreamId, attempts: u32 },
 
     /// A programming error in how the engine was called (never caused by input).
     #[error("engine misuse: {0}")]
@@ -48,6 +51,16 @@ pub enum Error {
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
 
+    /// The request is malformed in a way only the application can judge (e.g. a
+    /// stock change over the limit); `code` is stable, `message` is for people.
+    #[error("{message}")]
+    BadInput { code: &'static str, message: String },
+
+    /// The caller could not be authenticated (a refused login code, a wrong password);
+    /// `message` is for people and says no more than that.
+    #[error("{message}")]
+    Unauthorized { message: &'static str },
+
     /// An internal operation failed (a background task, a hashing primitive).
     #[error("internal: {0}")]
     Internal(String),
@@ -55,4 +68,24 @@ pub enum Error {
     /// Start-up failed: bad configuration, a port or directory that cannot be used.
     #[error("start-up: {0}")]
     Startup(String),
+}
+
+impl From<EngineError> for Error {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::Domain(e) => Self::Domain(e),
+            EngineError::Store(e) => Self::Store(e),
+            EngineError::Contention {
+                stream_id,
+                attempts,
+            } => Self::Contention {
+                stream_id,
+                attempts,
+            },
+            EngineError::Misuse(what) => Self::Misuse(what),
+            EngineError::CorruptEvent { position, reason } => {
+                Self::CorruptEvent { position, reason }
+            }
+        }
+    }
 }

@@ -1,25 +1,22 @@
-//! paylog's application crate: everything between the outside world and the log.
+//! paylog's application crate: everything between the outside world and the log
+//! that is not a crate of its own.
 //!
-//! Map of the crate:
-//! - [`engine`]: the command pipeline (load aggregates → decide in `paylog_core` →
-//!   append with expected versions → bounded retry on conflict). Not HTTP-specific.
-//! - [`wechat`]: the async WeChat Pay v2 / login client (reqwest).
-//! - [`sim`]: a local WeChat simulator speaking the real v2 protocol over HTTP.
-//! - [`http`]: the mini-program REST API and the WeChat notify endpoints (axum), and
-//!   [`http::Application`], the whole server for `paylog serve` and the tests.
-//! - [`payments`]: payment orchestration (prepay, notifies, refunds, cancel) and the
-//!   reconciler for lost notifies and expired orders.
-//! - [`config`]: typed settings with environment overrides; secrets wrapped.
-//! - [`cli`]: the `paylog` subcommands.
-//! - [`bench`]: `paylog bench`, the benchmarks against this machine's raw limits.
-//! - [`error`]: [`Error`](error::Error), the crate's one error type.
+//! Map of the crate (each layer imports only the ones below it):
+//! - [`cli`]: the `paylog` subcommands (the binary's `main` hands over here);
+//! - [`app`]: [`app::Application`], the composition root that builds everything;
+//! - [`http`]: the mini-program REST API and the WeChat notify endpoints (axum):
+//!   handlers that parse, call one service and map its answer;
+//! - [`services`]: the application logic (accounts, catalog, ordering, payments and
+//!   the reconciler, audits) over the engine, the views and WeChat;
+//! - [`metrics`], [`config`], [`error`]: leaves every layer may use.
+//!
+//! Beside it, under `api/`: `paylog-engine` (the command pipeline), `paylog-wechat`
+//! (the WeChat client), `paylog-sim` (the WeChat simulator), `paylog-bench`.
 
-pub mod bench;
+pub mod app;
 pub mod cli;
 pub mod config;
-pub mod engine;
 pub mod error;
 pub mod http;
-pub mod payments;
-pub mod sim;
-pub mod wechat;
+pub mod metrics;
+pub mod services;

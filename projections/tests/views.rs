@@ -1,6 +1,10 @@
 //! The views against a real RocksStore: live projection equals a rebuild, restarts
 //! neither double nor drop events, queries answer what the log says.
 
+// Test code: helpers fail the test with a message, as the tests themselves do
+// (clippy.toml allows that inside #[test] functions, not in their helpers).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::HashMap;

@@ -3,11 +3,15 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+use paylog_engine::Clock;
+
+use paylog_api::app::AppHandles;
 use paylog_api::config::{DurabilityArg, ServeArgs, StoreArgs, WechatArgs};
-use paylog_api::http::AppHandles;
-use paylog_api::sim::{self, SimConfig, SimHandle};
+use paylog_sim::{self as sim, SimConfig, SimHandle};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
@@ -18,6 +22,29 @@ use tokio::task::JoinHandle;
 
 /// The admin token every test app is configured with (unless disabled).
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+/// The app's clock: the machine's, plus however far a test moved it forward, so a
+/// test reaches a timeout by moving time instead of sleeping past it.
+#[derive(Debug, Default)]
+pub struct TestClock {
+    ahead: Mutex<chrono::Duration>,
+}
+
+impl TestClock {
+    /// Moves the clock forward by `by`.
+    pub fn advance(&self, by: Duration) {
+        let by = chrono::Duration::from_std(by).expect("a test-sized duration");
+        let mut ahead = self.ahead.lock().unwrap_or_else(|p| p.into_inner());
+        *ahead += by;
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        let ahead = *self.ahead.lock().unwrap_or_else(|p| p.into_inner());
+        Utc::now() + ahead
+    }
+}
 
 /// How a test app differs from the defaults.
 #[derive(Debug, Clone)]
@@ -74,6 +101,8 @@ pub struct TestApp {
     pub sim: SimHandle,
     pub sim_config: SimConfig,
     pub data_dir: PathBuf,
+    /// The clock of every request, the payments and the reconciler.
+    pub clock: Arc<TestClock>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), paylog_api::error::Error>>>,
     _dir: TempDir,
@@ -145,7 +174,8 @@ pub async fn spawn_app_with(config: TestConfig) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
     let addr = listener.local_addr().expect("app address");
     let args = serve_args(data_dir.clone(), addr, Some((&sim, &sim_config)), &config);
-    let app = paylog_api::http::Application::build(args, listener)
+    let clock = Arc::new(TestClock::default());
+    let app = paylog_api::app::Application::build_with_clock(args, listener, clock.clone())
         .await
         .expect("build app");
     let handles = app.handles();
@@ -164,6 +194,7 @@ pub async fn spawn_app_with(config: TestConfig) -> TestApp {
         sim,
         sim_config,
         data_dir,
+        clock,
         shutdown: Some(tx),
         server: Some(server),
         _dir: dir,
@@ -484,7 +515,7 @@ impl TestApp {
     }
 
     /// One reconciler pass.
-    pub async fn reconcile_once(&self) -> paylog_api::payments::ReconcileReport {
+    pub async fn reconcile_once(&self) -> paylog_api::services::payments::ReconcileReport {
         self.handles
             .reconciler
             .run_once()

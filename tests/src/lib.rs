@@ -8,6 +8,11 @@
 //! - [`wx`]: hand-built WeChat notifies (signed, forged, encrypted);
 //! - [`model`]: the reference model of the property tests.
 
+// This library is test support, not production code: its helpers fail the test that
+// calls them with a message (`expect`) instead of threading errors back, exactly as
+// the tests themselves do (clippy.toml allows both in tests).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 pub mod app;
 pub mod model;
 pub mod wx;

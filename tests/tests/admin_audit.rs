@@ -2,6 +2,10 @@
 //! the daily sales report) over real HTTP, against a history scripted through the API
 //! and the WeChat simulator, and checked against the log and the audit library.
 
+// Test code: helpers fail the test with a message, as the tests themselves do
+// (clippy.toml allows that inside #[test] functions, not in their helpers).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, Utc};
 use paylog_core::OrderId;
 use paylog_projections::audit::order_history;

@@ -1,5 +1,9 @@
 //! `paylog demo` passes: its library function runs the whole story over real HTTP.
 
+// Test code: helpers fail the test with a message, as the tests themselves do
+// (clippy.toml allows that inside #[test] functions, not in their helpers).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[tokio::test]
 async fn the_demo_runs_the_whole_story_and_every_step_behaves() {
     let mut out = Vec::new();

@@ -5,6 +5,10 @@
 //! unchanged (bad input changes nothing). At the end the server is still healthy.
 //! `PROPTEST_CASES` scales the search like the model test's.
 
+// Test code: helpers fail the test with a message, as the tests themselves do
+// (clippy.toml allows that inside #[test] functions, not in their helpers).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::sync::Arc;
 
 use paylog_tests::wx::PayNotifyDraft;

@@ -1,6 +1,10 @@
 //! End-to-end: auth, catalog, admin access, error shapes, ops endpoints — the real
 //! server on 127.0.0.1 with its own temp data dir and simulator.
 
+// Test code: helpers fail the test with a message, as the tests themselves do
+// (clippy.toml allows that inside #[test] functions, not in their helpers).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use paylog_tests::{ADMIN_TOKEN, TestConfig, spawn_app, spawn_app_with};
 use reqwest::Method;
 use serde_json::json;
@@ -313,7 +317,7 @@ async fn graceful_shutdown_closes_the_log_and_a_restart_keeps_everything() {
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let args = paylog_tests::app::serve_args(data_dir, addr, None, &TestConfig::default());
-    let restarted = paylog_api::http::Application::build(args, listener)
+    let restarted = paylog_api::app::Application::build(args, listener)
         .await
         .expect("reopens the same data dir");
     let handles = restarted.handles();

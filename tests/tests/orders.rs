@@ -1,6 +1,10 @@
 //! End-to-end: placing, listing, showing and cancelling orders; idempotency keys;
 //! the race for the last unit — checked through HTTP and through the log.
 
+// Test code: helpers fail the test with a message, as the tests themselves do
+// (clippy.toml allows that inside #[test] functions, not in their helpers).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use paylog_tests::spawn_app;
 use serde_json::json;
 

@@ -1,6 +1,10 @@
 //! End-to-end: paying (prepay reuse), every payment-notify case, refunds and their
 //! notifies — through the simulator over real HTTP, checked in the log.
 
+// Test code: helpers fail the test with a message, as the tests themselves do
+// (clippy.toml allows that inside #[test] functions, not in their helpers).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use paylog_tests::wx::{PayNotifyDraft, refund_notify_xml};
 use paylog_tests::{TestApp, spawn_app};
 use serde_json::json;

@@ -6,6 +6,10 @@
 //! short story of `Step`s and saved in `tests/proptest-regressions/properties.txt`,
 //! which is committed, so that it is replayed first on every later run.
 
+// Test code: helpers fail the test with a message, as the tests themselves do
+// (clippy.toml allows that inside #[test] functions, not in their helpers).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use paylog_tests::model::step::steps;
 use paylog_tests::model::{Step, World};
 use proptest::prelude::*;

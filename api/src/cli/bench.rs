@@ -2,13 +2,86 @@
 //! (`--json` for machines). `--quick` takes under a minute, the full run under ten.
 
 use std::io::Write as _;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::Args;
+use clap::{Args, Parser};
+use futures::FutureExt as _;
+use futures::future::BoxFuture;
+use paylog_bench::{self as bench, Config, Sizes, Target};
+use paylog_core::UserId;
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
 
-use crate::bench::{self, Config, Sizes};
+use crate::app::Application;
+use crate::config::ServeArgs;
+use crate::services::accounts::token::TokenKeys;
+
+/// How long a bench server may take to fold a new shop into its views.
+const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// `ServeArgs` as `paylog serve` would parse them, so that defaults stay the binary's.
+#[derive(Debug, Parser)]
+struct ServeLine {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// The real paylog server, in-process, for the bench's HTTP rows.
+#[derive(Debug)]
+struct InProcess;
+
+impl Target for InProcess {
+    fn start(
+        &self,
+        data_dir: PathBuf,
+        token_secret: String,
+        stop: oneshot::Receiver<()>,
+    ) -> BoxFuture<'static, anyhow::Result<(SocketAddr, BoxFuture<'static, ()>)>> {
+        async move {
+            let args = ServeLine::try_parse_from([
+                "paylog-bench".as_ref(),
+                "--data-dir".as_ref(),
+                data_dir.as_os_str(),
+                "--listen".as_ref(),
+                "127.0.0.1:0".as_ref(),
+                "--token-secret".as_ref(),
+                token_secret.as_ref(),
+            ])?
+            .serve;
+            let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+            let app = Application::build(args, listener).await?;
+            let handles = app.handles();
+            let head = handles.store.head();
+            if !handles.views.wait_for(head, CATCH_UP_TIMEOUT).await {
+                anyhow::bail!("the views did not catch up with the new shop");
+            }
+            let serving = async move {
+                if let Err(e) = app
+                    .run_until_stopped(async {
+                        let _ = stop.await;
+                    })
+                    .await
+                {
+                    tracing::error!(error = %e, "bench server failed");
+                }
+            }
+            .boxed();
+            Ok((handles.addr, serving))
+        }
+        .boxed()
+    }
+
+    fn token(&self, token_secret: &str, user: UserId) -> anyhow::Result<String> {
+        let keys = TokenKeys::new(&SecretString::from(token_secret));
+        Ok(keys.issue(user)?)
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -55,6 +128,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         rows: args.rows,
         scratch: args.scratch.unwrap_or_else(std::env::temp_dir),
         server_exe: std::env::current_exe().context("finding the paylog binary")?,
+        target: Arc::new(InProcess),
     };
     let report = bench::run(&config, |step| eprintln!("paylog bench: {step}…"));
     let mut out = std::io::stdout().lock();

@@ -16,8 +16,8 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
+use crate::app::{AppHandles, Application};
 use crate::config::{DurabilityArg, ServeArgs, StoreArgs, WechatArgs};
-use crate::http::{AppHandles, Application};
 
 const ADMIN_TOKEN: &str = "demo-admin-token";
 

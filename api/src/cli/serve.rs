@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use tracing_subscriber::EnvFilter;
 
+use crate::app::Application;
 use crate::config::ServeArgs;
-use crate::http::Application;
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     init_tracing();

@@ -128,7 +128,7 @@ pub fn run(
                 Some(t) => t,
                 None => chrono::Utc::now().timestamp(),
             };
-            let nonce = nonce.unwrap_or_else(crate::wechat::nonce);
+            let nonce = nonce.unwrap_or_else(paylog_wechat::nonce);
             let p = RequestPayment::new(&appid, &prepay_id, ts, &nonce, key.sign_type, &key.key());
             serde_json::to_writer_pretty(&mut stdout, &p)?;
             writeln!(stdout)?;

@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::Args;
 use secrecy::SecretString;
 
-use crate::sim::{self, SimConfig};
+use paylog_sim::{self as sim, SimConfig};
 
 /// Flags of `paylog wxpay-sim`; credentials default to the simulator's demo ones.
 #[derive(Debug, Clone, Args)]

@@ -14,7 +14,7 @@ use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
 use paylog_core::OrderId;
 use paylog_core::order::OrderState;
-use paylog_projections::audit::{ExportedEvent, HistoryEntry, order_history};
+use paylog_projections::audit::{ExportedEvent, HistoryEntry};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -68,31 +68,16 @@ pub async fn order_history_of(
 ) -> Result<Json<OrderAudit>, ApiError> {
     // Validate everything before touching the log.
     let as_of = query.as_of.as_deref().map(parse_instant).transpose()?;
-    let mut history = order_history(&**state.engine.store(), OrderId::from_uuid(id))
-        .await
-        .map_err(Error::from)?;
-    if history.entries.is_empty() {
-        return Err(ApiError::not_found("order"));
-    }
-    let order_state = match as_of {
-        Some(at) => {
-            let then = history.state_as_of(at).cloned();
-            // Keep exactly the prefix `state_as_of` folded.
-            let known = history
-                .entries
-                .iter()
-                .take_while(|e| e.recorded_at <= at)
-                .count();
-            history.entries.truncate(known);
-            then
-        }
-        None => history.current().cloned(),
-    };
+    let history = state
+        .audit
+        .order_history(OrderId::from_uuid(id), as_of)
+        .await?
+        .ok_or_else(|| ApiError::not_found("order"))?;
     Ok(Json(OrderAudit {
         order_id: id,
         as_of,
         entries: history.entries,
-        state: order_state,
+        state: history.state,
     }))
 }
 
@@ -143,15 +128,11 @@ pub async fn events(
         .limit
         .unwrap_or(DEFAULT_EVENTS_LIMIT)
         .clamp(1, MAX_EVENTS_LIMIT);
-    let store = state.engine.store();
-    // Read the head first: the page may run past it, never stop short of it.
-    let head = store.head();
-    let page = store
-        .read_all(query.after, limit)
-        .await
-        .map_err(Error::from)?;
-    let next_after = page.last().map_or(query.after, |e| e.position);
+    let page = state.audit.log_page(query.after, limit).await?;
+    let head = page.head;
+    let next_after = page.events.last().map_or(query.after, |e| e.position);
     let events = page
+        .events
         .iter()
         .map(ExportedEvent::from_recorded)
         .collect::<Result<Vec<_>, _>>()
@@ -216,17 +197,7 @@ pub async fn daily(
     _admin: Admin,
     ApiQuery(query): ApiQuery<DailyQuery>,
 ) -> Result<Json<DailyReport>, ApiError> {
-    if query.from > query.to {
-        return Err(ApiError::bad_request(
-            "invalid_range",
-            format!("from ({}) is after to ({})", query.from, query.to),
-        ));
-    }
-    // The views refuse ranges that are too long (400 invalid_argument).
-    let sales = state
-        .views
-        .daily_sales(query.from, query.to)
-        .map_err(Error::from)?;
+    let sales = state.audit.daily_sales(query.from, query.to)?;
     let mut totals = DailyTotals::default();
     let days = sales
         .into_iter()

@@ -3,20 +3,16 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use paylog_core::DomainError;
-use paylog_core::UserId;
-use paylog_core::identity::{OpenId, PasswordHash, Username};
-use paylog_core::user::{Credentials, RegisterUser};
+use paylog_core::identity::Username;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, Meta};
-use super::password::{self, MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use super::state::AppState;
 use crate::error::Error;
-use crate::wechat::WechatError;
+use crate::services::accounts::password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct WechatLogin {
@@ -48,12 +44,8 @@ pub struct Token {
     pub token: String,
 }
 
-fn issue(state: &AppState, user_id: UserId) -> Result<String, ApiError> {
-    state
-        .tokens
-        .issue(user_id)
-        .map_err(|e| Error::Internal(format!("signing a token: {e}")).into())
-}
+/// Longest `wx.login` code accepted, in bytes (WeChat's are 32).
+const MAX_LOGIN_CODE_BYTES: usize = 128;
 
 /// Exchanges a `wx.login` code for a token, registering the user on first login.
 #[utoipa::path(post, path = "/v1/auth/wechat", tag = "auth", request_body = WechatLogin,
@@ -63,62 +55,17 @@ pub async fn wechat(
     Meta(meta): Meta,
     ApiJson(body): ApiJson<WechatLogin>,
 ) -> Result<Json<WechatSession>, ApiError> {
-    if body.code.is_empty() || body.code.len() > 128 {
+    if body.code.is_empty() || body.code.len() > MAX_LOGIN_CODE_BYTES {
         return Err(ApiError::bad_request(
             "invalid_code",
-            "code must be 1 to 128 bytes",
+            format!("code must be 1 to {MAX_LOGIN_CODE_BYTES} bytes"),
         ));
     }
-    let session = match state.payments.wechat().jscode2session(&body.code).await {
-        Ok(s) => s,
-        Err(WechatError::Login { errcode, .. }) => {
-            tracing::info!(errcode, "WeChat refused a login code");
-            return Err(ApiError::unauthorized(
-                "WeChat did not accept the login code",
-            ));
-        }
-        Err(e) => return Err(Error::from(e).into()),
-    };
-    // The session_key stays here: it is never stored, logged or sent on.
-    drop(session.session_key);
-    let openid = OpenId::parse(&session.openid)
-        .map_err(|e| Error::from(WechatError::BadAnswer(e.to_string())))?;
-    if let Some(user_id) = state.engine.user_by_openid(&openid).await? {
-        let token = issue(&state, user_id)?;
-        return Ok(Json(WechatSession {
-            token,
-            user_id: user_id.as_uuid(),
-            new_user: false,
-        }));
-    }
-    let user_id = UserId::from_uuid(Uuid::now_v7());
-    let command = RegisterUser {
-        user_id,
-        credentials: Credentials::WeChat {
-            openid: openid.clone(),
-        },
-        at: meta.at,
-    };
-    let (user_id, new_user) = match state.engine.register_user(meta, command).await {
-        Ok(committed) => {
-            state.settle("RegisterUser", &committed).await;
-            (user_id, true)
-        }
-        // A concurrent first login of the same user won the race: use that account.
-        Err(Error::Domain(DomainError::OpenIdTaken(_))) => {
-            let existing = state.engine.user_by_openid(&openid).await?;
-            (
-                existing.ok_or(Error::Misuse("openid claimed without a user"))?,
-                false,
-            )
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let token = issue(&state, user_id)?;
+    let session = state.accounts.wechat_login(meta, &body.code).await?;
     Ok(Json(WechatSession {
-        token,
-        user_id: user_id.as_uuid(),
-        new_user,
+        token: session.token,
+        user_id: session.user_id.as_uuid(),
+        new_user: session.new_user,
     }))
 }
 
@@ -138,24 +85,10 @@ pub async fn register(
             format!("password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters"),
         ));
     }
-    // Checked before hashing so a taken name costs no argon2 work (the claim is
-    // checked again, atomically, when the user is registered).
-    if state.engine.user_by_username(&username).await?.is_some() {
-        return Err(Error::from(DomainError::UsernameTaken(username)).into());
-    }
-    let phc = password::hash(body.password).await?;
-    let password_hash = PasswordHash::parse(&phc).map_err(Error::from)?;
-    let user_id = UserId::from_uuid(Uuid::now_v7());
-    let command = RegisterUser {
-        user_id,
-        credentials: Credentials::Password {
-            username,
-            password_hash,
-        },
-        at: meta.at,
-    };
-    let committed = state.engine.register_user(meta, command).await?;
-    state.settle("RegisterUser", &committed).await;
+    let user_id = state
+        .accounts
+        .register(meta, username, body.password)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(Registered {
@@ -171,24 +104,9 @@ pub async fn password_login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<PasswordForm>,
 ) -> Result<Json<Token>, ApiError> {
-    let refused = || ApiError::unauthorized("wrong username or password");
-    let user = match Username::parse(&body.username) {
-        Ok(username) => match state.engine.user_by_username(&username).await? {
-            Some(user_id) => state.engine.user(user_id).await?,
-            None => None,
-        },
-        Err(_) => None,
-    };
-    let phc = user
-        .as_ref()
-        .and_then(|u| u.password_hash.as_ref())
-        .map(|h| h.expose_phc().to_owned());
-    // An unknown user is checked against a dummy hash: same answer, same time.
-    if !password::verify(body.password, phc).await {
-        return Err(refused());
-    }
-    let user_id = user.map(|u| u.user_id).ok_or_else(refused)?;
-    Ok(Json(Token {
-        token: issue(&state, user_id)?,
-    }))
+    let token = state
+        .accounts
+        .password_login(&body.username, body.password)
+        .await?;
+    Ok(Json(Token { token }))
 }

@@ -2,12 +2,102 @@
 //!
 //! Amounts are integer fen (`*_fen`); times are RFC 3339 UTC. They are built from
 //! the views, which are core's states (so also from the engine's strong reads).
+//!
+//! Statuses on the wire are enums of their own, mapped from core's by exhaustive
+//! matches: renaming a domain variant fails to compile here instead of silently
+//! changing the public API.
 
 use chrono::{DateTime, Utc};
-use paylog_projections::{OrderSummary, OrderView, ProductView};
-use serde::Serialize;
-use utoipa::ToSchema;
+use paylog_core::order;
+use paylog_projections::{OrderSummary, OrderView, Page, ProductView};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
+
+/// `?cursor=…&limit=…` of every list.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PageQuery {
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// 1 to 200 (default 20).
+    pub limit: Option<usize>,
+}
+
+impl PageQuery {
+    pub fn page(self) -> Page {
+        Page {
+            cursor: self.cursor,
+            limit: self.limit.unwrap_or(Page::DEFAULT_LIMIT),
+        }
+    }
+}
+
+/// Where an order is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum OrderStatus {
+    Placed,
+    PaymentRequested,
+    Paid,
+    Refunding,
+    PartiallyRefunded,
+    Refunded,
+    Cancelled,
+    Closed,
+}
+
+impl From<order::OrderStatus> for OrderStatus {
+    fn from(s: order::OrderStatus) -> Self {
+        use order::OrderStatus as S;
+        match s {
+            S::Placed => Self::Placed,
+            S::PaymentRequested => Self::PaymentRequested,
+            S::Paid => Self::Paid,
+            S::Refunding => Self::Refunding,
+            S::PartiallyRefunded => Self::PartiallyRefunded,
+            S::Refunded => Self::Refunded,
+            S::Cancelled => Self::Cancelled,
+            S::Closed => Self::Closed,
+        }
+    }
+}
+
+/// Where a refund is: asked of WeChat, or settled either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum RefundStatus {
+    Pending,
+    Confirmed,
+    Failed,
+}
+
+impl From<order::RefundStatus> for RefundStatus {
+    fn from(s: order::RefundStatus) -> Self {
+        use order::RefundStatus as S;
+        match s {
+            S::Pending => Self::Pending,
+            S::Confirmed => Self::Confirmed,
+            S::Failed => Self::Failed,
+        }
+    }
+}
+
+/// A payment WeChat reported that did not pay the order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+pub enum AnomalyKind {
+    /// The amount was not the order total.
+    AmountMismatch,
+    /// The order was already cancelled or closed.
+    LatePayment,
+}
+
+impl From<order::AnomalyKind> for AnomalyKind {
+    fn from(k: order::AnomalyKind) -> Self {
+        use order::AnomalyKind as K;
+        match k {
+            K::AmountMismatch => Self::AmountMismatch,
+            K::LatePayment => Self::LatePayment,
+        }
+    }
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Product {
@@ -57,15 +147,13 @@ pub struct Refund {
     pub out_refund_no: String,
     pub amount_fen: u64,
     pub reason: String,
-    /// `Pending`, `Confirmed` or `Failed`.
-    pub status: String,
+    pub status: RefundStatus,
     pub refund_id: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Anomaly {
-    /// `AmountMismatch` or `LatePayment`.
-    pub kind: String,
+    pub kind: AnomalyKind,
     pub transaction_id: String,
     pub amount_fen: u64,
 }
@@ -75,9 +163,7 @@ pub struct Anomaly {
 pub struct Order {
     pub order_id: Uuid,
     pub out_trade_no: String,
-    /// `Placed`, `PaymentRequested`, `Paid`, `Refunding`, `PartiallyRefunded`,
-    /// `Refunded`, `Cancelled` or `Closed`.
-    pub status: String,
+    pub status: OrderStatus,
     pub lines: Vec<OrderLine>,
     pub total_fen: u64,
     pub paid_fen: u64,
@@ -96,7 +182,7 @@ impl From<OrderView> for Order {
         Self {
             order_id: o.order_id.as_uuid(),
             out_trade_no: o.out_trade_no.to_string(),
-            status: o.status.to_string(),
+            status: o.status.into(),
             lines: o
                 .lines
                 .into_iter()
@@ -124,7 +210,7 @@ impl From<OrderView> for Order {
                     out_refund_no: r.out_refund_no.to_string(),
                     amount_fen: r.amount.get(),
                     reason: r.reason,
-                    status: format!("{:?}", r.status),
+                    status: r.status.into(),
                     refund_id: r.refund_id.map(|id| id.to_string()),
                 })
                 .collect(),
@@ -132,7 +218,7 @@ impl From<OrderView> for Order {
                 .anomalies
                 .into_iter()
                 .map(|a| Anomaly {
-                    kind: format!("{:?}", a.kind),
+                    kind: a.kind.into(),
                     transaction_id: a.transaction_id.to_string(),
                     amount_fen: a.amount.get(),
                 })
@@ -148,7 +234,7 @@ impl From<OrderView> for Order {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OrderListItem {
     pub order_id: Uuid,
-    pub status: String,
+    pub status: OrderStatus,
     pub total_fen: u64,
     pub paid_fen: u64,
     pub refunded_fen: u64,
@@ -161,7 +247,7 @@ impl From<OrderSummary> for OrderListItem {
     fn from(o: OrderSummary) -> Self {
         Self {
             order_id: o.order_id.as_uuid(),
-            status: o.status.to_string(),
+            status: o.status.into(),
             total_fen: o.total.get(),
             paid_fen: o.paid.get(),
             refunded_fen: o.refunded.get(),

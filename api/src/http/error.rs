@@ -94,6 +94,8 @@ impl From<Error> for ApiError {
                 Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
             }
             Error::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
+            Error::BadInput { code, message } => Self::bad_request(code, message),
+            Error::Unauthorized { message } => Self::unauthorized(message),
             Error::Contention { .. } => Self::new(
                 StatusCode::CONFLICT,
                 "contention",

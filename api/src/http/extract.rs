@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use super::error::ApiError;
 use super::state::AppState;
-use crate::engine::CommandMeta;
+use paylog_engine::CommandMeta;
 
 /// `axum::Json` whose rejections (bad JSON, wrong content type, missing fields, too
 /// large) answer in the API's JSON error shape, and which accepts only a JSON object.
@@ -75,7 +75,8 @@ impl FromRequestParts<AppState> for AuthUser {
         let token =
             bearer(&parts.headers).ok_or_else(|| ApiError::unauthorized("missing bearer token"))?;
         state
-            .tokens
+            .accounts
+            .tokens()
             .verify(token)
             .map(AuthUser)
             .ok_or_else(|| ApiError::unauthorized("invalid or expired token"))
@@ -137,16 +138,20 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     }
 }
 
-/// A fresh [`CommandMeta`] whose correlation id is the request's `x-request-id`
-/// (when it is a uuid), so the log ties every event to the request that caused it.
+/// A fresh [`CommandMeta`] at the application clock's "now", whose correlation id is
+/// the request's `x-request-id` (when it is a uuid), so the log ties every event to
+/// the request that caused it.
 #[derive(Debug, Clone, Copy)]
 pub struct Meta(pub CommandMeta);
 
-impl<S: Send + Sync> FromRequestParts<S> for Meta {
+impl FromRequestParts<AppState> for Meta {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let meta = CommandMeta::now();
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let meta = CommandMeta::now().at(state.clock.now());
         let request_id = parts
             .headers
             .get("x-request-id")

@@ -1,17 +1,19 @@
 //! The mini-program REST API and the WeChat notify endpoints (axum).
 //!
-//! Handlers are thin: parse (extractors), one call into the [`Engine`](crate::engine)
-//! or [`Payments`](crate::payments), wait for the views (read-your-writes), respond.
-//! One file per resource:
-//! - `auth.rs` (WeChat login, register, password login; `token.rs`, `password.rs`);
+//! Handlers are thin: parse (extractors), make one call into one service
+//! ([`crate::services`]), map the answer to a status and a body. The services wait
+//! for the views (read-your-writes) before they return. One file per resource:
+//! - `auth.rs` (WeChat login, register, password login);
 //! - `products.rs`, `orders.rs`, `payment.rs` (`/pay`), `refunds.rs` (admin);
 //! - `notify.rs` (WeChat's XML callbacks), `ops.rs` (health, metrics, OpenAPI);
 //! - `audit.rs` (admin: an order's history and state as of an instant, the log's
 //!   events page by page, daily sales reports);
 //! - `error.rs` (the JSON error shape), `extract.rs` (auth, JSON/path/query with JSON
-//!   errors, `Idempotency-Key`), `dto.rs` (response shapes), `state.rs`, `metrics.rs`;
-//! - `server.rs`: [`Application`], the whole server (store, views, projector,
-//!   simulator if needed, reconciler) started on a listener, for the binary and tests.
+//!   errors, `Idempotency-Key`), `dto.rs` (shapes and statuses on the wire), `state.rs`,
+//!   `openapi.rs` (the document's frame).
+//!
+//! Every route is declared once, below, with `routes!`: that registers the handler
+//! with axum and its `#[utoipa::path]` in the OpenAPI document together.
 //!
 //! Every request gets an `x-request-id` (kept if the client sent one), is traced in a
 //! span carrying it, and is timed by route. Bodies over [`MAX_BODY_BYTES`] are 413.
@@ -21,32 +23,34 @@ mod auth;
 pub mod dto;
 pub mod error;
 mod extract;
-pub mod metrics;
 mod notify;
 pub mod openapi;
 mod ops;
 mod orders;
-mod password;
 mod payment;
 mod products;
 mod refunds;
-mod server;
 mod state;
-pub mod token;
 
 use std::sync::Arc;
+use std::time::Instant;
 
-use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, MatchedPath, State};
 use axum::http::{HeaderName, Request, StatusCode};
-use axum::routing::{get, post};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::{Extension, Router};
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use utoipa::OpenApi as _;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use error::ApiError;
-pub use server::{AppHandles, Application};
 pub use state::AppState;
+
+use crate::metrics::Metrics;
 
 /// The largest request body accepted (JSON and notify XML alike).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -56,37 +60,31 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// The API's router with all its layers.
 pub fn app(state: AppState) -> Router {
     let metrics = Arc::clone(&state.metrics);
-    let routes = Router::new()
-        .route("/v1/auth/wechat", post(auth::wechat))
-        .route("/v1/register", post(auth::register))
-        .route("/v1/auth/password", post(auth::password_login))
-        .route("/v1/products", get(products::list))
-        .route("/v1/products/{id}", get(products::show))
-        .route("/v1/admin/products", post(products::create))
-        .route(
-            "/v1/admin/products/{id}/stock",
-            post(products::adjust_stock),
-        )
-        .route("/v1/orders", post(orders::create).get(orders::list))
-        .route("/v1/orders/{id}", get(orders::show))
-        .route("/v1/orders/{id}/cancel", post(orders::cancel))
-        .route("/v1/orders/{id}/pay", post(payment::pay))
-        .route("/v1/admin/orders/{id}/refund", post(refunds::refund))
-        .route(
-            "/v1/admin/orders/{id}/history",
-            get(audit::order_history_of),
-        )
-        .route("/v1/admin/events", get(audit::events))
-        .route("/v1/admin/reports/daily", get(audit::daily))
-        .route("/v1/wechat/pay/notify", post(notify::pay))
-        .route("/v1/wechat/refund/notify", post(notify::refund))
-        .route("/healthz", get(ops::healthz))
-        .route("/metrics", get(ops::metrics))
-        .route("/openapi.json", get(ops::openapi))
-        .route_layer(axum::middleware::from_fn_with_state(
-            metrics,
-            metrics::track,
-        ))
+    let (routes, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(auth::wechat))
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::password_login))
+        .routes(routes!(products::list))
+        .routes(routes!(products::show))
+        .routes(routes!(products::create))
+        .routes(routes!(products::adjust_stock))
+        .routes(routes!(orders::create, orders::list))
+        .routes(routes!(orders::show))
+        .routes(routes!(orders::cancel))
+        .routes(routes!(payment::pay))
+        .routes(routes!(refunds::refund))
+        .routes(routes!(audit::order_history_of))
+        .routes(routes!(audit::events))
+        .routes(routes!(audit::daily))
+        .routes(routes!(notify::pay))
+        .routes(routes!(notify::refund))
+        .routes(routes!(ops::healthz))
+        .routes(routes!(ops::metrics))
+        .routes(routes!(ops::openapi))
+        .split_for_parts();
+    let routes = routes
+        .layer(Extension(Arc::new(doc)))
+        .route_layer(axum::middleware::from_fn_with_state(metrics, track))
         .fallback(|| async { ApiError::not_found("route") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -117,4 +115,28 @@ pub fn app(state: AppState) -> Router {
             )
             .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
     )
+}
+
+/// Middleware (a route layer, so the matched path is known) counting and timing
+/// every request by its route template.
+pub async fn track(
+    State(metrics): State<Arc<Metrics>>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    let method = request.method().as_str().to_owned();
+    // The route template, never the raw path: ids would explode the label space.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let start = Instant::now();
+    let response = next.run(request).await;
+    metrics.request(
+        &method,
+        &route,
+        response.status().as_u16(),
+        start.elapsed().as_secs_f64(),
+    );
+    response
 }

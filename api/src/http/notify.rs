@@ -1,5 +1,6 @@
 //! WeChat's callbacks: `POST /v1/wechat/pay/notify` and `/v1/wechat/refund/notify`
-//! (XML in, XML out). The work is in [`crate::payments`]; this only speaks HTTP.
+//! (XML in, XML out). The work is in [`crate::services::payments`]; this only
+//! speaks HTTP.
 
 use axum::extract::State;
 use axum::extract::rejection::StringRejection;
@@ -8,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use paylog_core::wxpay::notify_reply;
 
 use super::state::AppState;
-use crate::payments::NotifyOutcome;
+use crate::services::payments::NotifyOutcome;
 
 fn reply(outcome: NotifyOutcome) -> Response {
     let body = if outcome.acknowledged() {

@@ -1,21 +1,13 @@
-//! The OpenAPI document, assembled from the handlers' `#[utoipa::path]` annotations.
+//! The OpenAPI document's frame: title, tags, security schemes. The paths are added
+//! where the routes are declared (`http::app`, one `routes!` per path), so a route
+//! and its OpenAPI entry cannot drift apart.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{audit, auth, notify, ops, orders, payment, products, refunds};
-
 #[derive(Debug, OpenApi)]
 #[openapi(
     info(title = "paylog", description = "Orders and WeChat Pay for mini-program shops, event-sourced."),
-    paths(
-        auth::wechat, auth::register, auth::password_login,
-        products::list, products::show, products::create, products::adjust_stock,
-        orders::create, orders::list, orders::show, orders::cancel,
-        payment::pay, refunds::refund, notify::pay, notify::refund,
-        audit::order_history_of, audit::events, audit::daily,
-        ops::healthz, ops::metrics, ops::openapi,
-    ),
     modifiers(&Security),
     tags(
         (name = "auth", description = "sign-up and sign-in"),

@@ -1,13 +1,15 @@
 //! Operations: `GET /healthz`, `GET /metrics` (Prometheus text), `GET /openapi.json`.
 
-use axum::Json;
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
+use axum::{Extension, Json};
 use serde::Serialize;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
+use utoipa::openapi::OpenApi;
 
-use super::openapi::ApiDoc;
 use super::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -22,10 +24,11 @@ pub struct Health {
 /// Liveness, with how far the views are behind the log.
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health)))]
 pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
+    let (log_head, views_position) = state.audit.positions();
     Json(Health {
         status: "ok".into(),
-        log_head: state.engine.store().head(),
-        views_position: state.views.position(),
+        log_head,
+        views_position,
     })
 }
 
@@ -42,6 +45,6 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// This API's OpenAPI 3.1 document, generated from the code.
 #[utoipa::path(get, path = "/openapi.json", tag = "ops",
     responses((status = 200, description = "the OpenAPI document", content_type = "application/json")))]
-pub async fn openapi() -> impl IntoResponse {
-    Json(ApiDoc::openapi())
+pub async fn openapi(Extension(doc): Extension<Arc<OpenApi>>) -> impl IntoResponse {
+    Json(&*doc).into_response()
 }

@@ -1,25 +1,20 @@
 //! Orders: place (idempotent with `Idempotency-Key`), list, show, cancel.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use paylog_core::checkout::{CartItem, Checkout};
+use paylog_core::checkout::CartItem;
 use paylog_core::order::OrderState;
-use paylog_core::{DomainError, OrderId, ProductId, UserId};
+use paylog_core::{OrderId, ProductId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::dto::{Order, OrderListItem, OrderPage};
+use super::dto::{Order, OrderListItem, OrderPage, OrderStatus, PageQuery};
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, IdempotencyKey, Meta};
-use super::products::PageQuery;
 use super::state::AppState;
-use crate::error::Error;
-use crate::payments::derived_id;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct NewOrder {
@@ -39,7 +34,7 @@ pub struct OrderCreated {
     /// The order number WeChat Pay sees.
     pub out_trade_no: String,
     pub total_fen: u64,
-    pub status: String,
+    pub status: OrderStatus,
     /// Unpaid after this instant, the order is closed and its stock released.
     pub expires_at: DateTime<Utc>,
 }
@@ -50,48 +45,10 @@ impl From<&OrderState> for OrderCreated {
             order_id: o.order_id.as_uuid(),
             out_trade_no: o.out_trade_no.to_string(),
             total_fen: o.total.get(),
-            status: o.status.to_string(),
+            status: o.status.into(),
             expires_at: o.expires_at,
         }
     }
-}
-
-/// Loads an order of `user`; someone else's order is "not found", like a missing one.
-pub(super) async fn own_order(
-    state: &AppState,
-    user: UserId,
-    id: Uuid,
-) -> Result<OrderState, ApiError> {
-    match state.engine.order(OrderId::from_uuid(id)).await? {
-        Some(order) if order.user_id == user => Ok(order),
-        _ => Err(ApiError::not_found("order")),
-    }
-}
-
-/// The requested quantity per product (duplicates merged, as the domain merges them).
-fn wanted(items: &[CartItem]) -> BTreeMap<ProductId, u64> {
-    let mut map = BTreeMap::new();
-    for item in items {
-        *map.entry(item.product_id).or_insert(0) += u64::from(item.quantity);
-    }
-    map
-}
-
-/// A repeat of an idempotent request: the same body gets the same order back.
-fn replay(order: &OrderState, user: UserId, items: &[CartItem]) -> Result<OrderCreated, ApiError> {
-    let placed: BTreeMap<ProductId, u64> = order
-        .lines
-        .iter()
-        .map(|l| (l.product_id, u64::from(l.quantity)))
-        .collect();
-    if order.user_id != user || placed != wanted(items) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "idempotency_key_reused",
-            "this Idempotency-Key was already used for a different order",
-        ));
-    }
-    Ok(OrderCreated::from(order))
 }
 
 /// Places an order and reserves its stock; 422 and nothing reserved if stock is short.
@@ -115,53 +72,16 @@ pub async fn create(
             quantity: i.quantity,
         })
         .collect();
-    // With a key, the order id and command id are derived from (user, key): a retry
-    // names the same order, and the log refuses to place it twice.
-    let (order_id, meta) = match &key {
-        Some(k) => (
-            OrderId::from_uuid(derived_id(&format!("order:{user}:{k}"))),
-            meta.with_command_id(derived_id(&format!("place-order:{user}:{k}"))),
-        ),
-        None => (OrderId::from_uuid(Uuid::now_v7()), meta),
-    };
-    if key.is_some()
-        && let Some(existing) = state.engine.order(order_id).await?
-    {
-        return Ok((StatusCode::OK, Json(replay(&existing, user, &items)?)));
-    }
-    let timeout = chrono::Duration::from_std(state.payment_timeout)
-        .map_err(|_| Error::Misuse("payment timeout out of range"))?;
-    let checkout = Checkout {
-        order_id,
-        user_id: user,
-        items: items.clone(),
-        expires_at: meta.at + timeout,
-        at: meta.at,
-    };
-    let status = match state.engine.place_order(meta, checkout).await {
-        Ok(committed) => {
-            state.settle("PlaceOrder", &committed).await;
-            if committed.duplicate {
-                StatusCode::OK
-            } else {
-                StatusCode::CREATED
-            }
-        }
-        // Two identical requests raced; the other one placed it.
-        Err(Error::Domain(DomainError::AlreadyExists { .. })) if key.is_some() => StatusCode::OK,
-        Err(e) => return Err(e.into()),
-    };
-    let order = state
-        .engine
-        .order(order_id)
-        .await?
-        .ok_or(Error::Misuse("a placed order is missing"))?;
-    let created = if status == StatusCode::OK {
-        replay(&order, user, &items)?
+    let placed = state
+        .ordering
+        .place(meta, user, key.as_deref(), items)
+        .await?;
+    let status = if placed.repeated {
+        StatusCode::OK
     } else {
-        OrderCreated::from(&order)
+        StatusCode::CREATED
     };
-    Ok((status, Json(created)))
+    Ok((status, Json(OrderCreated::from(&placed.order))))
 }
 
 /// The caller's orders, newest first.
@@ -172,10 +92,7 @@ pub async fn list(
     AuthUser(user): AuthUser,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<OrderPage>, ApiError> {
-    let page = state
-        .views
-        .orders_of_user(user, &query.page())
-        .map_err(Error::from)?;
+    let page = state.ordering.list(user, &query.page())?;
     Ok(Json(OrderPage {
         items: page.items.into_iter().map(OrderListItem::from).collect(),
         next_cursor: page.next_cursor,
@@ -191,14 +108,11 @@ pub async fn show(
     AuthUser(user): AuthUser,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Order>, ApiError> {
-    match state
-        .views
-        .order(OrderId::from_uuid(id))
-        .map_err(Error::from)?
-    {
-        Some(order) if order.user_id == user => Ok(Json(order.into())),
-        _ => Err(ApiError::not_found("order")),
-    }
+    state
+        .ordering
+        .show(user, OrderId::from_uuid(id))?
+        .map(|order| Json(order.into()))
+        .ok_or_else(|| ApiError::not_found("order"))
 }
 
 /// Cancels an unpaid order (closing it at WeChat first) and releases its stock.
@@ -211,9 +125,10 @@ pub async fn cancel(
     Meta(meta): Meta,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<Order>, ApiError> {
-    let order = own_order(&state, user, id).await?;
-    let committed = state.payments.cancel(meta, &order).await?;
-    state.settle("CancelOrder", &committed).await;
-    let order = own_order(&state, user, id).await?;
-    Ok(Json(order.into()))
+    state
+        .ordering
+        .cancel(meta, user, OrderId::from_uuid(id))
+        .await?
+        .map(|order| Json(order.into()))
+        .ok_or_else(|| ApiError::not_found("order"))
 }

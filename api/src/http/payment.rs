@@ -2,6 +2,7 @@
 
 use axum::Json;
 use axum::extract::State;
+use paylog_core::OrderId;
 use paylog_core::wxpay::RequestPayment;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -9,7 +10,6 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, AuthUser, ClientIp, Meta};
-use super::orders::own_order;
 use super::state::AppState;
 
 /// Pass these to `wx.requestPayment` as they are.
@@ -50,10 +50,10 @@ pub async fn pay(
     ClientIp(ip): ClientIp,
     ApiPath(id): ApiPath<Uuid>,
 ) -> Result<Json<PayParams>, ApiError> {
-    let order = own_order(&state, user, id).await?;
-    let (params, committed) = state.payments.request_payment(meta, &order, &ip).await?;
-    if let Some(committed) = committed {
-        state.settle("RequestPayment", &committed).await;
-    }
-    Ok(Json(params.into()))
+    state
+        .ordering
+        .pay(meta, user, OrderId::from_uuid(id), &ip)
+        .await?
+        .map(|params| Json(params.into()))
+        .ok_or_else(|| ApiError::not_found("order"))
 }

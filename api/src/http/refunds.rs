@@ -3,16 +3,15 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use paylog_core::payment_refs::OutRefundNo;
 use paylog_core::{Fen, OrderId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::dto::RefundStatus;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{Admin, ApiJson, ApiPath, IdempotencyKey, Meta};
 use super::state::AppState;
-use crate::payments::derived_id;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct RefundAsk {
@@ -26,7 +25,7 @@ pub struct RefundAsk {
 pub struct RefundAccepted {
     /// The refund's number; its outcome arrives by WeChat's refund notify.
     pub out_refund_no: String,
-    pub status: String,
+    pub status: RefundStatus,
 }
 
 /// Records the refund, then asks WeChat for it; 202 once WeChat accepted it.
@@ -44,29 +43,21 @@ pub async fn refund(
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<RefundAsk>,
 ) -> Result<(StatusCode, Json<RefundAccepted>), ApiError> {
-    let order_id = OrderId::from_uuid(id);
-    // A key makes a retry name the same refund: WeChat refunds an out_refund_no once.
-    let number = match &key {
-        Some(k) => derived_id(&format!("refund:{order_id}:{k}")),
-        None => Uuid::now_v7(),
-    };
-    let out_refund_no = OutRefundNo::from_uuid(number);
-    let committed = state
-        .payments
+    let out_refund_no = state
+        .ordering
         .refund(
             meta,
-            order_id,
+            OrderId::from_uuid(id),
             Fen::new(body.amount_fen),
             body.reason,
-            out_refund_no.clone(),
+            key.as_deref(),
         )
         .await?;
-    state.settle("RequestRefund", &committed).await;
     Ok((
         StatusCode::ACCEPTED,
         Json(RefundAccepted {
             out_refund_no: out_refund_no.to_string(),
-            status: "Pending".into(),
+            status: RefundStatus::Pending,
         }),
     ))
 }

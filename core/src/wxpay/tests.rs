@@ -1,4 +1,4 @@
-//! Reference vectors (/work/shared/wxpay/vectors.json) and property tests.
+//! Reference vectors (`core/tests/data/wxpay_v2_vectors.json`) and property tests.
 
 use proptest::prelude::*;
 use serde_json::Value;
@@ -8,7 +8,7 @@ use super::*;
 fn vectors() -> Value {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../shared/wxpay/vectors.json"
+        "/tests/data/wxpay_v2_vectors.json"
     );
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("parse {path}: {e}"))

@@ -1,5 +1,9 @@
 //! A test shop: real domain decisions (core's `decide`), appended to a real RocksStore
 //! in a temp dir, driven by a seeded random generator.
+//!
+//! Streams are loaded and events encoded by the engine (`paylog-engine`), the same code
+//! the application runs; only the append is the shop's own, because the shop is the
+//! log's only writer and wants the store's full outcome (first position, time).
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -14,7 +18,8 @@ use paylog_core::product::{CreateProduct, Product, ProductCommand, ProductState}
 use paylog_core::signup::register_user;
 use paylog_core::streams::{order_stream, product_stream};
 use paylog_core::user::{Credentials, RegisterUser};
-use paylog_core::{Aggregate, Decision, DomainEvent, Fen, OrderId, ProductId, UserId};
+use paylog_core::{Aggregate, Decision, DomainError, DomainEvent, Fen, OrderId, ProductId, UserId};
+use paylog_engine::{Engine, encode_events};
 use paylog_store::{
     AppendOutcome, AppendRequest, Durability, EventStore, ExpectedVersion, NewEvent, RocksStore,
     StoreOptions, StreamAppend,
@@ -65,6 +70,8 @@ pub async fn append_raw(
 
 pub struct Shop {
     pub store: Arc<RocksStore>,
+    /// Loads (folds) streams; its cache is off so a load always sees the last append.
+    engine: Engine,
     pub rng: StdRng,
     pub clock: DateTime<Utc>,
     pub users: Vec<UserId>,
@@ -76,6 +83,7 @@ pub struct Shop {
 impl Shop {
     pub fn new(store: Arc<RocksStore>, seed: u64) -> Self {
         Shop {
+            engine: Engine::with_cache_capacity(store.clone(), 0),
             store,
             rng: StdRng::seed_from_u64(seed),
             clock: t0(),
@@ -108,17 +116,7 @@ impl Shop {
             .map(|(stream, events)| StreamAppend {
                 stream_id: stream.clone(),
                 expected: ExpectedVersion::Any,
-                events: events
-                    .iter()
-                    .map(|e| {
-                        let encoded = paylog_core::codec::encode(e).expect("encodes");
-                        NewEvent {
-                            event_type: encoded.event_type.to_owned(),
-                            schema_version: encoded.schema_version,
-                            payload: encoded.payload,
-                        }
-                    })
-                    .collect(),
+                events: encode_events(events).expect("encodes"),
             })
             .collect();
         let request = AppendRequest {
@@ -133,26 +131,10 @@ impl Shop {
     pub async fn load<A>(&self, stream: &str) -> A::State
     where
         A: Aggregate,
-        A::Event: TryFrom<DomainEvent>,
+        A::State: Clone + Send + Sync + 'static,
+        A::Event: TryFrom<DomainEvent, Error = DomainError>,
     {
-        let events = self
-            .store
-            .read_stream(stream, 1, 100_000)
-            .await
-            .expect("read");
-        let mut state = A::State::default();
-        for recorded in events {
-            let event = paylog_core::codec::decode(
-                &recorded.event_type,
-                recorded.schema_version,
-                &recorded.payload,
-            )
-            .expect("decodes");
-            if let Ok(event) = A::Event::try_from(event) {
-                state = A::evolve(state, &event);
-            }
-        }
-        state
+        self.engine.load::<A>(stream).await.expect("loads").state
     }
 
     pub async fn order(&self, id: OrderId) -> Option<OrderState> {

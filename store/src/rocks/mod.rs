@@ -31,6 +31,11 @@ use tokio::sync::{mpsc, oneshot, watch};
 pub use import::{ImportStats, Importer};
 pub use options::{Durability, StoreOptions};
 
+/// The column family holding the log's events (key: position as u64 big-endian),
+/// for tools that measure raw RocksDB against the store (`paylog bench`) without
+/// spelling the store's private layout themselves.
+pub const EVENTS_COLUMN_FAMILY: &str = codec::CF_EVENTS;
+
 use crate::EventStore;
 use crate::error::StoreError;
 use crate::types::{AppendOutcome, AppendRequest, RecordedEvent};

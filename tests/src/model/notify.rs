@@ -1,7 +1,7 @@
 //! Payment notifies as WeChat (or an attacker) sends them: signed XML built with
 //! core's wxpay functions, and the merchant the server verifies them with.
 //!
-//! They are handed to `paylog_api::payments::Payments::pay_notify`, the function the
+//! They are handed to `paylog_api::services::payments::Payments::pay_notify`, the function the
 //! HTTP notify handler calls, so the property test runs the real verify → find order →
 //! `ConfirmPayment` path, minus the HTTP framing.
 //!
@@ -10,10 +10,11 @@
 //! ones are signed and then edited, so only the signature check can tell.
 
 use chrono::{DateTime, SubsecRound, Utc};
-use paylog_api::wechat::WechatConfig;
 use paylog_core::payment_refs::TransactionId;
 use paylog_core::wxpay::{ApiKey, Fields, Merchant, SignType, sign_fields, time, to_xml};
 use paylog_core::{OrderId, OutTradeNo};
+use paylog_sim::notify::PayNotice;
+use paylog_wechat::WechatConfig;
 use secrecy::SecretString;
 
 use super::step::NotifyKind;
@@ -71,29 +72,18 @@ pub fn build(
     at: DateTime<Utc>,
 ) -> Notify {
     let merchant = merchant();
-    let mut f: Fields = [
-        ("return_code", "SUCCESS".to_owned()),
-        ("result_code", "SUCCESS".to_owned()),
-        ("appid", merchant.appid.clone()),
-        ("mch_id", merchant.mch_id.clone()),
-        ("nonce_str", format!("n{}", at.timestamp_micros())),
-        ("openid", "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".to_owned()),
-        ("is_subscribe", "N".to_owned()),
-        ("trade_type", "JSAPI".to_owned()),
-        ("bank_type", "OTHERS".to_owned()),
-        ("total_fee", amount.to_string()),
-        ("cash_fee", amount.to_string()),
-        ("fee_type", "CNY".to_owned()),
-        ("transaction_id", transaction_id.as_str().to_owned()),
-        (
-            "out_trade_no",
-            OutTradeNo::for_order(order_id).as_str().to_owned(),
-        ),
-        ("time_end", time::format_compact(at.trunc_subsecs(0))),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let notice = PayNotice {
+        appid: merchant.appid.clone(),
+        mch_id: merchant.mch_id.clone(),
+        nonce_str: format!("n{}", at.timestamp_micros()),
+        openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".to_owned(),
+        out_trade_no: OutTradeNo::for_order(order_id).as_str().to_owned(),
+        transaction_id: transaction_id.as_str().to_owned(),
+        total_fee: amount,
+        time_end: time::format_compact(at.trunc_subsecs(0)),
+        attach: String::new(),
+    };
+    let mut f: Fields = notice.fields();
     let key = match kind {
         NotifyKind::ForgedSign => ApiKey::new("not-the-merchant-key-0123456789ab"),
         _ => merchant.key.clone(),

@@ -5,13 +5,12 @@ use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use paylog_api::engine::{CommandMeta, Engine};
-use paylog_api::error::Error;
-use paylog_api::http::metrics::Metrics;
-use paylog_api::payments::{NotifyOutcome, Payments};
-use paylog_api::wechat::WechatClient;
+use paylog_api::metrics::Metrics;
+use paylog_api::services::payments::{NotifyOutcome, Payments};
+use paylog_engine::{CommandMeta, Engine, EngineError, SystemClock};
 use paylog_projections::{Projector, ProjectorHandle, Views};
 use paylog_store::{EventStore, RocksStore, StoreOptions};
+use paylog_wechat::WechatClient;
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -84,7 +83,7 @@ async fn execute(api: &Api, meta: CommandMeta, command: &Command) -> Result<Outc
     match result {
         Ok(c) if c.duplicate => Ok(Outcome::DuplicateId),
         Ok(c) => Ok(Outcome::Appended(c.appended)),
-        Err(Error::Domain(_)) => Ok(Outcome::Refused),
+        Err(EngineError::Domain(_)) => Ok(Outcome::Refused),
         Err(other) => Err(format!("{command:?} failed: {other}")),
     }
 }
@@ -160,7 +159,12 @@ impl World {
         let engine = Engine::new(store.clone());
         let wechat =
             WechatClient::new(notify::wechat_config()).map_err(|e| format!("wechat: {e}"))?;
-        let payments = Payments::new(engine.clone(), wechat, Arc::new(Metrics::new()));
+        let payments = Payments::new(
+            engine.clone(),
+            wechat,
+            Arc::new(Metrics::new()),
+            Arc::new(SystemClock),
+        );
         Ok(World {
             api: Api {
                 engine: engine.clone(),

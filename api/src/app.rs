@@ -1,0 +1,315 @@
+//! [`Application`]: the composition root. It builds the whole server from
+//! [`ServeArgs`] on a bound listener: the store, the views and their projector, the
+//! engine, the WeChat client (or an in-process simulator when WeChat is not
+//! configured), the services, the reconciler and the router.
+//!
+//! `paylog serve` and the tests use the same code: build on a listener (port 0 in
+//! tests), read the handles they need, run until a shutdown future resolves. Shutdown
+//! drains in-flight requests (axum's graceful shutdown), then stops the reconciler,
+//! the projector and the store's writer, and the simulator if one was started.
+//!
+//! Data layout: the log at `<data_dir>/log`, the views at `<data_dir>/views`.
+
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use paylog_projections::{Projector, ProjectorHandle, Views};
+use paylog_store::{Durability, EventStore, RocksStore, StoreOptions};
+use rand::Rng;
+use rand::distr::Alphanumeric;
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use paylog_engine::{Clock, Engine, SystemClock};
+use paylog_sim::{SimConfig, SimHandle};
+use paylog_wechat::{WechatClient, WechatConfig};
+
+use crate::config::{DurabilityArg, ServeArgs};
+use crate::error::Error;
+use crate::http::{self, AppState};
+use crate::metrics::Metrics;
+use crate::services::Settle;
+use crate::services::accounts::Accounts;
+use crate::services::accounts::token::TokenKeys;
+use crate::services::audit::Audit;
+use crate::services::catalog::Catalog;
+use crate::services::ordering::Ordering;
+use crate::services::payments::{Payments, Reconciler};
+
+/// A built server, not yet serving.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    store: Arc<RocksStore>,
+    projector: ProjectorHandle,
+    handles: AppHandles,
+    sim: Option<SimHandle>,
+}
+
+/// What tests and the demo may hold on to while the server runs.
+#[derive(Clone)]
+pub struct AppHandles {
+    /// Where the API listens.
+    pub addr: SocketAddr,
+    /// The event log (to check state through the log, not only HTTP).
+    pub store: Arc<dyn EventStore>,
+    pub views: Views,
+    pub reconciler: Reconciler,
+    /// The in-process simulator's base URL, when WeChat was not configured.
+    pub sim_url: Option<String>,
+}
+
+impl std::fmt::Debug for AppHandles {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppHandles")
+            .field("addr", &self.addr)
+            .field("head", &self.store.head())
+            .field("sim_url", &self.sim_url)
+            .finish()
+    }
+}
+
+impl Application {
+    /// Opens the store and views under `args.store.data_dir`, starts the projector
+    /// (and the simulator when WeChat is not configured) and builds the router.
+    pub async fn build(args: ServeArgs, listener: TcpListener) -> Result<Self, Error> {
+        Self::build_with_clock(args, listener, Arc::new(SystemClock)).await
+    }
+
+    /// [`Application::build`] with "now" taken from `clock` by every request, the
+    /// payments and the reconciler (tests move time instead of sleeping).
+    pub async fn build_with_clock(
+        args: ServeArgs,
+        listener: TcpListener,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, Error> {
+        let addr = listener
+            .local_addr()
+            .map_err(|e| Error::Startup(format!("listener address: {e}")))?;
+        let data_dir = args.store.data_dir.clone();
+        let durability = match args.store.durability {
+            DurabilityArg::Sync => Durability::Sync,
+            DurabilityArg::Buffered => Durability::Buffered,
+        };
+        let (store, views) = tokio::task::spawn_blocking(move || {
+            std::fs::create_dir_all(&data_dir)
+                .map_err(|e| Error::Startup(format!("creating {}: {e}", data_dir.display())))?;
+            let options = StoreOptions {
+                durability,
+                ..StoreOptions::default()
+            };
+            let store = RocksStore::open(data_dir.join("log"), options)?;
+            let views = Views::open(data_dir.join("views"))?;
+            Ok::<_, Error>((store, views))
+        })
+        .await
+        .map_err(|e| Error::Startup(format!("opening the data dir: {e}")))??;
+        let store = Arc::new(store);
+        let log: Arc<dyn EventStore> = store.clone();
+        let projector = Projector::spawn(Arc::clone(&log), views.clone());
+
+        let (wechat_config, sim) = wechat_config(&args, addr).await?;
+        let wechat = WechatClient::new(wechat_config)
+            .map_err(|e| Error::Startup(format!("WeChat client: {e}")))?;
+        let token_secret = args.token_secret.clone().unwrap_or_else(|| {
+            tracing::warn!("no PAYLOG_TOKEN_SECRET: tokens will not survive a restart");
+            SecretString::from(random_string(48))
+        });
+        let metrics = Arc::new(Metrics::new());
+        let engine = Engine::new(Arc::clone(&log));
+        let settle = Settle::new(views.clone(), Arc::clone(&metrics));
+        let payments = Payments::new(
+            engine.clone(),
+            wechat.clone(),
+            Arc::clone(&metrics),
+            Arc::clone(&clock),
+        );
+        let reconciler = Reconciler::new(
+            payments.clone(),
+            views.clone(),
+            args.reconcile_after,
+            args.reconcile_interval,
+        );
+        if args.admin_token.is_none() {
+            tracing::info!("no PAYLOG_ADMIN_TOKEN: the admin API is disabled");
+        }
+        let tokens = Arc::new(TokenKeys::new(&token_secret));
+        let state = AppState {
+            accounts: Accounts::new(engine.clone(), wechat, tokens, settle.clone()),
+            catalog: Catalog::new(engine.clone(), views.clone(), settle.clone()),
+            ordering: Ordering::new(
+                engine,
+                views.clone(),
+                payments.clone(),
+                settle,
+                args.payment_timeout,
+            )?,
+            payments,
+            audit: Audit::new(Arc::clone(&log), views.clone()),
+            admin_token: args.admin_token.clone().map(Arc::new),
+            metrics,
+            clock,
+        };
+        let handles = AppHandles {
+            addr,
+            store: log,
+            views,
+            reconciler,
+            sim_url: sim.as_ref().map(|s| s.base_url().to_owned()),
+        };
+        Ok(Self {
+            listener,
+            router: http::app(state),
+            store,
+            projector,
+            handles,
+            sim,
+        })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.handles.addr
+    }
+
+    /// The router with all its layers, to drive without a socket (`oneshot` tests of
+    /// HTTP shapes).
+    pub fn router(&self) -> Router {
+        self.router.clone()
+    }
+
+    pub fn handles(&self) -> AppHandles {
+        self.handles.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then drains requests and stops everything.
+    pub async fn run_until_stopped<F>(self, shutdown: F) -> Result<(), Error>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let reconciler = self.handles.reconciler.clone().spawn(stop_rx);
+        tracing::info!(addr = %self.handles.addr, "paylog API listening");
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        tracing::info!("shutting down");
+        let _ = stop_tx.send(true);
+        let _ = reconciler.await;
+        self.projector.shutdown().await;
+        self.store.close().await;
+        if let Some(sim) = self.sim {
+            sim.shutdown().await;
+        }
+        served.map_err(|e| Error::Internal(format!("server: {e}")))
+    }
+}
+
+fn random_string(len: usize) -> String {
+    rand::rng()
+        .sample_iter(&Alphanumeric)
+        .take(len)
+        .map(char::from)
+        .collect()
+}
+
+/// A client configuration that talks to `sim` as a merchant talks to WeChat.
+pub fn sim_client_config(sim: &SimHandle, notify_url: &str) -> WechatConfig {
+    let c = sim.config();
+    WechatConfig::new(
+        &c.appid,
+        &c.mch_id,
+        c.api_key.clone(),
+        c.app_secret.clone(),
+        notify_url,
+    )
+    .with_base_url(sim.base_url())
+}
+
+/// The refund notify URL beside a payment notify URL (`…/pay/notify` → `…/refund/notify`).
+fn refund_url_beside(notify_url: &str) -> Option<String> {
+    notify_url
+        .strip_suffix("/pay/notify")
+        .map(|base| format!("{base}/refund/notify"))
+}
+
+/// The WeChat client's configuration; without any WeChat settings, a simulator
+/// started in-process (on 127.0.0.1, port 0) and this server's own notify URLs.
+async fn wechat_config(
+    args: &ServeArgs,
+    addr: SocketAddr,
+) -> Result<(WechatConfig, Option<SimHandle>), Error> {
+    let w = &args.wechat;
+    let sign_type = w
+        .sign_type
+        .parse()
+        .map_err(|e| Error::Startup(format!("PAYLOG_WECHAT_SIGN_TYPE: {e}")))?;
+    let (mut config, sim) = if w.is_unconfigured() {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .map_err(|e| Error::Startup(format!("binding the simulator: {e}")))?;
+        let sim = paylog_sim::start(listener, SimConfig::demo())
+            .await
+            .map_err(|e| Error::Startup(format!("starting the simulator: {e}")))?;
+        let host = if addr.ip().is_unspecified() {
+            SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port()))
+        } else {
+            addr
+        };
+        let notify_url = w
+            .notify_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{host}/v1/wechat/pay/notify"));
+        tracing::warn!(
+            simulator = sim.base_url(),
+            "no WeChat configuration: using the built-in WeChat Pay simulator (no real money moves)"
+        );
+        (sim_client_config(&sim, &notify_url), Some(sim))
+    } else {
+        let missing: Vec<&str> = [
+            ("PAYLOG_WECHAT_APPID", w.appid.is_none()),
+            ("PAYLOG_WECHAT_MCH_ID", w.mch_id.is_none()),
+            ("PAYLOG_WECHAT_API_KEY", w.api_key.is_none()),
+            ("PAYLOG_WECHAT_SECRET", w.secret.is_none()),
+            ("PAYLOG_NOTIFY_URL", w.notify_url.is_none()),
+        ]
+        .into_iter()
+        .filter_map(|(name, absent)| absent.then_some(name))
+        .collect();
+        let (Some(appid), Some(mch_id), Some(key), Some(secret), Some(notify_url)) =
+            (&w.appid, &w.mch_id, &w.api_key, &w.secret, &w.notify_url)
+        else {
+            return Err(Error::Startup(format!(
+                "incomplete WeChat configuration, missing {}",
+                missing.join(", ")
+            )));
+        };
+        let mut config = WechatConfig::new(
+            appid.clone(),
+            mch_id.clone(),
+            key.clone(),
+            secret.clone(),
+            notify_url.clone(),
+        );
+        if let Some(url) = &w.pay_url {
+            config.pay_url = url.trim_end_matches('/').to_owned();
+        }
+        if let Some(url) = &w.api_url {
+            config.api_url = url.trim_end_matches('/').to_owned();
+        }
+        (config, None)
+    };
+    config.sign_type = sign_type;
+    config.refund_notify_url = args
+        .refund_notify_url
+        .clone()
+        .or_else(|| refund_url_beside(&config.notify_url));
+    Ok((config, sim))
+}

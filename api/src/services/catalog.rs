@@ -1,0 +1,98 @@
+//! The catalog: products with their live stock; admins create them and adjust stock.
+
+use paylog_core::product::{CreateProduct, ProductState};
+use paylog_core::{DomainError, Fen, ProductId};
+use paylog_engine::{CommandMeta, Engine};
+use paylog_projections::{Page, PageOf, ProductView, Views};
+use uuid::Uuid;
+
+use super::Settle;
+use crate::error::Error;
+
+/// The most units one request may create, add or remove: far above any real shop's
+/// stock, far below where sums of stock could overflow.
+pub const MAX_STOCK_CHANGE: u64 = 1_000_000_000;
+
+/// A new product, as an admin describes it.
+#[derive(Debug, Clone)]
+pub struct NewProduct {
+    pub name: String,
+    pub price: Fen,
+    pub stock: u64,
+}
+
+/// The catalog service; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    engine: Engine,
+    views: Views,
+    settle: Settle,
+}
+
+fn check_stock_change(units: u64) -> Result<(), Error> {
+    if units > MAX_STOCK_CHANGE {
+        return Err(Error::BadInput {
+            code: "invalid_stock",
+            message: format!("at most {MAX_STOCK_CHANGE} units per request"),
+        });
+    }
+    Ok(())
+}
+
+impl Catalog {
+    pub fn new(engine: Engine, views: Views, settle: Settle) -> Self {
+        Self {
+            engine,
+            views,
+            settle,
+        }
+    }
+
+    /// A page of the catalog, from the views.
+    pub fn list(&self, page: &Page) -> Result<PageOf<ProductView>, Error> {
+        Ok(self.views.products(page)?)
+    }
+
+    /// One product, from the log (strongly consistent).
+    pub async fn show(&self, product_id: ProductId) -> Result<Option<ProductState>, Error> {
+        Ok(self.engine.product(product_id).await?)
+    }
+
+    /// Creates a product; its state once the views show it.
+    pub async fn create(&self, meta: CommandMeta, new: NewProduct) -> Result<ProductState, Error> {
+        check_stock_change(new.stock)?;
+        let product_id = ProductId::from_uuid(Uuid::now_v7());
+        let command = CreateProduct {
+            product_id,
+            name: new.name,
+            price: new.price,
+            stock: new.stock,
+            at: meta.at,
+        };
+        let committed = self.engine.create_product(meta, command).await?;
+        self.settle.settle(&committed).await;
+        self.engine
+            .product(product_id)
+            .await?
+            .ok_or(Error::Misuse("a created product is missing"))
+    }
+
+    /// Adds `delta` units (removes, if negative); `None` if there is no such product.
+    pub async fn adjust_stock(
+        &self,
+        meta: CommandMeta,
+        product_id: ProductId,
+        delta: i64,
+    ) -> Result<Option<ProductState>, Error> {
+        check_stock_change(delta.unsigned_abs())?;
+        let committed = match self.engine.adjust_stock(meta, product_id, delta).await {
+            Ok(committed) => committed,
+            Err(e) => match Error::from(e) {
+                Error::Domain(DomainError::NotFound { .. }) => return Ok(None),
+                other => return Err(other),
+            },
+        };
+        self.settle.settle(&committed).await;
+        Ok(self.engine.product(product_id).await?)
+    }
+}

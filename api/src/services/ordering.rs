@@ -1,0 +1,253 @@
+//! Ordering: a user's orders (place, list, show, cancel, pay) and admin refunds.
+//!
+//! Placing is idempotent with a client's `Idempotency-Key`: the order id and the
+//! command id are derived from (user, key), so a retried request names the same order,
+//! the log refuses to place it twice, and the retry gets the same order back.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use paylog_core::checkout::{CartItem, Checkout};
+use paylog_core::order::OrderState;
+use paylog_core::payment_refs::OutRefundNo;
+use paylog_core::wxpay::RequestPayment;
+use paylog_core::{DomainError, Fen, OrderId, ProductId, UserId};
+use paylog_engine::{CommandKey, CommandMeta, Engine};
+use paylog_projections::{OrderSummary, OrderView, Page, PageOf, Views};
+use uuid::Uuid;
+
+use super::Settle;
+use super::payments::Payments;
+use crate::error::Error;
+
+/// A placed order, and whether this request placed it or repeated an earlier one.
+#[derive(Debug, Clone)]
+pub struct Placed {
+    pub order: OrderState,
+    /// True when the order already existed (an idempotent repeat): nothing was placed.
+    pub repeated: bool,
+}
+
+/// The ordering service; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Ordering {
+    engine: Engine,
+    views: Views,
+    payments: Payments,
+    settle: Settle,
+    /// How long a new order may wait for its payment.
+    payment_timeout: chrono::Duration,
+}
+
+/// The requested quantity per product (duplicates merged, as the domain merges them).
+fn wanted(items: &[CartItem]) -> BTreeMap<ProductId, u64> {
+    let mut map = BTreeMap::new();
+    for item in items {
+        *map.entry(item.product_id).or_insert(0) += u64::from(item.quantity);
+    }
+    map
+}
+
+/// A repeat of an idempotent request: the same body gets the same order back.
+fn replay(order: OrderState, user: UserId, items: &[CartItem]) -> Result<Placed, Error> {
+    let placed: BTreeMap<ProductId, u64> = order
+        .lines
+        .iter()
+        .map(|l| (l.product_id, u64::from(l.quantity)))
+        .collect();
+    if order.user_id != user || placed != wanted(items) {
+        return Err(Error::Conflict {
+            code: "idempotency_key_reused",
+            message: "this Idempotency-Key was already used for a different order".into(),
+        });
+    }
+    Ok(Placed {
+        order,
+        repeated: true,
+    })
+}
+
+impl Ordering {
+    /// Fails if `payment_timeout` does not fit a calendar duration (it is a setting,
+    /// checked at start-up rather than at the first order).
+    pub fn new(
+        engine: Engine,
+        views: Views,
+        payments: Payments,
+        settle: Settle,
+        payment_timeout: Duration,
+    ) -> Result<Self, Error> {
+        let payment_timeout = chrono::Duration::from_std(payment_timeout)
+            .map_err(|_| Error::Startup("payment timeout out of range".into()))?;
+        Ok(Self {
+            engine,
+            views,
+            payments,
+            settle,
+            payment_timeout,
+        })
+    }
+
+    /// Places an order for `user` and reserves its stock. With an idempotency key, a
+    /// repeat of the same request (even racing the first) gets the same order.
+    pub async fn place(
+        &self,
+        meta: CommandMeta,
+        user: UserId,
+        idempotency_key: Option<&str>,
+        items: Vec<CartItem>,
+    ) -> Result<Placed, Error> {
+        // With a key, the order id and command id are derived from (user, key): a retry
+        // names the same order, and the log refuses to place it twice.
+        let (order_id, meta) = match idempotency_key {
+            Some(key) => (
+                OrderId::from_uuid(
+                    CommandKey::OrderFor {
+                        user,
+                        idempotency_key: key,
+                    }
+                    .id(),
+                ),
+                meta.with_command_id(
+                    CommandKey::PlaceOrder {
+                        user,
+                        idempotency_key: key,
+                    }
+                    .id(),
+                ),
+            ),
+            None => (OrderId::from_uuid(Uuid::now_v7()), meta),
+        };
+        if idempotency_key.is_some()
+            && let Some(existing) = self.engine.order(order_id).await?
+        {
+            return replay(existing, user, &items);
+        }
+        let checkout = Checkout {
+            order_id,
+            user_id: user,
+            items: items.clone(),
+            expires_at: meta.at + self.payment_timeout,
+            at: meta.at,
+        };
+        let repeated = match self.engine.place_order(meta, checkout).await {
+            Ok(committed) => {
+                self.settle.settle(&committed).await;
+                committed.duplicate
+            }
+            Err(e) => match Error::from(e) {
+                // Two identical requests raced; the other one placed it.
+                Error::Domain(DomainError::AlreadyExists { .. }) if idempotency_key.is_some() => {
+                    true
+                }
+                other => return Err(other),
+            },
+        };
+        let order = self
+            .engine
+            .order(order_id)
+            .await?
+            .ok_or(Error::Misuse("a placed order is missing"))?;
+        if repeated {
+            replay(order, user, &items)
+        } else {
+            Ok(Placed {
+                order,
+                repeated: false,
+            })
+        }
+    }
+
+    /// An order of `user`, from the log; someone else's order is `None`, like a
+    /// missing one.
+    pub async fn own_order(
+        &self,
+        user: UserId,
+        order_id: OrderId,
+    ) -> Result<Option<OrderState>, Error> {
+        Ok(self
+            .engine
+            .order(order_id)
+            .await?
+            .filter(|order| order.user_id == user))
+    }
+
+    /// The user's orders, newest first, from the views.
+    pub fn list(&self, user: UserId, page: &Page) -> Result<PageOf<OrderSummary>, Error> {
+        Ok(self.views.orders_of_user(user, page)?)
+    }
+
+    /// One of the user's orders in full, from the views; another user's is `None`.
+    pub fn show(&self, user: UserId, order_id: OrderId) -> Result<Option<OrderView>, Error> {
+        Ok(self
+            .views
+            .order(order_id)?
+            .filter(|order| order.user_id == user))
+    }
+
+    /// Cancels an unpaid order of `user` (closing it at WeChat first) and releases
+    /// its stock; the order afterwards, `None` if it is not the user's.
+    pub async fn cancel(
+        &self,
+        meta: CommandMeta,
+        user: UserId,
+        order_id: OrderId,
+    ) -> Result<Option<OrderState>, Error> {
+        let Some(order) = self.own_order(user, order_id).await? else {
+            return Ok(None);
+        };
+        let committed = self.payments.cancel(meta, &order).await?;
+        self.settle.settle(&committed).await;
+        self.own_order(user, order_id).await
+    }
+
+    /// The `wx.requestPayment` parameters for an unpaid order of `user`; `None` if it
+    /// is not the user's.
+    pub async fn pay(
+        &self,
+        meta: CommandMeta,
+        user: UserId,
+        order_id: OrderId,
+        client_ip: &str,
+    ) -> Result<Option<RequestPayment>, Error> {
+        let Some(order) = self.own_order(user, order_id).await? else {
+            return Ok(None);
+        };
+        let (params, committed) = self
+            .payments
+            .request_payment(meta, &order, client_ip)
+            .await?;
+        if let Some(committed) = committed {
+            self.settle.settle(&committed).await;
+        }
+        Ok(Some(params))
+    }
+
+    /// An admin refunds `amount` of a paid order. With an idempotency key a retry
+    /// names the same refund (WeChat refunds an `out_refund_no` once). Returns the
+    /// refund number once WeChat accepted the refund; the outcome arrives by notify.
+    pub async fn refund(
+        &self,
+        meta: CommandMeta,
+        order_id: OrderId,
+        amount: Fen,
+        reason: String,
+        idempotency_key: Option<&str>,
+    ) -> Result<OutRefundNo, Error> {
+        let number = match idempotency_key {
+            Some(key) => CommandKey::RefundNumberFor {
+                order: order_id,
+                idempotency_key: key,
+            }
+            .id(),
+            None => Uuid::now_v7(),
+        };
+        let out_refund_no = OutRefundNo::from_uuid(number);
+        let committed = self
+            .payments
+            .refund(meta, order_id, amount, reason, out_refund_no.clone())
+            .await?;
+        self.settle.settle(&committed).await;
+        Ok(out_refund_no)
+    }
+}

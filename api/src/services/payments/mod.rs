@@ -1,0 +1,299 @@
+//! Payment orchestration: what happens between an order, WeChat Pay and the log.
+//!
+//! The ordering service and the notify handlers call [`Payments`]; the reconciler
+//! uses it too. Rules it keeps:
+//! - A fact from WeChat (a payment, a refund outcome) becomes a command whose id is
+//!   derived from WeChat's own reference ([`CommandKey`]), so the same fact arriving twice —
+//!   a duplicate notify, a notify racing the reconciler's orderquery — appends once.
+//! - What we ask of WeChat is recorded before or after the call so that a crash in
+//!   between never loses money: a refund is recorded (`RefundRequested`) *before* the
+//!   refund call, so a refund notify always finds it; a prepay id is recorded after
+//!   unifiedorder, which is safe because unifiedorder is idempotent per order.
+//! - An order is closed at WeChat (closeorder) before it is cancelled or closed here,
+//!   so the user cannot pay an order we consider dead.
+//!
+//! - `notify.rs`: the payment and refund notifies;
+//! - `refund.rs`: refunds;
+//! - `reconciler.rs`: the background task for lost notifies and expired orders.
+
+mod notify;
+mod reconciler;
+mod refund;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use paylog_core::order::{OrderCommand, OrderState};
+use paylog_core::payment_refs::{PrepayId, TransactionId};
+use paylog_core::wxpay::{ErrCode, RequestPayment, TradeState};
+use paylog_core::{DomainError, Fen};
+use paylog_engine::{Clock, CommandKey, CommandMeta, Committed, Engine};
+use paylog_wechat::{UnifiedOrderRequest, WechatClient, WechatError};
+
+pub use notify::NotifyOutcome;
+pub use reconciler::{ReconcileReport, Reconciler};
+
+use crate::error::Error;
+use crate::metrics::Metrics;
+
+/// How long WeChat honours a prepay id.
+pub const PREPAY_VALIDITY: Duration = Duration::from_secs(2 * 3600);
+
+/// How a payment fact from WeChat was recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Confirmation {
+    /// `PaymentConfirmed` appended.
+    Paid,
+    /// Already recorded; nothing appended.
+    Duplicate,
+    /// The amount was not the order total: `PaymentAmountMismatch` recorded, alerted.
+    AmountMismatch,
+    /// The order was cancelled or closed: `LatePaymentReceived` recorded, alerted.
+    LatePayment,
+}
+
+/// The payment side of the application; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Payments {
+    engine: Engine,
+    wechat: WechatClient,
+    metrics: Arc<Metrics>,
+    /// "Now" for every fact recorded here and every reconciler decision.
+    clock: Arc<dyn Clock>,
+}
+
+impl Payments {
+    pub fn new(
+        engine: Engine,
+        wechat: WechatClient,
+        metrics: Arc<Metrics>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            engine,
+            wechat,
+            metrics,
+            clock,
+        }
+    }
+
+    /// A fresh command stamped with this service's clock.
+    fn meta_now(&self) -> CommandMeta {
+        CommandMeta::now().at(self.clock.now())
+    }
+
+    pub fn wechat(&self) -> &WechatClient {
+        &self.wechat
+    }
+
+    /// The `wx.requestPayment` parameters for an unpaid order: the recorded prepay id
+    /// while it is valid, else a new one from unifiedorder (recorded as
+    /// `PaymentRequested`). Returns the command's result when one was appended.
+    pub async fn request_payment(
+        &self,
+        meta: CommandMeta,
+        order: &OrderState,
+        client_ip: &str,
+    ) -> Result<(RequestPayment, Option<Committed>), Error> {
+        let now = meta.at;
+        if !order.status.is_awaiting_payment() {
+            return Err(DomainError::InvalidTransition {
+                from: order.status,
+                command: "RequestPayment",
+            }
+            .into());
+        }
+        if now >= order.expires_at {
+            return Err(DomainError::OrderExpired {
+                expires_at: order.expires_at,
+            }
+            .into());
+        }
+        if let Some(prepay) = order.prepay.as_ref().filter(|p| p.valid_until > now) {
+            let params = self.wechat.request_payment(prepay.prepay_id.as_str(), now);
+            return Ok((params, None));
+        }
+        let openid = self
+            .engine
+            .user(order.user_id)
+            .await?
+            .and_then(|u| u.openid)
+            .ok_or_else(|| Error::Refused {
+                code: "wechat_login_required",
+                message: "paying with WeChat Pay needs an account signed in with WeChat".into(),
+            })?;
+        let request = UnifiedOrderRequest {
+            body: format!(
+                "paylog-order {}",
+                order
+                    .out_trade_no
+                    .as_str()
+                    .chars()
+                    .take(8)
+                    .collect::<String>()
+            ),
+            out_trade_no: order.out_trade_no.to_string(),
+            total_fee: order.total.get(),
+            spbill_create_ip: client_ip.to_owned(),
+            openid: openid.to_string(),
+            time_expire: order.expires_at,
+            attach: None,
+        };
+        let answer = match self.wechat.unified_order(&request).await {
+            Ok(answer) => answer,
+            Err(e) => return Err(self.unified_order_failed(order, e).await),
+        };
+        let prepay_id = PrepayId::parse(&answer.prepay_id)
+            .map_err(|e| WechatError::BadAnswer(format!("prepay_id: {e}")))?;
+        let validity = chrono::Duration::from_std(PREPAY_VALIDITY)
+            .map_err(|_| Error::Misuse("PREPAY_VALIDITY out of range"))?;
+        let valid_until = (now + validity).min(order.expires_at);
+        let id = CommandKey::RequestPayment {
+            order: order.order_id,
+            prepay_id: &prepay_id,
+        }
+        .id();
+        let committed = self
+            .engine
+            .execute_order(
+                meta.with_command_id(id),
+                order.order_id,
+                OrderCommand::RequestPayment {
+                    prepay_id: prepay_id.clone(),
+                    valid_until,
+                    at: now,
+                },
+            )
+            .await?;
+        let params = self.wechat.request_payment(prepay_id.as_str(), now);
+        Ok((params, Some(committed)))
+    }
+
+    async fn unified_order_failed(&self, order: &OrderState, e: WechatError) -> Error {
+        match e.err_code() {
+            Some(ErrCode::OrderPaid) => {
+                // The user paid and the notify has not arrived yet: record it now.
+                if let Err(err) = self.sync_payment(order).await {
+                    tracing::warn!(error = %err, order_id = %order.order_id, "could not sync a paid order");
+                }
+                Error::Conflict {
+                    code: "order_paid",
+                    message: "the order is already paid".into(),
+                }
+            }
+            Some(ErrCode::OrderClosed) => Error::Refused {
+                code: "order_closed",
+                message: "WeChat has closed this order; it can no longer be paid".into(),
+            },
+            _ => e.into(),
+        }
+    }
+
+    /// Cancels an unpaid order: closes it at WeChat first (if a prepay exists), so the
+    /// user cannot pay it afterwards, then records `OrderCancelled` and releases stock.
+    pub async fn cancel(&self, meta: CommandMeta, order: &OrderState) -> Result<Committed, Error> {
+        if order.status.is_awaiting_payment() && order.prepay.is_some() {
+            self.close_at_wechat(order).await?;
+        }
+        Ok(self.engine.cancel_order(meta, order.order_id).await?)
+    }
+
+    /// closeorder at WeChat; already closed or never created is fine. If the user
+    /// paid meanwhile, the payment is recorded and the caller gets `order_paid`.
+    pub(crate) async fn close_at_wechat(&self, order: &OrderState) -> Result<(), Error> {
+        let Err(e) = self.wechat.close_order(order.out_trade_no.as_str()).await else {
+            return Ok(());
+        };
+        match e.err_code() {
+            Some(ErrCode::OrderClosed | ErrCode::OrderNotExist) => Ok(()),
+            Some(ErrCode::OrderPaid) => {
+                self.sync_payment(order).await?;
+                Err(Error::Conflict {
+                    code: "order_paid",
+                    message: "the order was paid at WeChat; it cannot be cancelled".into(),
+                })
+            }
+            _ => Err(e.into()),
+        }
+    }
+
+    /// Asks WeChat (orderquery) whether the order was paid and records the payment
+    /// if so. `None` when WeChat says it is not paid (or does not know it).
+    pub async fn sync_payment(&self, order: &OrderState) -> Result<Option<Confirmation>, Error> {
+        let answer = match self.wechat.order_query(order.out_trade_no.as_str()).await {
+            Ok(answer) => answer,
+            Err(e) if e.err_code() == Some(&ErrCode::OrderNotExist) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if !matches!(answer.trade_state, TradeState::Success | TradeState::Refund) {
+            return Ok(None);
+        }
+        let (Some(tx), Some(amount)) = (answer.transaction_id, answer.total_fee) else {
+            return Err(WechatError::BadAnswer(
+                "a paid orderquery without transaction_id or total_fee".into(),
+            )
+            .into());
+        };
+        let paid_at = answer.time_end.unwrap_or_else(|| self.clock.now());
+        self.confirm(order, &tx, amount, paid_at).await.map(Some)
+    }
+
+    /// Records a payment WeChat reported (notify or orderquery). Its command id is
+    /// derived from the transaction, so the same payment is recorded once.
+    pub(crate) async fn confirm(
+        &self,
+        order: &OrderState,
+        transaction_id: &str,
+        amount: u64,
+        paid_at: DateTime<Utc>,
+    ) -> Result<Confirmation, Error> {
+        let tx = TransactionId::parse(transaction_id)?;
+        let id = CommandKey::ConfirmPayment {
+            order: order.order_id,
+            transaction_id: &tx,
+        }
+        .id();
+        let meta = self.meta_now().with_command_id(id);
+        let committed = self
+            .engine
+            .execute_order(
+                meta,
+                order.order_id,
+                OrderCommand::ConfirmPayment {
+                    transaction_id: tx.clone(),
+                    amount: Fen::new(amount),
+                    paid_at,
+                    at: meta.at,
+                },
+            )
+            .await?;
+        self.metrics.appended(&committed);
+        if committed.appended == 0 {
+            return Ok(Confirmation::Duplicate);
+        }
+        if !order.status.is_awaiting_payment() && !order.status.is_paid() {
+            tracing::error!(
+                alert = "late_payment",
+                order_id = %order.order_id,
+                transaction_id = %tx,
+                amount,
+                status = %order.status,
+                "WeChat took a payment for a cancelled or closed order; refund it"
+            );
+            return Ok(Confirmation::LatePayment);
+        }
+        if amount != order.total.get() {
+            tracing::error!(
+                alert = "payment_amount_mismatch",
+                order_id = %order.order_id,
+                transaction_id = %tx,
+                expected = order.total.get(),
+                received = amount,
+                "WeChat reported a payment whose amount is not the order total"
+            );
+            return Ok(Confirmation::AmountMismatch);
+        }
+        Ok(Confirmation::Paid)
+    }
+}

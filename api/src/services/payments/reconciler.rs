@@ -1,0 +1,183 @@
+//! The reconciler: finds payments whose notify never came and orders past their expiry.
+//!
+//! Every `interval` it scans the orders still awaiting payment (the views' list, soonest
+//! expiry first) and, for each one whose payment was requested at least
+//! `reconcile_after` ago or which has expired, decides on the order's strongly
+//! consistent state:
+//! - WeChat says paid (orderquery) → `ConfirmPayment`, with the same derived command id a
+//!   notify would use, so a notify racing the reconciler appends nothing more;
+//! - not paid and past its expiry → closeorder at WeChat, then `CloseOrder` (stock back).
+//!
+//! A failure on one order is counted and logged; the others are still handled.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use paylog_core::order::OrderState;
+use paylog_projections::{AwaitingPayment, Page, Views};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::{Confirmation, Payments};
+use crate::error::Error;
+
+/// Most orders looked at in one run (the rest wait for the next one).
+const MAX_PER_RUN: usize = 2000;
+
+/// What one run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReconcileReport {
+    /// Orders asked about at WeChat or closed.
+    pub checked: usize,
+    /// Payments recorded from orderquery.
+    pub confirmed: usize,
+    /// Orders closed (stock released).
+    pub closed: usize,
+    /// Orders that failed and will be retried next run.
+    pub errors: usize,
+}
+
+/// The background reconciler; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Reconciler {
+    payments: Payments,
+    views: Views,
+    reconcile_after: Duration,
+    interval: Duration,
+}
+
+enum Action {
+    Nothing,
+    Confirmed,
+    Closed,
+}
+
+impl Reconciler {
+    pub fn new(
+        payments: Payments,
+        views: Views,
+        reconcile_after: Duration,
+        interval: Duration,
+    ) -> Self {
+        Self {
+            payments,
+            views,
+            reconcile_after,
+            interval,
+        }
+    }
+
+    /// One pass over the orders awaiting payment, as of now by the payments' clock.
+    pub async fn run_once(&self) -> Result<ReconcileReport, Error> {
+        let now = self.payments.clock.now();
+        let after = chrono::Duration::from_std(self.reconcile_after).map_err(|_| {
+            Error::Startup(format!(
+                "reconcile-after {:?} is out of range",
+                self.reconcile_after
+            ))
+        })?;
+        let mut report = ReconcileReport::default();
+        let mut page = Page::first(Page::MAX_LIMIT);
+        let mut seen = 0;
+        loop {
+            let batch = self.views.awaiting_payment(None, &page)?;
+            for candidate in &batch.items {
+                seen += 1;
+                let stale = candidate
+                    .payment_requested_at
+                    .is_some_and(|at| at + after <= now);
+                if !stale && now < candidate.expires_at {
+                    continue;
+                }
+                report.checked += 1;
+                self.payments.metrics.reconciler("checked");
+                match self.reconcile(candidate, now).await {
+                    Ok(Action::Nothing) => {}
+                    Ok(Action::Confirmed) => {
+                        report.confirmed += 1;
+                        self.payments.metrics.reconciler("confirmed");
+                    }
+                    Ok(Action::Closed) => {
+                        report.closed += 1;
+                        self.payments.metrics.reconciler("closed");
+                    }
+                    Err(e) => {
+                        report.errors += 1;
+                        self.payments.metrics.reconciler("error");
+                        tracing::warn!(order_id = %candidate.order_id, error = %e, "reconciling an order failed");
+                    }
+                }
+            }
+            match batch.next_cursor {
+                Some(cursor) if seen < MAX_PER_RUN => page.cursor = Some(cursor),
+                _ => break,
+            }
+        }
+        if report.checked > 0 {
+            tracing::info!(?report, "reconciler run");
+        }
+        Ok(report)
+    }
+
+    async fn reconcile(
+        &self,
+        candidate: &AwaitingPayment,
+        now: DateTime<Utc>,
+    ) -> Result<Action, Error> {
+        // The views may lag: decide on the order's current state.
+        let Some(order) = self.payments.engine.order(candidate.order_id).await? else {
+            return Ok(Action::Nothing);
+        };
+        if !order.status.is_awaiting_payment() {
+            return Ok(Action::Nothing);
+        }
+        if order.prepay.is_some() {
+            match self.payments.sync_payment(&order).await? {
+                Some(Confirmation::Paid | Confirmation::AmountMismatch) => {
+                    return Ok(Action::Confirmed);
+                }
+                Some(_) => return Ok(Action::Nothing),
+                None => {}
+            }
+        }
+        if !order.is_due_for_close(now) {
+            return Ok(Action::Nothing);
+        }
+        self.close(&order, now).await
+    }
+
+    async fn close(&self, order: &OrderState, now: DateTime<Utc>) -> Result<Action, Error> {
+        if order.prepay.is_some() {
+            // Paid in the meantime: `close_at_wechat` recorded it and says so.
+            match self.payments.close_at_wechat(order).await {
+                Ok(()) => {}
+                Err(Error::Conflict { .. }) => return Ok(Action::Confirmed),
+                Err(e) => return Err(e),
+            }
+        }
+        let committed = self
+            .payments
+            .engine
+            .close_order(self.payments.meta_now().at(now), order.order_id)
+            .await?;
+        self.payments.metrics.appended(&committed);
+        Ok(Action::Closed)
+    }
+
+    /// Runs [`Reconciler::run_once`] every `interval` until `stop` turns true.
+    pub fn spawn(self, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(self.interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tokio::select! {
+                    _ = stop.wait_for(|s| *s) => return,
+                    _ = ticker.tick() => {}
+                }
+                if let Err(e) = self.run_once().await {
+                    tracing::warn!(error = %e, "reconciler run failed");
+                }
+            }
+        })
+    }
+}

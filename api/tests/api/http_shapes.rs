@@ -1,0 +1,143 @@
+//! Checks that are only about HTTP shapes (statuses, the error body, headers, the
+//! OpenAPI document), sent through `app(state)`'s router with `oneshot`: no socket,
+//! no client, no simulator needed.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt as _;
+use paylog_api::app::Application;
+use paylog_api::config::{DurabilityArg, ServeArgs, StoreArgs, WechatArgs};
+use secrecy::SecretString;
+use serde_json::Value;
+use tokio::net::TcpListener;
+use tower::ServiceExt as _;
+
+/// A router over a fresh data dir (and the built-in simulator, which it never calls).
+async fn router() -> (tempfile::TempDir, Application, Router) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listen = listener.local_addr().expect("address");
+    let args = ServeArgs {
+        store: StoreArgs {
+            data_dir: dir.path().join("data"),
+            durability: DurabilityArg::Sync,
+        },
+        listen,
+        wechat: WechatArgs {
+            sign_type: "MD5".into(),
+            ..WechatArgs::default()
+        },
+        admin_token: None,
+        token_secret: Some(SecretString::from("shape-test-token-secret-0123456789")),
+        payment_timeout: std::time::Duration::from_secs(1800),
+        reconcile_after: std::time::Duration::from_secs(300),
+        reconcile_interval: std::time::Duration::from_secs(30),
+        refund_notify_url: None,
+    };
+    let app = Application::build(args, listener).await.expect("build app");
+    let router = app.router();
+    (dir, app, router)
+}
+
+/// Sends `request` and returns the status, the `x-request-id` and the JSON body.
+async fn send(router: &Router, request: Request<Body>) -> (StatusCode, Option<String>, Value) {
+    let response = router.clone().oneshot(request).await.expect("infallible");
+    let status = response.status();
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    let json = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, request_id, json)
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).expect("request")
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_answer_in_the_json_error_shape() {
+    let (_dir, _app, router) = router().await;
+    let (status, request_id, body) = send(&router, get("/v1/nowhere")).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["code"], "not_found");
+    assert!(request_id.is_some(), "every answer carries a request id");
+
+    let delete = Request::delete("/v1/products")
+        .body(Body::empty())
+        .expect("request");
+    let (status, _, body) = send(&router, delete).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+}
+
+#[tokio::test]
+async fn a_client_request_id_is_kept() {
+    let (_dir, _app, router) = router().await;
+    let request = Request::get("/healthz")
+        .header("x-request-id", "my-request-1")
+        .body(Body::empty())
+        .expect("request");
+    let (status, request_id, body) = send(&router, request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(request_id.as_deref(), Some("my-request-1"));
+    assert_eq!(body["status"], "ok");
+}
+
+#[tokio::test]
+async fn json_bodies_must_be_objects_and_small() {
+    let (_dir, _app, router) = router().await;
+    let array = Request::post("/v1/register")
+        .header("content-type", "application/json")
+        .body(Body::from(r#"["alice", "correct horse"]"#))
+        .expect("request");
+    let (status, _, body) = send(&router, array).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"]["code"], "invalid_json");
+
+    let huge = format!(
+        r#"{{"code":"{}"}}"#,
+        "x".repeat(paylog_api::http::MAX_BODY_BYTES)
+    );
+    let request = Request::post("/v1/auth/wechat")
+        .header("content-type", "application/json")
+        .body(Body::from(huge))
+        .expect("request");
+    let (status, _, body) = send(&router, request).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["error"]["code"], "body_too_large");
+}
+
+#[tokio::test]
+async fn the_admin_api_is_forbidden_without_an_admin_token() {
+    let (_dir, _app, router) = router().await;
+    let (status, _, body) = send(&router, get("/v1/admin/events")).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "admin_disabled");
+}
+
+#[tokio::test]
+async fn every_route_is_in_the_openapi_document_with_its_wire_enums() {
+    let (_dir, _app, router) = router().await;
+    let (status, _, doc) = send(&router, get("/openapi.json")).await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().expect("paths");
+    assert_eq!(
+        paths.len(),
+        20,
+        "one entry per declared path: {:?}",
+        paths.keys()
+    );
+    assert_eq!(doc["paths"]["/v1/orders"]["post"]["tags"][0], "orders");
+    assert!(doc["paths"]["/v1/orders"]["get"].is_object());
+    let statuses = &doc["components"]["schemas"]["OrderStatus"]["enum"];
+    assert_eq!(statuses.as_array().map(Vec::len), Some(8), "{statuses}");
+}

@@ -1,0 +1,14 @@
+//! The application crate's integration tests: the `paylog` binary's commands, and the
+//! router's HTTP shapes driven without a socket.
+//!
+//! One test binary with a module per concern, so RocksDB is linked once.
+
+// Test code: helpers fail the test with a message, as the tests themselves do
+// (clippy.toml allows that inside #[test] functions, not in their helpers).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod bench_smoke;
+mod cli_events;
+mod crash_server;
+mod http_shapes;
+mod wechat_cli;
