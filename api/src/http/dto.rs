@@ -61,12 +61,14 @@ impl From<order::OrderStatus> for OrderStatus {
     }
 }
 
-/// Where a refund is: asked of WeChat, or settled either way.
+/// Where a refund is: asked of WeChat, settled either way, or waiting for an operator
+/// (WeChat's `CHANGE`: the money left the shop but did not reach the shopper).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 pub enum RefundStatus {
     Pending,
     Confirmed,
     Failed,
+    NeedsAttention,
 }
 
 impl From<order::RefundStatus> for RefundStatus {
@@ -76,6 +78,7 @@ impl From<order::RefundStatus> for RefundStatus {
             S::Pending => Self::Pending,
             S::Confirmed => Self::Confirmed,
             S::Failed => Self::Failed,
+            S::NeedsAttention => Self::NeedsAttention,
         }
     }
 }
@@ -87,6 +90,8 @@ pub enum AnomalyKind {
     AmountMismatch,
     /// The order was already cancelled or closed.
     LatePayment,
+    /// The order was already paid by another transaction.
+    DuplicatePayment,
 }
 
 impl From<order::AnomalyKind> for AnomalyKind {
@@ -95,6 +100,7 @@ impl From<order::AnomalyKind> for AnomalyKind {
         match k {
             K::AmountMismatch => Self::AmountMismatch,
             K::LatePayment => Self::LatePayment,
+            K::DuplicatePayment => Self::DuplicatePayment,
         }
     }
 }

@@ -163,6 +163,14 @@ fn domain(e: DomainError) -> ApiError {
         D::RefundAlreadyFailed(_) | D::RefundAlreadyConfirmed(_) => {
             (StatusCode::UNPROCESSABLE_ENTITY, "refund_settled")
         }
+        // The number was refused by WeChat for good: never sent again, a new one is needed.
+        D::RefundNoAlreadyFailed(_) => (StatusCode::CONFLICT, "refund_no_failed"),
+        D::RefundNotNeedingAttention(_) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "refund_not_needing_attention",
+        ),
+        D::UnknownAnomaly(_) => (StatusCode::NOT_FOUND, "unknown_anomaly"),
+        D::AnomalyAlreadyRefunded { .. } => (StatusCode::CONFLICT, "anomaly_already_refunded"),
         // Values the server computes itself, codec and audit failures: our fault.
         _ => {
             tracing::error!(error = %e, "domain error that input cannot cause");

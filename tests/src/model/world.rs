@@ -73,7 +73,8 @@ async fn execute(api: &Api, meta: CommandMeta, command: &Command) -> Result<Outc
             return match api.payments.pay_notify(&n.body).await {
                 NotifyOutcome::Paid
                 | NotifyOutcome::AmountMismatch
-                | NotifyOutcome::LatePayment => Ok(Outcome::Appended(1)),
+                | NotifyOutcome::LatePayment
+                | NotifyOutcome::DuplicatePayment => Ok(Outcome::Appended(1)),
                 NotifyOutcome::Duplicate => Ok(Outcome::Appended(0)),
                 NotifyOutcome::Failed => Err(format!("notify could not be recorded: {n:?}")),
                 _ => Ok(Outcome::Refused),

@@ -51,6 +51,9 @@ pub enum Confirmation {
     AmountMismatch,
     /// The order was cancelled or closed: `LatePaymentReceived` recorded, alerted.
     LatePayment,
+    /// The order was already paid by another transaction: `DuplicatePaymentReceived`
+    /// recorded (never a second payment), alerted.
+    DuplicatePayment,
 }
 
 /// The payment side of the application; cheap to clone.
@@ -271,6 +274,18 @@ impl Payments {
         self.metrics.appended(&committed);
         if committed.appended == 0 {
             return Ok(Confirmation::Duplicate);
+        }
+        if let Some(paid_by) = order.payment.as_ref().map(|p| &p.transaction_id) {
+            debug_assert!(paid_by != &tx, "a repeat of the payment appends nothing");
+            tracing::error!(
+                alert = "duplicate_payment",
+                order_id = %order.order_id,
+                transaction_id = %tx,
+                paid_by = %paid_by,
+                amount,
+                "WeChat reported a second transaction for a paid order; refund it"
+            );
+            return Ok(Confirmation::DuplicatePayment);
         }
         if !order.status.is_awaiting_payment() && !order.status.is_paid() {
             tracing::error!(

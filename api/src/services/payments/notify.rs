@@ -25,6 +25,8 @@ pub enum NotifyOutcome {
     AmountMismatch,
     /// Recorded as `LatePaymentReceived`, alerted.
     LatePayment,
+    /// Recorded as `DuplicatePaymentReceived`, alerted.
+    DuplicatePayment,
     /// A signed notify of a failed payment: nothing to record.
     PaymentFailed,
     /// `RefundConfirmed` appended.
@@ -56,6 +58,7 @@ impl NotifyOutcome {
                 | Self::Duplicate
                 | Self::AmountMismatch
                 | Self::LatePayment
+                | Self::DuplicatePayment
                 | Self::PaymentFailed
                 | Self::RefundConfirmed
                 | Self::RefundFailed
@@ -70,6 +73,7 @@ impl NotifyOutcome {
             Self::Duplicate => "duplicate",
             Self::AmountMismatch => "amount_mismatch",
             Self::LatePayment => "late_payment",
+            Self::DuplicatePayment => "duplicate_payment",
             Self::PaymentFailed => "payment_failed",
             Self::RefundConfirmed => "refund_confirmed",
             Self::RefundFailed => "refund_failed",
@@ -91,6 +95,7 @@ impl From<Confirmation> for NotifyOutcome {
             Confirmation::Duplicate => Self::Duplicate,
             Confirmation::AmountMismatch => Self::AmountMismatch,
             Confirmation::LatePayment => Self::LatePayment,
+            Confirmation::DuplicatePayment => Self::DuplicatePayment,
         }
     }
 }
