@@ -35,6 +35,9 @@ use crate::types::{AppendOutcome, AppendRequest, ExpectedVersion, StreamHead};
 /// a [`StoreError::Backend`]. With the backoff below this spans well over the few
 /// seconds a stream-leader election takes.
 pub(super) const COMMIT_ATTEMPTS: u32 = 60;
+/// Longest time one round may spend on attempts, whatever their count: past it the
+/// round's callers get [`StoreError::Backend`] (outcome unknown, retry with the same id).
+pub(super) const ROUND_DEADLINE: Duration = Duration::from_secs(30);
 /// First backoff between attempts; doubles per attempt up to [`BACKOFF_MAX_MS`].
 const BACKOFF_BASE_MS: u64 = 2;
 /// Longest backoff between two attempts.
@@ -135,9 +138,13 @@ impl Writer {
     /// Commits a round, retrying (bounded) until every request is answered.
     async fn commit_round(&mut self, mut pending: Vec<Pending>) {
         let mut last_error: Option<CallError> = None;
+        let started = tokio::time::Instant::now();
         for attempt in 0..COMMIT_ATTEMPTS {
             if pending.is_empty() {
                 return;
+            }
+            if started.elapsed() > ROUND_DEADLINE {
+                break;
             }
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt)).await;
@@ -252,7 +259,7 @@ impl Writer {
             let error = match last_error {
                 Some(e) => StoreError::backend(
                     "nats",
-                    format!("gave up after {COMMIT_ATTEMPTS} attempts, last: {e}"),
+                    format!("gave up after {:?}, last: {e}", started.elapsed()),
                 ),
                 None => StoreError::backend("nats", "gave up"),
             };
