@@ -5,6 +5,9 @@
 //! backend, each time beside that backend's `common` module (opening a store, a fresh
 //! location), so both backends pass exactly the same assertions.
 
+// Loading each test file once per backend is the point (see above), not a mistake.
+#![allow(clippy::duplicate_mod)]
+
 mod cluster;
 mod requests;
 
