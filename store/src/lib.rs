@@ -1,4 +1,5 @@
-//! paylog's event log: an append-only store of opaque event envelopes on RocksDB.
+//! paylog's event log: an append-only store of opaque event envelopes, on RocksDB
+//! ([`RocksStore`], one machine) or on a replicated NATS JetStream cluster ([`NatsStore`]).
 //!
 //! The store knows nothing of orders, users or WeChat. It keeps envelopes
 //! (`RecordedEvent`) whose payload is an opaque byte string, and guarantees:
@@ -9,14 +10,21 @@
 //!   [`ExpectedVersion`]; on any mismatch nothing is appended;
 //! - an append carrying a `command_id` that already committed appends nothing and
 //!   returns the original [`AppendOutcome`] (with `duplicate = true`);
-//! - an append returns only once it is **durable** (WAL fsynced) unless the store was
-//!   opened with [`Durability::Buffered`]; concurrent appends are group-committed.
+//! - an append returns only once it is **durable**: on RocksDB the WAL is fsynced (unless
+//!   the store was opened with [`Durability::Buffered`]); on NATS a quorum of the stream's
+//!   replicas (2 of 3) has the batch. Concurrent appends are group-committed.
 //!
 //! Map of the crate:
 //! - [`types`]: the envelope and request/response types, and [`ExpectedVersion`];
-//! - [`EventStore`]: the trait every backend implements (RocksDB today, a replicated one later);
+//! - [`EventStore`]: the trait every backend implements;
+//! - [`open()`] / [`open_read_only`]: either backend from a [`StoreLocation`] (`nats://…` or
+//!   a directory), as an `Arc<dyn EventStore>`;
 //! - [`rocks`]: the RocksDB backend, [`RocksStore`] (writer, reads, subscriptions, codec);
-//! - [`error`]: the one error type, [`StoreError`];
+//! - [`nats`]: the NATS JetStream backend, [`NatsStore`]; its module docs give its
+//!   layout (subjects, headers, stream config), why positions live in a header, and its
+//!   durability and limits;
+//! - [`error`]: the one error type, [`StoreError`]; nothing of a backend shows in it
+//!   (a backend's failure is [`StoreError::Backend`]);
 //! - `validate`: [`AppendRequest::validate`], the shape checks every backend shares.
 //!
 //! # Invariants
@@ -31,11 +39,25 @@
 //! - An append that fails (conflict, invalid request) writes nothing, not even its command
 //!   id: fixing and retrying the same command is allowed.
 //! - If [`EventStore::append`] returns an error other than `Conflict`/`InvalidRequest`
-//!   (RocksDB error, `Closed`), the append may or may not have committed; retrying with
+//!   (`Backend`, `Closed`), the append may or may not have committed; retrying with
 //!   the same `command_id` is always safe and returns the original outcome if it had.
 //!   Dropping an append's future does not cancel it once queued.
 //!
-//! # Write path: one writer, group commit
+//! # Backends
+//!
+//! | | [`RocksStore`] | [`NatsStore`] |
+//! |---|---|---|
+//! | where | one directory, one process (locked) | one JetStream stream, any number of processes |
+//! | survives | a process crash; power loss under [`Durability::Sync`] | the loss of any one of three machines |
+//! | acknowledged when | the WAL is fsynced | the Raft group has the batch from a quorum (JetStream fsyncs every `sync_interval`) |
+//! | positions | the `events` key | a header, kept gapless by `Nats-Expected-Last-Sequence` |
+//! | idempotency | `commands` column family | one marker per command, `Nats-Expected-Last-Subject-Sequence: 0` |
+//! | read-only open | RocksDB read-only instance beside the writer | a client that never appends; head fixed at open |
+//! | limits | [`MAX_EVENTS_PER_REQUEST`] events per request | also at most 999 events per request (the server's batch limit) |
+//!
+//! The rest of this page describes the RocksDB backend; [`nats`] describes the other.
+//!
+//! # Write path (RocksDB): one writer, group commit
 //!
 //! [`RocksStore`] has one dedicated writer thread that owns every write. Callers send their
 //! request over a bounded channel (back-pressure when full) and await a oneshot answer. The
@@ -85,12 +107,18 @@
 //! - Value tag bytes let a future layout be read side by side with this one.
 
 pub mod error;
+pub mod nats;
+mod open;
 pub mod rocks;
+mod stats;
 pub mod types;
 mod validate;
 
 pub use error::StoreError;
-pub use rocks::{Durability, RocksStore, StoreOptions, StoreStats};
+pub use nats::{NatsOptions, NatsStore};
+pub use open::{StoreLocation, open, open_read_only};
+pub use rocks::{Durability, RocksStore, StoreOptions};
+pub use stats::StoreStats;
 pub use types::*;
 pub use validate::{MAX_EVENT_TYPE_LEN, MAX_EVENTS_PER_REQUEST, MAX_STREAM_ID_LEN};
 
@@ -126,4 +154,12 @@ pub trait EventStore: Send + Sync + 'static {
     /// Every event with `position > after`: first the ones already in the log (read in
     /// bounded batches), then new ones as they are appended. Never ends on its own.
     fn subscribe(&self, after: u64) -> BoxStream<'static, Result<RecordedEvent, StoreError>>;
+
+    /// Stops accepting appends and waits for the appends in hand to be answered. Reads
+    /// keep working until the store is dropped; subscriptions end with
+    /// [`StoreError::Closed`] once caught up. Idempotent.
+    async fn close(&self);
+
+    /// Counters since the store was opened.
+    fn stats(&self) -> StoreStats;
 }

@@ -28,6 +28,7 @@ use futures::stream::BoxStream;
 use rocksdb::DB;
 use tokio::sync::{mpsc, oneshot, watch};
 
+pub use crate::stats::StoreStats;
 pub use import::{ImportStats, Importer};
 pub use options::{Durability, StoreOptions};
 
@@ -52,6 +53,14 @@ pub struct RocksStore {
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// RocksDB errors become the backend-neutral [`StoreError::Backend`]: nothing of RocksDB
+/// leaks into the store's API.
+impl From<rocksdb::Error> for StoreError {
+    fn from(error: rocksdb::Error) -> Self {
+        StoreError::backend("rocksdb", error)
+    }
+}
+
 /// What the store, its writer and its readers share.
 pub(crate) struct Shared {
     db: DB,
@@ -68,31 +77,6 @@ struct Counters {
     events: AtomicU64,
     duplicates: AtomicU64,
     conflicts: AtomicU64,
-}
-
-/// Counters since the store was opened, for benchmarks and metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct StoreStats {
-    /// `WriteBatch`es written (one WAL write, and one fsync under [`Durability::Sync`], each).
-    pub batches: u64,
-    /// Append requests committed (duplicates and conflicts not counted).
-    pub requests: u64,
-    /// Events committed.
-    pub events: u64,
-    /// Appends answered as duplicates of an already-committed command.
-    pub duplicates: u64,
-    /// Appends rejected with an expected-version conflict.
-    pub conflicts: u64,
-}
-
-impl StoreStats {
-    /// Mean number of committed requests per batch: the group-commit factor.
-    pub fn mean_batch_requests(&self) -> f64 {
-        if self.batches == 0 {
-            return 0.0;
-        }
-        self.requests as f64 / self.batches as f64
-    }
 }
 
 impl RocksStore {
@@ -308,5 +292,13 @@ impl EventStore for RocksStore {
 
     fn subscribe(&self, after: u64) -> BoxStream<'static, Result<RecordedEvent, StoreError>> {
         subscribe::subscribe(&self.shared, after)
+    }
+
+    async fn close(&self) {
+        RocksStore::close(self).await
+    }
+
+    fn stats(&self) -> StoreStats {
+        RocksStore::stats(self)
     }
 }

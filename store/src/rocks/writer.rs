@@ -228,7 +228,7 @@ impl Writer {
                 // caller (the batch may have reached the WAL); retrying with the same
                 // command id is safe either way.
                 for (reply, _) in answers {
-                    let _ = reply.send(Err(StoreError::Rocks(e.clone())));
+                    let _ = reply.send(Err(StoreError::from(e.clone())));
                 }
                 return;
             }

@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use paylog_store::{EventStore, ExpectedVersion, StoreError};
 
-use crate::common::{request, single, stream, temp_store};
+use super::common::{request, single, stream, temp_store};
 
 #[tokio::test]
 async fn the_first_append_gets_position_one_and_version_one() {
-    let (_dir, store) = temp_store();
+    let (_dir, store) = temp_store().await;
     assert_eq!(store.head(), 0);
     let req = single("order-1", ExpectedVersion::NoStream, 1);
     let outcome = store.append(req.clone()).await.expect("append");
@@ -44,7 +44,7 @@ async fn the_first_append_gets_position_one_and_version_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_appenders_get_gapless_positions_and_contiguous_versions() {
-    let (_dir, store) = temp_store();
+    let (_dir, store) = temp_store().await;
     let store = Arc::new(store);
     const TASKS: usize = 64;
     const APPENDS: usize = 25;
@@ -121,7 +121,7 @@ async fn concurrent_appenders_get_gapless_positions_and_contiguous_versions() {
 
 #[tokio::test]
 async fn an_expected_version_conflict_appends_nothing() {
-    let (_dir, store) = temp_store();
+    let (_dir, store) = temp_store().await;
     store
         .append(single("a", ExpectedVersion::NoStream, 1))
         .await
@@ -170,7 +170,7 @@ async fn an_expected_version_conflict_appends_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_creators_of_one_stream_exactly_one_wins() {
-    let (_dir, store) = temp_store();
+    let (_dir, store) = temp_store().await;
     let store = Arc::new(store);
     let mut tasks = Vec::new();
     for i in 0..32 {
@@ -202,7 +202,7 @@ async fn racing_creators_of_one_stream_exactly_one_wins() {
 
 #[tokio::test]
 async fn a_multi_stream_append_is_one_contiguous_atomic_unit() {
-    let (_dir, store) = temp_store();
+    let (_dir, store) = temp_store().await;
     store
         .append(single("stock-1", ExpectedVersion::NoStream, 1))
         .await
@@ -247,7 +247,7 @@ async fn a_multi_stream_append_is_one_contiguous_atomic_unit() {
 
 #[tokio::test]
 async fn malformed_requests_are_rejected_and_change_nothing() {
-    let (_dir, store) = temp_store();
+    let (_dir, store) = temp_store().await;
     let cases = [
         request(vec![]),
         single("", ExpectedVersion::Any, 1),

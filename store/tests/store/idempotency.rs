@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use paylog_store::{AppendOutcome, EventStore, ExpectedVersion};
 
-use crate::common::{single, temp_store};
+use super::common::{single, temp_store};
 
 #[tokio::test]
 async fn a_repeated_command_returns_the_first_outcome_and_appends_nothing() {
-    let (_dir, store) = temp_store();
+    let (_dir, store) = temp_store().await;
     let first = single("order-1", ExpectedVersion::NoStream, 2);
     let original = store.append(first.clone()).await.expect("first");
     store
@@ -33,7 +33,7 @@ async fn a_repeated_command_returns_the_first_outcome_and_appends_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_repeats_of_a_command_commit_it_once() {
-    let (_dir, store) = temp_store();
+    let (_dir, store) = temp_store().await;
     let store = Arc::new(store);
     let req = single("pay-1", ExpectedVersion::Any, 3);
     let mut tasks = Vec::new();

@@ -2,12 +2,12 @@
 
 use paylog_store::{EventStore, ExpectedVersion};
 
-use crate::common::{buffered, open_with, request, stream};
+use super::common::{buffered, new_dir, open_with, request, stream};
 
 #[tokio::test]
 async fn read_all_pages_through_the_whole_log() {
-    let dir = tempfile::TempDir::new().expect("dir");
-    let store = open_with(&dir, buffered());
+    let dir = new_dir().await;
+    let store = open_with(&dir, buffered()).await;
     for i in 0..200u64 {
         let streams = vec![
             stream(&format!("s{}", i % 7), ExpectedVersion::Any, 2),
@@ -43,8 +43,8 @@ async fn read_all_pages_through_the_whole_log() {
 
 #[tokio::test]
 async fn read_stream_starts_at_a_version_and_stops_at_the_limit() {
-    let dir = tempfile::TempDir::new().expect("dir");
-    let store = open_with(&dir, buffered());
+    let dir = new_dir().await;
+    let store = open_with(&dir, buffered()).await;
     for _ in 0..10 {
         // "a" and "ab" share a prefix: the index must keep them apart.
         store

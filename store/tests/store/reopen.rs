@@ -1,13 +1,13 @@
 //! Closing and reopening: everything reads back identical and appends continue.
 
-use paylog_store::{EventStore, ExpectedVersion, RocksStore, StoreError};
+use paylog_store::{EventStore, ExpectedVersion, StoreError};
 
-use crate::common::{open, request, single, stream};
+use super::common::{missing_read_only, new_dir, open, open_read_only, request, single, stream};
 
 #[tokio::test]
 async fn a_reopened_store_reads_back_identical_and_continues() {
-    let dir = tempfile::TempDir::new().expect("dir");
-    let store = open(&dir);
+    let dir = new_dir().await;
+    let store = open(&dir).await;
     let mut first_request = None;
     for i in 0..50u64 {
         let mut req = request(vec![
@@ -32,7 +32,7 @@ async fn a_reopened_store_reads_back_identical_and_continues() {
     );
     drop(store);
 
-    let store = open(&dir);
+    let store = open(&dir).await;
     assert_eq!(store.head(), 100);
     assert_eq!(store.read_all(0, usize::MAX).await.expect("reread"), log);
     assert_eq!(
@@ -58,23 +58,10 @@ async fn a_reopened_store_reads_back_identical_and_continues() {
     assert!(next.recorded_at >= last_before);
 }
 
-#[test]
-fn a_store_cannot_be_opened_twice_at_once() {
-    let dir = tempfile::TempDir::new().expect("dir");
-    let store = open(&dir);
-    assert!(matches!(
-        RocksStore::open(dir.path(), Default::default()),
-        Err(StoreError::Rocks(_))
-    ));
-    drop(store);
-    // Dropping released the directory.
-    RocksStore::open(dir.path(), Default::default()).expect("reopen after drop");
-}
-
 #[tokio::test]
 async fn a_read_only_open_sees_the_durable_log_beside_a_running_writer() {
-    let dir = tempfile::TempDir::new().expect("dir");
-    let store = open(&dir);
+    let dir = new_dir().await;
+    let store = open(&dir).await;
     for i in 0..20u64 {
         store
             .append(single("ledger", ExpectedVersion::Exact(i), 1))
@@ -82,7 +69,7 @@ async fn a_read_only_open_sees_the_durable_log_beside_a_running_writer() {
             .expect("append");
     }
     // The writer still holds the directory; a read-only open is allowed beside it.
-    let reader = RocksStore::open_read_only(dir.path()).expect("read-only open");
+    let reader = open_read_only(&dir).await.expect("read-only open");
     assert_eq!(reader.head(), 20);
     assert_eq!(
         reader.read_all(0, usize::MAX).await.expect("read"),
@@ -98,7 +85,6 @@ async fn a_read_only_open_sees_the_durable_log_beside_a_running_writer() {
         reader.append(single("x", ExpectedVersion::Any, 1)).await,
         Err(StoreError::Closed)
     ));
-    // A directory without a store is refused rather than created.
-    let empty = tempfile::TempDir::new().expect("dir");
-    assert!(RocksStore::open_read_only(empty.path().join("nothing")).is_err());
+    // A location without a store is refused rather than created.
+    assert!(missing_read_only().await.is_err());
 }

@@ -3,16 +3,16 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use paylog_store::{EventStore, ExpectedVersion, StoreError, StoreOptions};
+use paylog_store::{EventStore, ExpectedVersion, StoreError};
 
-use crate::common::{buffered, open_with, single};
+use super::common::{StoreOptions, buffered, new_dir, open_with, single};
 
 /// Guards against a hang only (a hang is a failure, not a slow pass).
 const HANG_GUARD: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribe_catches_up_in_pages_then_follows_live_appends() {
-    let dir = tempfile::TempDir::new().expect("dir");
+    let dir = new_dir().await;
     // A small page so that catching up takes several reads.
     let store = open_with(
         &dir,
@@ -20,7 +20,8 @@ async fn subscribe_catches_up_in_pages_then_follows_live_appends() {
             read_page: 7,
             ..buffered()
         },
-    );
+    )
+    .await;
     for _ in 0..30 {
         store
             .append(single("s", ExpectedVersion::Any, 1))
@@ -76,8 +77,8 @@ async fn subscribe_catches_up_in_pages_then_follows_live_appends() {
 
 #[tokio::test]
 async fn a_subscription_from_the_head_waits_for_the_next_append() {
-    let dir = tempfile::TempDir::new().expect("dir");
-    let store = open_with(&dir, buffered());
+    let dir = new_dir().await;
+    let store = open_with(&dir, buffered()).await;
     store
         .append(single("s", ExpectedVersion::Any, 3))
         .await

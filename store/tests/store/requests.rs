@@ -1,32 +1,7 @@
-//! Helpers shared by the integration tests: opening a store, building requests.
+//! Request builders shared by the contract tests of every backend.
 
-use paylog_store::{
-    AppendRequest, Durability, ExpectedVersion, NewEvent, RocksStore, StoreOptions, StreamAppend,
-};
-use tempfile::TempDir;
+use paylog_store::{AppendRequest, ExpectedVersion, NewEvent, StreamAppend};
 use uuid::Uuid;
-
-/// A store in a fresh temp dir; keep the `TempDir` alive as long as the store.
-pub fn temp_store() -> (TempDir, RocksStore) {
-    let dir = TempDir::new().expect("temp dir");
-    let store = open(&dir);
-    (dir, store)
-}
-
-pub fn open(dir: &TempDir) -> RocksStore {
-    open_with(dir, StoreOptions::default())
-}
-
-pub fn open_with(dir: &TempDir, options: StoreOptions) -> RocksStore {
-    RocksStore::open(dir.path(), options).expect("open store")
-}
-
-pub fn buffered() -> StoreOptions {
-    StoreOptions {
-        durability: Durability::Buffered,
-        ..StoreOptions::default()
-    }
-}
 
 pub fn event(event_type: &str, payload: &[u8]) -> NewEvent {
     NewEvent {
