@@ -52,7 +52,9 @@ start() {
 server_name: n$i
 listen: 127.0.0.1:$port
 http: 127.0.0.1:$monitor
-jetstream { store_dir: "$dir/n$i/js" }
+# sync_interval: always — fsync every write before the quorum ack, so "acknowledged"
+# means on disk on two machines (the default, 2 minutes, means only "in two page caches").
+jetstream { store_dir: "$dir/n$i/js", sync_interval: always }
 cluster {
   name: paylog
   listen: 127.0.0.1:$cport

@@ -92,7 +92,7 @@ impl Cluster {
                 &conf,
                 format!(
                     "server_name: {name}\nlisten: 127.0.0.1:{client}\n\
-                     jetstream {{ store_dir: \"{js}\" }}\n\
+                     jetstream {{ store_dir: \"{js}\", sync_interval: always }}\n\
                      cluster {{\n  name: paylog-test\n  listen: 127.0.0.1:{route}\n  routes: [{routes}]\n}}\n",
                     client = ports[i],
                     js = node_dir.join("js").display(),
