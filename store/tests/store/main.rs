@@ -8,7 +8,6 @@
 // Test helpers may panic on a broken fixture: a failed set-up is a failed test
 // (clippy.toml allows that inside #[test] functions, not in their helpers).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-
 // Loading each test file once per backend is the point (see above), not a mistake.
 #![allow(clippy::duplicate_mod)]
 
