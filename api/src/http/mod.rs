@@ -73,6 +73,8 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(orders::cancel))
         .routes(routes!(payment::pay))
         .routes(routes!(refunds::refund))
+        .routes(routes!(refunds::resolve))
+        .routes(routes!(refunds::refund_anomaly))
         .routes(routes!(audit::order_history_of))
         .routes(routes!(audit::events))
         .routes(routes!(audit::daily))

@@ -1,0 +1,206 @@
+//! End-to-end: the refund lifecycle that never lies — a retry of a failed refund is
+//! refused before WeChat is called, `CHANGE` needs an operator and is resolved, a
+//! late `SUCCESS` revives a failed refund, a refund is retried by its number — through
+//! the simulator over real HTTP, checked in the log.
+
+// Test code: helpers fail the test with a message, as the tests themselves do
+// (clippy.toml allows that inside #[test] functions, not in their helpers).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use paylog_tests::wx::refund_notify_xml;
+use paylog_tests::{ADMIN_TOKEN, Answer, TestApp, spawn_app};
+use reqwest::Method;
+use serde_json::{Value, json};
+
+const SUCCESS: &str = "<return_code><![CDATA[SUCCESS]]></return_code>";
+
+/// A paid order of `total` fen whose refund notifies the simulator will lose (the
+/// test delivers WeChat's verdicts itself); returns (token, order id, out_trade_no).
+async fn paid_order(app: &TestApp, total: u64) -> (String, String, String) {
+    let token = app.shopper("refund").await;
+    let product = app.create_product("Tea", total, 10).await;
+    let placed = app.place_order(&token, &[(&product, 1)], None).await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let (id, out_trade_no) = (placed.str("order_id"), placed.str("out_trade_no"));
+    app.pay(&token, &id).await;
+    app.sim_pay(&out_trade_no, json!({})).await;
+    app.wait_for_status(&token, &id, "Paid").await;
+    let faults = app
+        .http
+        .post(format!("{}/sim/refund-faults", app.sim.base_url()))
+        .json(&json!({ "drop_first": 100 }))
+        .send()
+        .await
+        .expect("sim");
+    assert!(faults.status().is_success());
+    (token, id, out_trade_no)
+}
+
+async fn admin(app: &TestApp, path: &str, body: Value) -> Answer {
+    app.request(Method::POST, path, Some(ADMIN_TOKEN), Some(body))
+        .await
+}
+
+/// WeChat's refund notify for `out_refund_no` with `status`.
+fn verdict(
+    app: &TestApp,
+    out_trade_no: &str,
+    out_refund_no: &str,
+    fee: u64,
+    status: &str,
+) -> String {
+    refund_notify_xml(
+        &app.sim_config.appid,
+        &app.sim_config.mch_id,
+        &app.api_key(),
+        &[
+            ("transaction_id", "4200000000202601011234567890".to_owned()),
+            ("out_trade_no", out_trade_no.to_owned()),
+            ("refund_id", "50300000000000000000000000001".to_owned()),
+            ("out_refund_no", out_refund_no.to_owned()),
+            ("total_fee", fee.to_string()),
+            ("refund_fee", fee.to_string()),
+            ("refund_status", status.to_owned()),
+        ],
+    )
+}
+
+#[tokio::test]
+async fn a_retry_of_a_failed_refund_is_refused_with_409_and_a_late_success_revives_it() {
+    let app = spawn_app().await;
+    let (token, id, out_trade_no) = paid_order(&app, 800).await;
+    let accepted = app.refund(&id, 800, "").await;
+    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    let no = accepted.str("out_refund_no");
+    let closed = verdict(&app, &out_trade_no, &no, 800, "REFUNDCLOSE");
+    assert!(app.refund_notify(&closed).await.text.contains(SUCCESS));
+    let order = app.wait_for_status(&token, &id, "Paid").await;
+    assert_eq!(order.json["refunds"][0]["status"], "Failed");
+
+    let retry = admin(
+        &app,
+        &format!("/v1/admin/orders/{id}/refund"),
+        json!({ "amount_fen": 800, "out_refund_no": no }),
+    )
+    .await;
+    assert_eq!(
+        (retry.status, retry.error_code()),
+        (409, "refund_no_failed"),
+        "{}",
+        retry.text
+    );
+    assert_eq!(app.count_order_events(&id, "RefundRequested").await, 1);
+
+    // WeChat refunded after all: the log says so, and nothing is refundable twice.
+    let late = verdict(&app, &out_trade_no, &no, 800, "SUCCESS");
+    assert!(app.refund_notify(&late).await.text.contains(SUCCESS));
+    assert!(app.refund_notify(&late).await.text.contains(SUCCESS));
+    let order = app.wait_for_status(&token, &id, "Refunded").await;
+    assert_eq!(order.json["refunds"][0]["status"], "Confirmed");
+    assert_eq!(
+        app.count_order_events(&id, "RefundConfirmedAfterFailure")
+            .await,
+        1
+    );
+    let again = app.refund(&id, 1, "").await;
+    assert_eq!(
+        (again.status, again.error_code()),
+        (422, "refund_exceeds_paid")
+    );
+}
+
+#[tokio::test]
+async fn change_needs_an_operator_and_is_resolved_as_refunded_otherwise() {
+    let app = spawn_app().await;
+    let (token, id, out_trade_no) = paid_order(&app, 700).await;
+    let accepted = app.refund(&id, 700, "broken").await;
+    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    let no = accepted.str("out_refund_no");
+    let change = verdict(&app, &out_trade_no, &no, 700, "CHANGE");
+    assert!(app.refund_notify(&change).await.text.contains(SUCCESS));
+    assert!(app.refund_notify(&change).await.text.contains(SUCCESS));
+    assert_eq!(app.count_order_events(&id, "RefundNeedsAttention").await, 1);
+    assert_eq!(app.count_order_events(&id, "RefundFailed").await, 0);
+    let order = app.wait_for_status(&token, &id, "Refunding").await;
+    assert_eq!(order.json["refunds"][0]["status"], "NeedsAttention");
+
+    let resolve = format!("/v1/admin/orders/{id}/refunds/{no}/resolve");
+    let bad = admin(&app, &resolve, json!({ "resolution": "Maybe" })).await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    let done = admin(
+        &app,
+        &resolve,
+        json!({ "resolution": "RefundedOtherwise", "note": "paid by bank transfer" }),
+    )
+    .await;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(done.json["status"], "Confirmed");
+    let twice = admin(&app, &resolve, json!({ "resolution": "Retried" })).await;
+    assert_eq!(
+        (twice.status, twice.error_code()),
+        (422, "refund_not_needing_attention")
+    );
+    app.wait_for_status(&token, &id, "Refunded").await;
+    let unknown = admin(
+        &app,
+        &format!("/v1/admin/orders/{id}/refunds/R-none/resolve"),
+        json!({ "resolution": "Retried" }),
+    )
+    .await;
+    assert_eq!(unknown.status / 100, 4, "{}", unknown.text);
+}
+
+#[tokio::test]
+async fn a_refund_resolved_as_retried_is_pending_until_wechat_confirms_it() {
+    let app = spawn_app().await;
+    let (token, id, out_trade_no) = paid_order(&app, 600).await;
+    let no = app.refund(&id, 600, "").await.str("out_refund_no");
+    let change = verdict(&app, &out_trade_no, &no, 600, "CHANGE");
+    assert!(app.refund_notify(&change).await.text.contains(SUCCESS));
+    let resolved = admin(
+        &app,
+        &format!("/v1/admin/orders/{id}/refunds/{no}/resolve"),
+        json!({ "resolution": "Retried", "note": "re-sent in the merchant platform" }),
+    )
+    .await;
+    assert_eq!(resolved.status, 200, "{}", resolved.text);
+    assert_eq!(resolved.json["status"], "Pending");
+    let success = verdict(&app, &out_trade_no, &no, 600, "SUCCESS");
+    assert!(app.refund_notify(&success).await.text.contains(SUCCESS));
+    let order = app.wait_for_status(&token, &id, "Refunded").await;
+    assert_eq!(order.json["refunds"][0]["status"], "Confirmed");
+}
+
+#[tokio::test]
+async fn a_refund_retried_by_its_number_is_the_same_refund() {
+    let app = spawn_app().await;
+    let (_token, id, _) = paid_order(&app, 500).await;
+    let no = app.refund(&id, 200, "").await.str("out_refund_no");
+    let path = format!("/v1/admin/orders/{id}/refund");
+    let retry = admin(
+        &app,
+        &path,
+        json!({ "amount_fen": 200, "out_refund_no": no }),
+    )
+    .await;
+    assert_eq!(retry.status, 202, "{}", retry.text);
+    assert_eq!(retry.str("out_refund_no"), no);
+    assert_eq!(app.count_order_events(&id, "RefundRequested").await, 1);
+    let other = admin(
+        &app,
+        &path,
+        json!({ "amount_fen": 300, "out_refund_no": no }),
+    )
+    .await;
+    assert_eq!(
+        (other.status, other.error_code()),
+        (409, "duplicate_refund_no")
+    );
+    let junk = admin(
+        &app,
+        &path,
+        json!({ "amount_fen": 1, "out_refund_no": "no spaces!" }),
+    )
+    .await;
+    assert_eq!(junk.status, 400, "{}", junk.text);
+}
