@@ -204,3 +204,154 @@ async fn a_refund_retried_by_its_number_is_the_same_refund() {
     .await;
     assert_eq!(junk.status, 400, "{}", junk.text);
 }
+
+/// The simulator's next refund ends as `outcome` says (`POST /sim/refund-outcome`).
+async fn next_refund(app: &TestApp, outcome: Value) {
+    let r = app
+        .http
+        .post(format!("{}/sim/refund-outcome", app.sim.base_url()))
+        .json(&outcome)
+        .send()
+        .await
+        .expect("sim");
+    assert_eq!(r.status(), 204);
+}
+
+#[tokio::test]
+async fn a_refund_whose_answer_is_lost_stays_pending_and_is_settled_by_the_reconciler() {
+    let app = spawn_app().await;
+    let (token, id, out_trade_no) = paid_order(&app, 900).await;
+    next_refund(&app, json!({ "lose_answer": true })).await;
+    let lost = app.refund(&id, 900, "").await;
+    assert_eq!(
+        (lost.status, lost.error_code()),
+        (502, "refund_outcome_unknown"),
+        "{}",
+        lost.text
+    );
+    let no = lost.json["error"]["out_refund_no"]
+        .as_str()
+        .expect("the 502 names the refund")
+        .to_owned();
+    let order = app.wait_for_status(&token, &id, "Refunding").await;
+    assert_eq!(order.json["refunds"][0]["status"], "Pending");
+    assert_eq!(order.json["refunds"][0]["out_refund_no"], no);
+
+    let report = app.reconcile_once().await;
+    assert_eq!(
+        (
+            report.refunds_checked,
+            report.refunds_settled,
+            report.errors
+        ),
+        (1, 1, 0)
+    );
+    let order = app.wait_for_status(&token, &id, "Refunded").await;
+    assert_eq!(order.json["refunds"][0]["status"], "Confirmed");
+    assert_eq!(app.reconcile_once().await.refunds_checked, 0);
+    // The notify that was lost arrives after all: the same fact, appended once.
+    let refund_id = app.sim_state()["orders"][&out_trade_no]["refunds"][0]["refund_id"]
+        .as_str()
+        .expect("refund id")
+        .to_owned();
+    let late = refund_notify_xml(
+        &app.sim_config.appid,
+        &app.sim_config.mch_id,
+        &app.api_key(),
+        &[
+            ("transaction_id", "4200000000202601011234567890".to_owned()),
+            ("out_trade_no", out_trade_no.clone()),
+            ("refund_id", refund_id),
+            ("out_refund_no", no.clone()),
+            ("total_fee", "900".to_owned()),
+            ("refund_fee", "900".to_owned()),
+            ("refund_status", "SUCCESS".to_owned()),
+        ],
+    );
+    assert!(app.refund_notify(&late).await.text.contains(SUCCESS));
+    assert_eq!(app.count_order_events(&id, "RefundConfirmed").await, 1);
+}
+
+#[tokio::test]
+async fn a_refund_whose_answer_is_lost_can_be_retried_by_its_number() {
+    let app = spawn_app().await;
+    let (token, id, _) = paid_order(&app, 400).await;
+    next_refund(&app, json!({ "lose_answer": true })).await;
+    let lost = app.refund(&id, 400, "").await;
+    assert_eq!(lost.status, 502, "{}", lost.text);
+    let no = lost.json["error"]["out_refund_no"]
+        .as_str()
+        .expect("named")
+        .to_owned();
+    let retry = admin(
+        &app,
+        &format!("/v1/admin/orders/{id}/refund"),
+        json!({ "amount_fen": 400, "out_refund_no": no }),
+    )
+    .await;
+    assert_eq!(retry.status, 202, "{}", retry.text);
+    assert_eq!(retry.str("out_refund_no"), no);
+    let order = app.wait_for_status(&token, &id, "Refunding").await;
+    assert_eq!(order.json["refunds"].as_array().map(Vec::len), Some(1));
+    let sim = app.sim_state();
+    let sim_refunds = sim["orders"]
+        .as_object()
+        .and_then(|o| o.values().next())
+        .map(|o| o["refunds"].as_array().map(Vec::len));
+    assert_eq!(
+        sim_refunds,
+        Some(Some(1)),
+        "WeChat refunded the number once"
+    );
+}
+
+#[tokio::test]
+async fn a_processing_refund_is_checked_again_later_and_change_needs_attention() {
+    let app = spawn_app().await;
+    let (token, id, _) = paid_order(&app, 1000).await;
+    next_refund(&app, json!({ "processing": true })).await;
+    assert_eq!(app.refund(&id, 300, "").await.status, 202);
+    let first = app.reconcile_once().await;
+    assert_eq!((first.refunds_checked, first.refunds_settled), (1, 0));
+    let second = app.reconcile_once().await;
+    assert_eq!((second.refunds_checked, second.refunds_settled), (1, 1));
+    app.wait_for_status(&token, &id, "PartiallyRefunded").await;
+
+    next_refund(&app, json!({ "processing": true, "status": "CHANGE" })).await;
+    let no = app.refund(&id, 700, "").await.str("out_refund_no");
+    app.reconcile_once().await;
+    let settled = app.reconcile_once().await;
+    assert_eq!(settled.refunds_settled, 1);
+    assert_eq!(app.count_order_events(&id, "RefundNeedsAttention").await, 1);
+    let mut shown = Value::Null;
+    for _ in 0..200 {
+        let order = app.order(&token, &id).await;
+        shown = order.json["refunds"]
+            .as_array()
+            .and_then(|rs| rs.iter().find(|r| r["out_refund_no"] == no).cloned())
+            .unwrap_or_default();
+        if shown["status"] == "NeedsAttention" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(shown["status"], "NeedsAttention", "{shown}");
+    assert_eq!(app.order(&token, &id).await.json["status"], "Refunding");
+    assert_eq!(app.count_order_events(&id, "RefundFailed").await, 0);
+    // A refund needing attention is the operator's, not the reconciler's.
+    assert_eq!(app.reconcile_once().await.refunds_checked, 0);
+}
+
+#[tokio::test]
+async fn a_refund_closed_at_wechat_is_failed_by_the_reconciler() {
+    let app = spawn_app().await;
+    let (token, id, _) = paid_order(&app, 500).await;
+    next_refund(&app, json!({ "processing": true, "status": "REFUNDCLOSE" })).await;
+    assert_eq!(app.refund(&id, 500, "").await.status, 202);
+    app.reconcile_once().await;
+    assert_eq!(app.reconcile_once().await.refunds_settled, 1);
+    let order = app.wait_for_status(&token, &id, "Paid").await;
+    assert_eq!(order.json["refunds"][0]["status"], "Failed");
+    // Refundable again, under a new number.
+    assert_eq!(app.refund(&id, 500, "").await.status, 202);
+}

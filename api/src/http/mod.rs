@@ -74,6 +74,7 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(payment::pay))
         .routes(routes!(refunds::refund))
         .routes(routes!(refunds::resolve))
+        .routes(routes!(refunds::anomalies))
         .routes(routes!(refunds::refund_anomaly))
         .routes(routes!(audit::order_history_of))
         .routes(routes!(audit::events))

@@ -1,4 +1,4 @@
-//! Admin refunds: `POST /v1/admin/orders/{id}/refund` (refund part of a paid order, or
+//! Admin refunds: `GET /v1/admin/anomalies` (every anomalous payment), `POST /v1/admin/orders/{id}/refund` (refund part of a paid order, or
 //! retry one by its number), `POST /v1/admin/orders/{id}/refunds/{out_refund_no}/resolve`
 //! (a refund WeChat reported as `CHANGE`) and
 //! `POST /v1/admin/orders/{id}/anomalies/{transaction_id}/refund` (return an anomalous
@@ -7,16 +7,16 @@
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use paylog_core::order::AttentionResolution;
+use paylog_core::order::{AttentionResolution, RefundTarget};
 use paylog_core::payment_refs::{OutRefundNo, TransactionId};
 use paylog_core::{Fen, OrderId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::dto::RefundStatus;
+use super::dto::{AnomalyKind, PageQuery, RefundStatus};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Admin, ApiJson, ApiPath, IdempotencyKey, Meta};
+use super::extract::{Admin, ApiJson, ApiPath, ApiQuery, IdempotencyKey, Meta};
 use super::state::AppState;
 use crate::services::ordering::RefundNumber;
 
@@ -200,4 +200,73 @@ pub async fn refund_anomaly(
         )
         .await?;
     Ok(accepted(&out_refund_no))
+}
+
+/// The refund of an anomalous payment, if one was asked for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnomalyRefund {
+    pub out_refund_no: String,
+    pub status: RefundStatus,
+}
+
+/// A payment WeChat took that did not pay its order: money the shop holds.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Anomaly {
+    pub order_id: Uuid,
+    pub out_trade_no: String,
+    pub kind: AnomalyKind,
+    pub transaction_id: String,
+    pub amount_fen: u64,
+    pub paid_at: chrono::DateTime<chrono::Utc>,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
+    /// The latest refund of this transaction (a Failed one may be followed by another).
+    pub refund: Option<AnomalyRefund>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AnomalyPage {
+    pub items: Vec<Anomaly>,
+    pub next_cursor: Option<String>,
+}
+
+/// Every anomalous payment (late, wrong amount, duplicate), with its refund's state;
+/// paged by order.
+#[utoipa::path(get, path = "/v1/admin/anomalies", tag = "admin", params(PageQuery),
+    security(("admin" = [])),
+    responses((status = 200, body = AnomalyPage), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody)))]
+pub async fn anomalies(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<AnomalyPage>, ApiError> {
+    let page = state.ordering.anomalies(&query.page())?;
+    let mut items = Vec::new();
+    for order in &page.items {
+        for a in &order.anomalies {
+            let refund = order
+                .refunds
+                .iter()
+                .rev()
+                .find(|r| matches!(&r.target, RefundTarget::Anomaly(t) if t == &a.transaction_id))
+                .map(|r| AnomalyRefund {
+                    out_refund_no: r.out_refund_no.to_string(),
+                    status: r.status.into(),
+                });
+            items.push(Anomaly {
+                order_id: order.order_id.as_uuid(),
+                out_trade_no: order.out_trade_no.to_string(),
+                kind: a.kind.into(),
+                transaction_id: a.transaction_id.to_string(),
+                amount_fen: a.amount.get(),
+                paid_at: a.paid_at,
+                recorded_at: a.recorded_at,
+                refund,
+            });
+        }
+    }
+    Ok(Json(AnomalyPage {
+        items,
+        next_cursor: page.next_cursor,
+    }))
 }

@@ -303,6 +303,15 @@ impl Ordering {
         Ok(out_refund_no)
     }
 
+    /// Orders holding anomalous payments (late, wrong amount, duplicate), refunded or
+    /// not, from the `money_watch` view; a page of orders watched, filtered to those
+    /// with anomalies.
+    pub fn anomalies(&self, page: &Page) -> Result<PageOf<OrderView>, Error> {
+        let mut watched = self.views.money_watch(page)?;
+        watched.items.retain(|o| !o.anomalies.is_empty());
+        Ok(watched)
+    }
+
     /// An admin resolves a refund that needs attention (WeChat's `CHANGE`).
     pub async fn resolve_refund(
         &self,

@@ -113,6 +113,20 @@ impl WechatClient {
         Ok(RefundResponse::from_fields(&r)?)
     }
 
+    /// `pay/refundquery` by our refund number: that refund only.
+    pub async fn refund_query_by_refund_no(
+        &self,
+        out_refund_no: &str,
+    ) -> Result<RefundQueryResponse, WechatError> {
+        let r = self
+            .call(
+                "/pay/refundquery",
+                fields([("out_refund_no", out_refund_no.into())]),
+            )
+            .await?;
+        Ok(RefundQueryResponse::from_fields(&r)?)
+    }
+
     /// `pay/refundquery` by our order number: every refund of the order.
     pub async fn refund_query(
         &self,

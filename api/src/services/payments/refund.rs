@@ -16,7 +16,7 @@
 use paylog_core::DomainError;
 use paylog_core::Fen;
 use paylog_core::OrderId;
-use paylog_core::order::{AttentionResolution, OrderCommand};
+use paylog_core::order::{AttentionResolution, OrderCommand, OrderState, Refund, RefundTarget};
 use paylog_core::payment_refs::{OutRefundNo, RefundId, TransactionId};
 use paylog_core::wxpay::{ErrCode, RefundStatus};
 
@@ -286,6 +286,27 @@ impl Payments {
             );
         }
         Ok(settled)
+    }
+
+    /// Sends a pending refund again with its own number (WeChat did not know it):
+    /// the same request as the first time, so WeChat refunds it at most once.
+    pub(crate) async fn resubmit_refund(
+        &self,
+        order: &OrderState,
+        refund: &Refund,
+    ) -> Result<(), Error> {
+        let source = match &refund.target {
+            RefundTarget::Payment => Source::Order,
+            RefundTarget::Anomaly(tx) => Source::Transaction(tx, refund.amount),
+        };
+        self.submit_refund(
+            order.order_id,
+            &refund.out_refund_no,
+            refund.amount,
+            refund.reason.clone(),
+            source,
+        )
+        .await
     }
 
     /// The refund call for a refund already recorded as requested; records its
