@@ -309,8 +309,8 @@ impl Model {
             return Expect::Refused;
         };
         // WeChat delivers at least once: a transaction already recorded is a repeat.
-        let known = order.payment.as_ref().is_some_and(|(t, _)| t == txn)
-            || order.anomaly(txn).is_some();
+        let known =
+            order.payment.as_ref().is_some_and(|(t, _)| t == txn) || order.anomaly(txn).is_some();
         if known {
             return Expect::Accepted(0);
         }
@@ -468,8 +468,7 @@ fn settle(
         // A confirmation, even one WeChat sends for a refund recorded as Failed (it
         // refunded after all), is recorded unless it would refund more than received.
         (_, RefundState::Confirmed) if from != RefundState::Confirmed => {
-            if order.confirmed_of(target.as_ref()) + refund_amount
-                > order.received(target.as_ref())
+            if order.confirmed_of(target.as_ref()) + refund_amount > order.received(target.as_ref())
             {
                 return Expect::Refused;
             }
@@ -494,8 +493,7 @@ fn resolve(order: &mut OrderModel, no: &OutRefundNo, resolution: AttentionResolu
     let to = match resolution {
         AttentionResolution::RefundedOtherwise => {
             let target = refund.target.clone();
-            if order.confirmed_of(target.as_ref()) + refund.amount
-                > order.received(target.as_ref())
+            if order.confirmed_of(target.as_ref()) + refund.amount > order.received(target.as_ref())
             {
                 return Expect::Refused;
             }
