@@ -355,3 +355,92 @@ async fn a_refund_closed_at_wechat_is_failed_by_the_reconciler() {
     // Refundable again, under a new number.
     assert_eq!(app.refund(&id, 500, "").await.status, 202);
 }
+
+/// The admin's anomaly list, polled until `done` holds for it (bounded).
+async fn anomalies_until(app: &TestApp, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..200 {
+        last = app
+            .request(Method::GET, "/v1/admin/anomalies", Some(ADMIN_TOKEN), None)
+            .await
+            .json;
+        if done(&last) {
+            return last;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("the anomaly list never got there: {last}");
+}
+
+#[tokio::test]
+async fn a_wrong_amount_payment_closes_its_order_and_is_refunded_by_an_admin() {
+    let app = spawn_app().await;
+    let token = app.shopper("anomaly").await;
+    let product = app.create_product("Tea", 500, 3).await;
+    let placed = app.place_order(&token, &[(&product, 1)], None).await;
+    let (id, out_trade_no) = (placed.str("order_id"), placed.str("out_trade_no"));
+    app.pay(&token, &id).await;
+    let paid = app
+        .sim_pay(&out_trade_no, json!({ "wrong_amount": true }))
+        .await;
+    let tx = paid.str("transaction_id");
+    let listed = anomalies_until(&app, |l| l["items"][0]["transaction_id"] == tx.as_str()).await;
+    let item = &listed["items"][0];
+    assert_eq!(item["kind"], "AmountMismatch");
+    assert_eq!(item["amount_fen"], 501);
+    assert_eq!(item["order_id"], id.as_str());
+    assert!(item["refund"].is_null());
+
+    // The order can never be paid: the reconciler closes it and its stock comes back.
+    let report = app.reconcile_once().await;
+    assert_eq!((report.closed, report.errors), (1, 0));
+    let order = app.wait_for_status(&token, &id, "Closed").await;
+    assert_eq!(order.json["status"], "Closed");
+    assert_eq!(app.stock(&product).await, 3);
+    assert_eq!(app.reconcile_once().await.checked, 0);
+
+    let path = format!("/v1/admin/orders/{id}/anomalies/{tx}/refund");
+    let ask = |key: &'static str| {
+        app.http
+            .post(format!("{}{path}", app.base))
+            .header("authorization", format!("Bearer {ADMIN_TOKEN}"))
+            .header("idempotency-key", key)
+            .json(&json!({ "reason": "wrong amount" }))
+            .send()
+    };
+    let first = ask("anomaly-1").await.expect("sent");
+    assert_eq!(first.status(), 202);
+    let first: Value = first.json().await.expect("json");
+    let again: Value = ask("anomaly-1")
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(first["out_refund_no"], again["out_refund_no"]);
+    let other = ask("anomaly-2").await.expect("sent");
+    assert_eq!(other.status(), 409);
+    let refunded =
+        anomalies_until(&app, |l| l["items"][0]["refund"]["status"] == "Confirmed").await;
+    assert_eq!(
+        refunded["items"][0]["refund"]["out_refund_no"],
+        first["out_refund_no"]
+    );
+    assert_eq!(
+        app.count_order_events(&id, "AnomalousPaymentRefundRequested")
+            .await,
+        1
+    );
+    let sim = app.sim_state();
+    assert_eq!(
+        sim["orders"][&out_trade_no]["refunds"][0]["refund_fee"],
+        501
+    );
+    let unknown = admin(
+        &app,
+        &format!("/v1/admin/orders/{id}/anomalies/4200000000000000000000000000/refund"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+}

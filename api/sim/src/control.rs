@@ -76,6 +76,11 @@ pub(crate) async fn pay(State(sim): State<Arc<Sim>>, Json(cmd): Json<PayCommand>
             sim.pay_notify_body(order, &cmd.plan),
         )
     });
+    if cmd.plan.wrong_amount {
+        // WeChat took one fen more than the order: its transaction is of that amount
+        // (orderquery says so, and a refund of it is of that amount).
+        order.total_fee += 1;
+    }
     let delivery_id = notify.map(|(url, body)| {
         let id = deliver::register(&mut st, NotifyKind::Pay, &out_trade_no, &url, &cmd.plan);
         (id, url, body)
