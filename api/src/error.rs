@@ -6,6 +6,7 @@
 //! engine's own [`EngineError`] converts variant for variant.
 
 use paylog_core::DomainError;
+use paylog_core::payment_refs::OutRefundNo;
 use paylog_projections::ProjectionError;
 use paylog_store::StoreError;
 
@@ -41,6 +42,15 @@ pub enum Error {
     /// A call to WeChat failed or was refused.
     #[error("WeChat: {0}")]
     Wechat(#[from] WechatError),
+
+    /// A refund was recorded but WeChat's answer to it is unknown (a transport error,
+    /// `SYSTEMERROR`…): it stays pending; a retry with this `out_refund_no` (or the
+    /// reconciler's refundquery) settles it.
+    #[error("refund {out_refund_no}: outcome unknown: {source}")]
+    RefundOutcomeUnknown {
+        out_refund_no: OutRefundNo,
+        source: WechatError,
+    },
 
     /// The application refused a request the domain alone cannot judge (e.g. paying
     /// without a WeChat account); `code` is stable, `message` is for people.

@@ -112,7 +112,7 @@ fn difference(view: View, key: &[u8], left: Option<&[u8]>, right: Option<&[u8]>)
 
 fn render_key(view: View, key: &[u8]) -> String {
     match view {
-        View::Users | View::Orders | View::Products => {
+        View::Users | View::Orders | View::Products | View::MoneyWatch => {
             Uuid::from_slice(key).map_or_else(|_| hex::encode(key), |id| id.to_string())
         }
         View::UsersByOpenId | View::UsersByUsername | View::DailySales | View::Checkpoint => {
@@ -141,7 +141,7 @@ fn render_value(view: View, bytes: &[u8]) -> serde_json::Value {
         ),
         View::Users => as_json::<UserView>(bytes, what),
         View::UsersByOpenId | View::UsersByUsername => as_json::<paylog_core::UserId>(bytes, what),
-        View::Orders => as_json::<OrderView>(bytes, what),
+        View::Orders | View::MoneyWatch => as_json::<OrderView>(bytes, what),
         View::OrdersByUser => as_json::<OrderSummary>(bytes, what),
         View::Products => as_json::<ProductView>(bytes, what),
         View::Ledger => as_json::<LedgerEntry>(bytes, what),

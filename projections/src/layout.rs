@@ -33,6 +33,8 @@ pub const PROJECTION_VERSIONS: &[(&str, u32)] = &[
     ("daily_sales", 2),
     // 2: stores a summary of `OrderState`, whose status set changed.
     ("awaiting_payment", 2),
+    // 1: orders whose money needs watching (anomalies, refunds not yet settled).
+    ("money_watch", 1),
 ];
 
 /// One column family of a generation. `gN.<name>` on disk.
@@ -48,10 +50,11 @@ pub enum View {
     Ledger,
     DailySales,
     AwaitingPayment,
+    MoneyWatch,
 }
 
 impl View {
-    pub const ALL: [View; 10] = [
+    pub const ALL: [View; 11] = [
         View::Checkpoint,
         View::Users,
         View::UsersByOpenId,
@@ -62,6 +65,7 @@ impl View {
         View::Ledger,
         View::DailySales,
         View::AwaitingPayment,
+        View::MoneyWatch,
     ];
 
     pub fn name(self) -> &'static str {
@@ -76,6 +80,7 @@ impl View {
             View::Ledger => "ledger",
             View::DailySales => "daily_sales",
             View::AwaitingPayment => "awaiting_payment",
+            View::MoneyWatch => "money_watch",
         }
     }
 }

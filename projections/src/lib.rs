@@ -32,6 +32,7 @@
 //! | `gN.ledger`            | log position (u64 BE)                                | [`LedgerEntry`]    |
 //! | `gN.daily_sales`       | `YYYY-MM-DD` (Asia/Shanghai)                         | [`DailySales`]     |
 //! | `gN.awaiting_payment`  | instant(expires_at) ++ order uuid                    | [`AwaitingPayment`]|
+//! | `gN.money_watch`       | order uuid (orders with anomalies or unsettled refunds) | [`OrderView`]      |
 //!
 //! `instant` is microseconds since the epoch with the sign bit flipped, big-endian, and
 //! `!` inverts every byte, so a forward scan of a user's prefix gives the newest order

@@ -113,6 +113,13 @@ impl Views {
         Ok(result)
     }
 
+    /// Orders whose money needs watching, by order id: every order with an anomalous
+    /// payment (refunded or not) and every order with a refund pending or needing
+    /// attention (the admin's anomaly list and the refund reconciler's work list).
+    pub fn money_watch(&self, page: &Page) -> Result<PageOf<OrderView>> {
+        self.scan(View::MoneyWatch, &[], 16, page)
+    }
+
     fn get<T: DeserializeOwned>(&self, view: View, key: &[u8]) -> Result<Option<T>> {
         let handle = self.cf(self.generation_id(), view)?;
         match self.db().get_pinned_cf(&handle, key)? {

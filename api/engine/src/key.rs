@@ -62,6 +62,23 @@ pub enum CommandKey<'a> {
         order: OrderId,
         out_refund_no: &'a OutRefundNo,
     },
+    /// MarkRefundNeedsAttention for a refund number (WeChat's `CHANGE`, by notify or
+    /// refundquery).
+    MarkRefundNeedsAttention {
+        order: OrderId,
+        out_refund_no: &'a OutRefundNo,
+    },
+    /// The refund number an admin's `Idempotency-Key` names for one anomalous payment.
+    AnomalyRefundNumberFor {
+        order: OrderId,
+        transaction_id: &'a TransactionId,
+        idempotency_key: &'a str,
+    },
+    /// RefundAnomalousPayment for a refund number.
+    RefundAnomalousPayment {
+        order: OrderId,
+        out_refund_no: &'a OutRefundNo,
+    },
 }
 
 impl CommandKey<'_> {
@@ -105,6 +122,22 @@ impl fmt::Display for CommandKey<'_> {
                 order,
                 out_refund_no,
             } => write!(f, "FailRefund:{order}:{out_refund_no}"),
+            Self::MarkRefundNeedsAttention {
+                order,
+                out_refund_no,
+            } => write!(f, "MarkRefundNeedsAttention:{order}:{out_refund_no}"),
+            Self::AnomalyRefundNumberFor {
+                order,
+                transaction_id,
+                idempotency_key,
+            } => write!(
+                f,
+                "anomaly-refund:{order}:{transaction_id}:{idempotency_key}"
+            ),
+            Self::RefundAnomalousPayment {
+                order,
+                out_refund_no,
+            } => write!(f, "refund-anomaly:{order}:{out_refund_no}"),
         }
     }
 }
@@ -129,6 +162,22 @@ mod tests {
             }
             .to_string(),
             format!("FailRefund:{nil}:R1")
+        );
+        assert_eq!(
+            CommandKey::MarkRefundNeedsAttention {
+                order,
+                out_refund_no: &no
+            }
+            .to_string(),
+            format!("MarkRefundNeedsAttention:{nil}:R1")
+        );
+        assert_eq!(
+            CommandKey::RefundAnomalousPayment {
+                order,
+                out_refund_no: &no
+            }
+            .to_string(),
+            format!("refund-anomaly:{nil}:R1")
         );
         assert_eq!(
             CommandKey::PlaceOrder {

@@ -4,6 +4,8 @@
 //!   "drop_first"?, "wrong_amount"?, "bad_sign"?}`: the user paid. With
 //!   `"notify": false` no notify is ever sent (orderquery still says SUCCESS).
 //! - `POST /sim/refund-faults` (a `DeliveryPlan`): faults for the next refund notify.
+//! - `POST /sim/refund-outcome` (a `RefundOutcome`): `{"status"?: "CHANGE"|"REFUNDCLOSE",
+//!   "processing"?: bool, "lose_answer"?: bool}` for the next refund.
 //! - `POST /sim/refuse-code` `{"code"}`: `jscode2session` answers 40029 for it.
 //! - `GET /sim/state`: orders and deliveries, with every attempt and reply.
 
@@ -17,7 +19,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::state::{DeliveryPlan, NotifyKind, TradeState};
+use super::state::{DeliveryPlan, NotifyKind, RefundOutcome, TradeState};
 use super::wire::random_digits;
 use super::{Sim, deliver};
 
@@ -74,6 +76,11 @@ pub(crate) async fn pay(State(sim): State<Arc<Sim>>, Json(cmd): Json<PayCommand>
             sim.pay_notify_body(order, &cmd.plan),
         )
     });
+    if cmd.plan.wrong_amount {
+        // WeChat took one fen more than the order: its transaction is of that amount
+        // (orderquery says so, and a refund of it is of that amount).
+        order.total_fee += 1;
+    }
     let delivery_id = notify.map(|(url, body)| {
         let id = deliver::register(&mut st, NotifyKind::Pay, &out_trade_no, &url, &cmd.plan);
         (id, url, body)
@@ -106,6 +113,25 @@ pub(crate) async fn refund_faults(
 ) -> StatusCode {
     sim.state().next_refund_plan = plan;
     StatusCode::NO_CONTENT
+}
+
+pub(crate) async fn refund_outcome(
+    State(sim): State<Arc<Sim>>,
+    Json(outcome): Json<RefundOutcome>,
+) -> Response {
+    let known = ["SUCCESS", "CHANGE", "REFUNDCLOSE"];
+    if outcome
+        .status
+        .as_deref()
+        .is_some_and(|s| !known.contains(&s))
+    {
+        return problem(
+            StatusCode::BAD_REQUEST,
+            "status must be SUCCESS, CHANGE or REFUNDCLOSE",
+        );
+    }
+    sim.state().next_refund_outcome = outcome;
+    StatusCode::NO_CONTENT.into_response()
 }
 
 pub(crate) async fn state(State(sim): State<Arc<Sim>>) -> Response {

@@ -72,7 +72,7 @@ impl Sim {
             ("settlement_total_fee", o.total_fee.to_string()),
             ("refund_fee", fee.to_string()),
             ("settlement_refund_fee", fee.to_string()),
-            ("refund_status", "SUCCESS".into()),
+            ("refund_status", r.status.clone()),
             ("success_time", time::format_spaced(r.success_time)),
             ("refund_recv_accout", "支付用户零钱".into()),
             ("refund_account", "REFUND_SOURCE_RECHARGE_FUNDS".into()),

@@ -195,6 +195,7 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/sim/pay", post(control::pay))
         .route("/sim/refuse-code", post(control::refuse_code))
         .route("/sim/refund-faults", post(control::refund_faults))
+        .route("/sim/refund-outcome", post(control::refund_outcome))
         .route("/sim/state", get(control::state))
         // A little over the parser's own limit, so it is the parser that says why.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES * 2))

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::response::Response;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use paylog_core::wxpay::{ErrCode, WxPayError, fields as f, time};
 
@@ -52,6 +53,7 @@ pub(crate) async fn refund(State(sim): State<Arc<Sim>>, body: String) -> Respons
         return sim.biz_fail(&req, ErrCode::OrderNotExist, "订单不存在");
     };
     let plan = std::mem::take(&mut st.next_refund_plan);
+    let outcome = std::mem::take(&mut st.next_refund_outcome);
     let Some(order) = st.orders.get_mut(&no) else {
         return sim.biz_fail(&req, ErrCode::OrderNotExist, "订单不存在");
     };
@@ -97,37 +99,95 @@ pub(crate) async fn refund(State(sim): State<Arc<Sim>>, body: String) -> Respons
     if order.refunded().saturating_add(ask.refund_fee) > order.total_fee {
         return sim.biz_fail(&req, ErrCode::NotEnough, "订单可退金额不足");
     }
+    let final_status = outcome.status.unwrap_or_else(|| "SUCCESS".to_owned());
     let refund = SimRefund {
         out_refund_no: ask.out_refund_no,
         refund_id: format!("5030{}", random_digits(25)),
         refund_fee: ask.refund_fee,
         success_time: Utc::now(),
         notify_url: f::optional(&req.fields, "notify_url"),
+        status: if outcome.processing {
+            "PROCESSING".to_owned()
+        } else {
+            final_status.clone()
+        },
+        final_status,
     };
     order.state = TradeState::Refund;
     order.refunds.push(refund.clone());
     let out = answer(&refund, order);
+    // A refund still processing is notified of by nobody: refundquery settles it.
     let notify = refund
         .notify_url
         .clone()
+        .filter(|_| !outcome.processing)
         .map(|url| (url, sim.refund_notify_body(order, &refund, &plan)));
     if let Some((url, body)) = notify {
         let id = deliver::register(&mut st, NotifyKind::Refund, &no, &url, &plan);
         drop(st);
         deliver::spawn(sim.clone(), id, url, body, plan);
     }
+    if outcome.lose_answer {
+        // The refund is made; its answer never reaches the caller.
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     sim.ok(&req, out)
 }
 
 pub(crate) async fn refund_query(State(sim): State<Arc<Sim>>, body: String) -> Response {
     let req = accept!(sim, body);
-    if let Some(refused) = require_order_ref(&sim, &req) {
+    // WeChat takes any one of refund_id, out_refund_no, transaction_id, out_trade_no
+    // (in that priority); the first two name one refund.
+    let refund_ref = req
+        .get("refund_id")
+        .map(|v| (true, v.to_owned()))
+        .or_else(|_| req.get("out_refund_no").map(|v| (false, v.to_owned())))
+        .ok();
+    if refund_ref.is_none()
+        && let Some(refused) = require_order_ref(&sim, &req)
+    {
         return refused;
     }
-    let st = sim.state();
-    let Some(o) = find_order(&st, &req).filter(|o| !o.refunds.is_empty()) else {
+    let mut st = sim.state();
+    let no = match &refund_ref {
+        Some((by_id, value)) => st
+            .orders
+            .values()
+            .find(|o| {
+                o.refunds.iter().any(|r| {
+                    if *by_id {
+                        &r.refund_id == value
+                    } else {
+                        &r.out_refund_no == value
+                    }
+                })
+            })
+            .map(|o| o.out_trade_no.clone()),
+        None => find_order(&st, &req)
+            .filter(|o| !o.refunds.is_empty())
+            .map(|o| o.out_trade_no.clone()),
+    };
+    let Some(o) = no.and_then(|no| st.orders.get_mut(&no)) else {
         return sim.biz_fail(&req, ErrCode::RefundNotExist, "退款订单查询失败");
     };
+    let named: Vec<usize> = o
+        .refunds
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| match &refund_ref {
+            Some((true, v)) => &r.refund_id == v,
+            Some((false, v)) => &r.out_refund_no == v,
+            None => true,
+        })
+        .map(|(n, _)| n)
+        .collect();
+    let listed: Vec<SimRefund> = named.iter().map(|&n| o.refunds[n].clone()).collect();
+    // A refund seen PROCESSING once ends at the next query.
+    for &n in &named {
+        let r = &mut o.refunds[n];
+        r.status = r.final_status.clone();
+    }
+    let o = &*o;
     let mut out = fields([
         ("out_trade_no", o.out_trade_no.clone()),
         (
@@ -136,14 +196,14 @@ pub(crate) async fn refund_query(State(sim): State<Arc<Sim>>, body: String) -> R
         ),
         ("total_fee", o.total_fee.to_string()),
         ("cash_fee", o.total_fee.to_string()),
-        ("refund_count", o.refunds.len().to_string()),
+        ("refund_count", listed.len().to_string()),
     ]);
-    for (n, r) in o.refunds.iter().enumerate() {
+    for (n, r) in listed.iter().enumerate() {
         out.extend([
             (format!("out_refund_no_{n}"), r.out_refund_no.clone()),
             (format!("refund_id_{n}"), r.refund_id.clone()),
             (format!("refund_fee_{n}"), r.refund_fee.to_string()),
-            (format!("refund_status_{n}"), "SUCCESS".into()),
+            (format!("refund_status_{n}"), r.status.clone()),
             (
                 format!("refund_success_time_{n}"),
                 time::format_spaced(r.success_time),

@@ -34,6 +34,31 @@ pub struct SimRefund {
     pub refund_fee: u64,
     pub success_time: DateTime<Utc>,
     pub notify_url: Option<String>,
+    /// `refund_status` as refundquery reports it now.
+    pub status: String,
+    /// Where a `PROCESSING` refund ends: refundquery answers `PROCESSING` once, then this.
+    pub final_status: String,
+}
+
+impl SimRefund {
+    /// Whether the money of this refund left (or is leaving) the merchant.
+    pub fn holds_money(&self) -> bool {
+        self.final_status != "REFUNDCLOSE"
+    }
+}
+
+/// How the next refund ends (`POST /sim/refund-outcome`); the default is WeChat on a
+/// good day: accepted, SUCCESS at once, notified.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RefundOutcome {
+    /// `SUCCESS` (default), `CHANGE` or `REFUNDCLOSE`: the refund's final status.
+    pub status: Option<String>,
+    /// The refund passes through `PROCESSING`: no notify; the first refundquery says
+    /// `PROCESSING`, later ones the final status.
+    pub processing: bool,
+    /// The refund is made but its answer is lost (HTTP 503 instead of the answer).
+    pub lose_answer: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -59,7 +84,11 @@ pub struct SimOrder {
 
 impl SimOrder {
     pub fn refunded(&self) -> u64 {
-        self.refunds.iter().map(|r| r.refund_fee).sum()
+        self.refunds
+            .iter()
+            .filter(|r| r.holds_money())
+            .map(|r| r.refund_fee)
+            .sum()
     }
 }
 
@@ -119,6 +148,8 @@ pub struct SimState {
     pub used_codes: HashSet<String>,
     /// Faults for the next refund notify (`POST /sim/refund-faults`).
     pub next_refund_plan: DeliveryPlan,
+    /// How the next refund ends (`POST /sim/refund-outcome`).
+    pub next_refund_outcome: RefundOutcome,
 }
 
 impl SimState {

@@ -28,6 +28,10 @@ pub struct ErrorDetail {
     pub code: String,
     /// For people; never contains internal details.
     pub message: String,
+    /// Set when a refund was recorded but its outcome is unknown (502
+    /// `refund_outcome_unknown`): retry with this number to settle it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out_refund_no: Option<String>,
 }
 
 /// An error answer: status, stable code and message.
@@ -36,6 +40,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// The refund this answer is about, when the client must keep its number.
+    pub out_refund_no: Option<String>,
 }
 
 impl ApiError {
@@ -44,6 +50,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            out_refund_no: None,
         }
     }
 
@@ -80,6 +87,7 @@ impl IntoResponse for ApiError {
             error: ErrorDetail {
                 code: self.code.to_owned(),
                 message: self.message,
+                out_refund_no: self.out_refund_no,
             },
         };
         (self.status, Json(body)).into_response()
@@ -114,6 +122,23 @@ impl From<Error> for ApiError {
                     "wechat_unavailable",
                     "WeChat Pay did not answer as expected; retry later",
                 )
+            }
+            Error::RefundOutcomeUnknown {
+                out_refund_no,
+                source,
+            } => {
+                tracing::warn!(error = %source, %out_refund_no, "refund outcome unknown");
+                Self {
+                    out_refund_no: Some(out_refund_no.to_string()),
+                    ..Self::new(
+                        StatusCode::BAD_GATEWAY,
+                        "refund_outcome_unknown",
+                        format!(
+                            "WeChat's answer to refund {out_refund_no} is unknown; it stays pending: \
+                             retry with this out_refund_no, or let the reconciler settle it"
+                        ),
+                    )
+                }
             }
             other => {
                 tracing::error!(error = %other, "request failed");

@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use paylog_core::checkout::{CartItem, Checkout};
-use paylog_core::order::OrderState;
-use paylog_core::payment_refs::OutRefundNo;
+use paylog_core::order::{AttentionResolution, OrderState};
+use paylog_core::payment_refs::{OutRefundNo, TransactionId};
 use paylog_core::wxpay::RequestPayment;
 use paylog_core::{DomainError, Fen, OrderId, ProductId, UserId};
 use paylog_engine::{CommandKey, CommandMeta, Engine};
@@ -19,6 +19,17 @@ use uuid::Uuid;
 use super::Settle;
 use super::payments::Payments;
 use crate::error::Error;
+
+/// Which number a refund gets.
+#[derive(Debug, Clone)]
+pub enum RefundNumber<'a> {
+    /// The admin named it: a retry of a refund already recorded.
+    Given(OutRefundNo),
+    /// Derived from the request's `Idempotency-Key`.
+    Key(&'a str),
+    /// A new refund.
+    Fresh,
+}
 
 /// A placed order, and whether this request placed it or repeated an earlier one.
 #[derive(Debug, Clone)]
@@ -223,31 +234,101 @@ impl Ordering {
         Ok(Some(params))
     }
 
-    /// An admin refunds `amount` of a paid order. With an idempotency key a retry
-    /// names the same refund (WeChat refunds an `out_refund_no` once). Returns the
-    /// refund number once WeChat accepted the refund; the outcome arrives by notify.
+    /// An admin refunds `amount` of a paid order. The refund's number is the one the
+    /// admin names (a retry of a refund whose outcome was unknown), else the one the
+    /// idempotency key derives (a retried request names the same refund: WeChat
+    /// refunds an `out_refund_no` once), else a fresh one. Returns the number once
+    /// WeChat accepted the refund; the outcome arrives by notify or refundquery.
     pub async fn refund(
         &self,
         meta: CommandMeta,
         order_id: OrderId,
         amount: Fen,
         reason: String,
-        idempotency_key: Option<&str>,
+        number: RefundNumber<'_>,
     ) -> Result<OutRefundNo, Error> {
-        let number = match idempotency_key {
-            Some(key) => CommandKey::RefundNumberFor {
-                order: order_id,
-                idempotency_key: key,
-            }
-            .id(),
-            None => Uuid::now_v7(),
+        let out_refund_no = match number {
+            RefundNumber::Given(no) => no,
+            RefundNumber::Key(key) => OutRefundNo::from_uuid(
+                CommandKey::RefundNumberFor {
+                    order: order_id,
+                    idempotency_key: key,
+                }
+                .id(),
+            ),
+            RefundNumber::Fresh => OutRefundNo::from_uuid(Uuid::now_v7()),
         };
-        let out_refund_no = OutRefundNo::from_uuid(number);
         let committed = self
             .payments
             .refund(meta, order_id, amount, reason, out_refund_no.clone())
             .await?;
         self.settle.settle(&committed).await;
         Ok(out_refund_no)
+    }
+
+    /// An admin refunds one anomalous payment of an order (its whole amount, to that
+    /// transaction). Numbered like [`Ordering::refund`], the key scoped to the
+    /// transaction.
+    pub async fn refund_anomaly(
+        &self,
+        meta: CommandMeta,
+        order_id: OrderId,
+        transaction_id: TransactionId,
+        reason: String,
+        number: RefundNumber<'_>,
+    ) -> Result<OutRefundNo, Error> {
+        let out_refund_no = match number {
+            RefundNumber::Given(no) => no,
+            RefundNumber::Key(key) => OutRefundNo::from_uuid(
+                CommandKey::AnomalyRefundNumberFor {
+                    order: order_id,
+                    transaction_id: &transaction_id,
+                    idempotency_key: key,
+                }
+                .id(),
+            ),
+            RefundNumber::Fresh => OutRefundNo::from_uuid(Uuid::now_v7()),
+        };
+        let committed = self
+            .payments
+            .refund_anomaly(
+                meta,
+                order_id,
+                transaction_id,
+                reason,
+                out_refund_no.clone(),
+            )
+            .await?;
+        self.settle.settle(&committed).await;
+        Ok(out_refund_no)
+    }
+
+    /// Orders holding anomalous payments (late, wrong amount, duplicate), refunded or
+    /// not, from the `money_watch` view; a page of orders watched, filtered to those
+    /// with anomalies.
+    pub fn anomalies(&self, page: &Page) -> Result<PageOf<OrderView>, Error> {
+        let mut watched = self.views.money_watch(page)?;
+        watched.items.retain(|o| !o.anomalies.is_empty());
+        Ok(watched)
+    }
+
+    /// An admin resolves a refund that needs attention (WeChat's `CHANGE`).
+    pub async fn resolve_refund(
+        &self,
+        meta: CommandMeta,
+        order_id: OrderId,
+        out_refund_no: OutRefundNo,
+        resolution: AttentionResolution,
+        note: String,
+    ) -> Result<OrderState, Error> {
+        let committed = self
+            .payments
+            .resolve_refund_attention(meta, order_id, out_refund_no, resolution, note)
+            .await?;
+        self.settle.settle(&committed).await;
+        self.engine
+            .order(order_id)
+            .await?
+            .ok_or_else(|| DomainError::NotFound { aggregate: "order" }.into())
     }
 }

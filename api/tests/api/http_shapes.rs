@@ -132,11 +132,18 @@ async fn every_route_is_in_the_openapi_document_with_its_wire_enums() {
     let paths = doc["paths"].as_object().expect("paths");
     assert_eq!(
         paths.len(),
-        20,
+        23,
         "one entry per declared path: {:?}",
         paths.keys()
     );
     assert_eq!(doc["paths"]["/v1/orders"]["post"]["tags"][0], "orders");
+    for admin in [
+        "/v1/admin/anomalies",
+        "/v1/admin/orders/{id}/refunds/{out_refund_no}/resolve",
+        "/v1/admin/orders/{id}/anomalies/{transaction_id}/refund",
+    ] {
+        assert!(doc["paths"][admin].is_object(), "{admin} is documented");
+    }
     assert!(doc["paths"]["/v1/orders"]["get"].is_object());
     let statuses = &doc["components"]["schemas"]["OrderStatus"]["enum"];
     assert_eq!(statuses.as_array().map(Vec::len), Some(8), "{statuses}");

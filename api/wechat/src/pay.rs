@@ -28,8 +28,11 @@ pub struct UnifiedOrderRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefundRequest {
     pub out_trade_no: String,
+    /// When set, the refund names this transaction instead of `out_trade_no` (an
+    /// anomalous payment: a second transaction of the order, or one of the wrong amount).
+    pub transaction_id: Option<String>,
     pub out_refund_no: String,
-    /// The order's total, in fen.
+    /// The total of the transaction refunded (the order's total for its payment), in fen.
     pub total_fee: u64,
     /// This refund, in fen.
     pub refund_fee: u64,
@@ -89,8 +92,14 @@ impl WechatClient {
 
     /// `secapi/pay/refund` (needs the client certificate in production).
     pub async fn refund(&self, req: &RefundRequest) -> Result<RefundResponse, WechatError> {
+        // WeChat takes either reference; the transaction id wins when both are sent.
+        let (out_trade_no, transaction_id) = match &req.transaction_id {
+            Some(tx) => (String::new(), tx.clone()),
+            None => (req.out_trade_no.clone(), String::new()),
+        };
         let f = fields([
-            ("out_trade_no", req.out_trade_no.clone()),
+            ("transaction_id", transaction_id),
+            ("out_trade_no", out_trade_no),
             ("out_refund_no", req.out_refund_no.clone()),
             ("total_fee", req.total_fee.to_string()),
             ("refund_fee", req.refund_fee.to_string()),
@@ -102,6 +111,20 @@ impl WechatClient {
         ]);
         let r = self.call("/secapi/pay/refund", f).await?;
         Ok(RefundResponse::from_fields(&r)?)
+    }
+
+    /// `pay/refundquery` by our refund number: that refund only.
+    pub async fn refund_query_by_refund_no(
+        &self,
+        out_refund_no: &str,
+    ) -> Result<RefundQueryResponse, WechatError> {
+        let r = self
+            .call(
+                "/pay/refundquery",
+                fields([("out_refund_no", out_refund_no.into())]),
+            )
+            .await?;
+        Ok(RefundQueryResponse::from_fields(&r)?)
     }
 
     /// `pay/refundquery` by our order number: every refund of the order.

@@ -1,5 +1,5 @@
 //! The order projections: `orders` (detail), `orders_by_user` (summaries, newest first),
-//! `awaiting_payment`, `ledger` and `daily_sales`.
+//! `awaiting_payment`, `money_watch`, `ledger` and `daily_sales`.
 //!
 //! The order is folded with core's `Order::evolve`; the other views are derived from the
 //! order before and after the event, so they can never disagree with the detail.
@@ -24,7 +24,7 @@ pub(super) fn apply(tx: &mut Tx<'_>, position: u64, event: &OrderEvent) -> Resul
         return Ok(());
     };
 
-    tx.put(View::Orders, key, &after)?;
+    tx.put(View::Orders, key.clone(), &after)?;
     let by_user = layout::order_by_user_key(
         after.user_id.as_uuid(),
         after.placed_at,
@@ -40,8 +40,23 @@ pub(super) fn apply(tx: &mut Tx<'_>, position: u64, event: &OrderEvent) -> Resul
             awaiting,
             &AwaitingPayment::from(&after),
         )?;
-    } else if before.is_some_and(|b| b.status.is_awaiting_payment()) {
+    } else if before
+        .as_ref()
+        .is_some_and(|b| b.status.is_awaiting_payment())
+    {
         tx.delete(View::AwaitingPayment, awaiting);
+    }
+
+    // Orders whose money is not settled: anomalies (money held without an order to
+    // show for it) and refunds pending or needing attention. Anomalies stay listed
+    // once refunded, with their refund's state.
+    let watched = |o: &OrderView| {
+        !o.anomalies.is_empty() || o.refunds.iter().any(|r| r.status.is_committed())
+    };
+    if watched(&after) {
+        tx.put(View::MoneyWatch, key, &after)?;
+    } else if before.as_ref().is_some_and(watched) {
+        tx.delete(View::MoneyWatch, key);
     }
 
     if let Some(entry) = ledger_entry(position, event, &after) {

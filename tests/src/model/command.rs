@@ -9,7 +9,7 @@
 use chrono::{DateTime, Duration, Utc};
 use paylog_core::checkout::{CartItem, Checkout};
 use paylog_core::identity::{PasswordHash, Username};
-use paylog_core::order::OrderCommand;
+use paylog_core::order::{AttentionResolution, OrderCommand};
 use paylog_core::payment_refs::{OutRefundNo, PrepayId, RefundId, TransactionId};
 use paylog_core::product::CreateProduct;
 use paylog_core::user::{Credentials, RegisterUser};
@@ -264,6 +264,40 @@ pub fn concretize(step: &Step, model: &Model, now: DateTime<Utc>) -> Option<Comm
             command: OrderCommand::FailRefund {
                 out_refund_no: out_refund_no(order, refund),
                 reason: "REFUNDCLOSE".into(),
+                at: now,
+            },
+        },
+        Step::MarkAttention { order, refund } => Command::OnOrder {
+            order_id: order_id(order),
+            command: OrderCommand::MarkRefundNeedsAttention {
+                out_refund_no: out_refund_no(order, refund),
+                reason: "CHANGE".into(),
+                at: now,
+            },
+        },
+        Step::Resolve {
+            order,
+            refund,
+            otherwise,
+        } => Command::OnOrder {
+            order_id: order_id(order),
+            command: OrderCommand::ResolveRefundAttention {
+                out_refund_no: out_refund_no(order, refund),
+                resolution: if otherwise {
+                    AttentionResolution::RefundedOtherwise
+                } else {
+                    AttentionResolution::Retried
+                },
+                note: "处理完毕".into(),
+                at: now,
+            },
+        },
+        Step::RefundAnomaly { order, txn, refund } => Command::OnOrder {
+            order_id: order_id(order),
+            command: OrderCommand::RefundAnomalousPayment {
+                transaction_id: transaction_id(order, txn),
+                out_refund_no: out_refund_no(order, refund),
+                reason: "退回异常支付".into(),
                 at: now,
             },
         },

@@ -7,13 +7,14 @@
 //! - every event decodes; stock replayed from the product events never goes negative
 //!   and always equals the `stock_after` the event carries;
 //! - per order: how many `PaymentConfirmed` events there are and for how much, and the
-//!   sum of `RefundConfirmed` amounts.
+//!   sum of the payment's confirmed refunds (refunds of anomalous payments apart).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use paylog_core::codec;
 use paylog_core::event::DomainEvent;
-use paylog_core::order::OrderEvent;
+use paylog_core::order::{AttentionResolution, OrderEvent};
+use paylog_core::payment_refs::OutRefundNo;
 use paylog_core::product::ProductEvent;
 use paylog_core::{Fen, OrderId, ProductId};
 use paylog_store::EventStore;
@@ -24,8 +25,11 @@ use uuid::Uuid;
 pub struct OrderMoney {
     /// Amount of every `PaymentConfirmed`, in log order.
     pub confirmed_payments: Vec<u64>,
-    /// Sum of `RefundConfirmed` amounts.
+    /// Sum of the confirmed refunds of the payment (`RefundConfirmed`, after a
+    /// failure too, and `RefundAttentionResolved` as refunded otherwise).
     pub refunded: u64,
+    /// Refund numbers of anomalous payments: their confirmations are not the payment's.
+    pub anomaly_refunds: HashSet<OutRefundNo>,
 }
 
 /// Incremental checker of the log; keep one per store and call [`LogAudit::catch_up`].
@@ -139,12 +143,44 @@ impl LogAudit {
                     .confirmed_payments
                     .push(e.amount.get());
             }
+            DomainEvent::Order(OrderEvent::AnomalousPaymentRefundRequested(e)) => {
+                self.orders
+                    .entry(e.order_id)
+                    .or_default()
+                    .anomaly_refunds
+                    .insert(e.out_refund_no.clone());
+            }
             DomainEvent::Order(OrderEvent::RefundConfirmed(e)) => {
-                self.refund_confirmed(e.order_id, e.amount, e.refunded_after, position)?;
+                self.refund_confirmed(
+                    e.order_id,
+                    &e.out_refund_no,
+                    e.amount,
+                    e.refunded_after,
+                    position,
+                )?;
             }
             // WeChat refunded a refund recorded as Failed: money left all the same.
             DomainEvent::Order(OrderEvent::RefundConfirmedAfterFailure(e)) => {
-                self.refund_confirmed(e.order_id, e.amount, e.refunded_after, position)?;
+                self.refund_confirmed(
+                    e.order_id,
+                    &e.out_refund_no,
+                    e.amount,
+                    e.refunded_after,
+                    position,
+                )?;
+            }
+            DomainEvent::Order(OrderEvent::RefundAttentionResolved(e)) => {
+                let amount = match e.resolution {
+                    AttentionResolution::RefundedOtherwise => e.amount,
+                    AttentionResolution::Retried => Fen::ZERO,
+                };
+                self.refund_confirmed(
+                    e.order_id,
+                    &e.out_refund_no,
+                    amount,
+                    e.refunded_after,
+                    position,
+                )?;
             }
             _ => {}
         }
@@ -154,12 +190,15 @@ impl LogAudit {
     fn refund_confirmed(
         &mut self,
         order_id: OrderId,
+        out_refund_no: &OutRefundNo,
         amount: Fen,
         refunded_after: Fen,
         position: u64,
     ) -> Result<(), String> {
         let money = self.orders.entry(order_id).or_default();
-        money.refunded += amount.get();
+        if !money.anomaly_refunds.contains(out_refund_no) {
+            money.refunded += amount.get();
+        }
         if money.refunded != refunded_after.get() {
             return Err(format!(
                 "position {position}: refunds sum to {} but the event says {refunded_after}",

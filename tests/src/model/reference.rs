@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use paylog_core::identity::Username;
-use paylog_core::order::{OrderCommand, OrderStatus};
+use paylog_core::order::{AttentionResolution, OrderCommand, OrderStatus};
 use paylog_core::payment_refs::{OutRefundNo, TransactionId};
 use paylog_core::user::Credentials;
 use paylog_core::{OrderId, ProductId, UserId};
@@ -56,6 +56,8 @@ pub enum RefundState {
     Pending,
     Confirmed,
     Failed,
+    /// WeChat's `CHANGE`: held back like Pending until an operator resolves it.
+    NeedsAttention,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +65,8 @@ pub struct RefundModel {
     pub out_refund_no: OutRefundNo,
     pub amount: u64,
     pub state: RefundState,
+    /// `None`: the order's payment; `Some`: that anomalous transaction.
+    pub target: Option<TransactionId>,
 }
 
 #[derive(Debug, Clone)]
@@ -72,8 +76,9 @@ pub struct OrderModel {
     pub expires_at: DateTime<Utc>,
     pub life: Life,
     pub payment: Option<(TransactionId, u64)>,
-    /// Transactions recorded without paying the order (wrong amount, too late).
-    pub anomalies: Vec<TransactionId>,
+    /// Transactions recorded without paying the order (wrong amount, too late, a
+    /// second payment), with their amounts.
+    pub anomalies: Vec<(TransactionId, u64)>,
     pub refunds: Vec<RefundModel>,
 }
 
@@ -82,20 +87,58 @@ impl OrderModel {
         self.payment.as_ref().map_or(0, |(_, amount)| *amount)
     }
 
-    fn sum(&self, state: RefundState) -> u64 {
+    /// Refunds of the payment in one of `states`.
+    fn sum(&self, states: &[RefundState]) -> u64 {
         self.refunds
             .iter()
-            .filter(|r| r.state == state)
+            .filter(|r| r.target.is_none() && states.contains(&r.state))
             .map(|r| r.amount)
             .sum()
     }
 
     pub fn refunded(&self) -> u64 {
-        self.sum(RefundState::Confirmed)
+        self.sum(&[RefundState::Confirmed])
     }
 
+    /// Pending or needing attention: held back from what may be refunded.
     pub fn pending(&self) -> u64 {
-        self.sum(RefundState::Pending)
+        self.sum(&[RefundState::Pending, RefundState::NeedsAttention])
+    }
+
+    /// What the shop holds of this order's money: every transaction WeChat reported
+    /// (the payment and each anomaly) less every confirmed refund, of any target.
+    pub fn money_held(&self) -> u64 {
+        let received = self.paid() + self.anomalies.iter().map(|(_, a)| a).sum::<u64>();
+        let confirmed: u64 = self
+            .refunds
+            .iter()
+            .filter(|r| r.state == RefundState::Confirmed)
+            .map(|r| r.amount)
+            .sum();
+        received - confirmed
+    }
+
+    fn anomaly(&self, txn: &TransactionId) -> Option<u64> {
+        self.anomalies
+            .iter()
+            .find(|(t, _)| t == txn)
+            .map(|(_, a)| *a)
+    }
+
+    /// What refunds of `target` are bounded by.
+    fn received(&self, target: Option<&TransactionId>) -> u64 {
+        match target {
+            None => self.paid(),
+            Some(t) => self.anomaly(t).unwrap_or(0),
+        }
+    }
+
+    fn confirmed_of(&self, target: Option<&TransactionId>) -> u64 {
+        self.refunds
+            .iter()
+            .filter(|r| r.target.as_ref() == target && r.state == RefundState::Confirmed)
+            .map(|r| r.amount)
+            .sum()
     }
 
     /// Saturates: a refund WeChat confirmed after it was recorded Failed may leave
@@ -267,7 +310,7 @@ impl Model {
         };
         // WeChat delivers at least once: a transaction already recorded is a repeat.
         let known =
-            order.payment.as_ref().is_some_and(|(t, _)| t == txn) || order.anomalies.contains(txn);
+            order.payment.as_ref().is_some_and(|(t, _)| t == txn) || order.anomaly(txn).is_some();
         if known {
             return Expect::Accepted(0);
         }
@@ -275,12 +318,12 @@ impl Model {
         // for a cancelled/closed order, or a wrong amount: money was taken but does not
         // pay the order: recorded, not counted.
         if order.payment.is_some() {
-            order.anomalies.push(txn.clone());
+            order.anomalies.push((txn.clone(), amount));
             return Expect::Accepted(1);
         }
         if matches!(order.life, Life::Cancelled | Life::Closed) || amount != order.total {
             // Money was taken but does not pay the order: recorded, not counted.
-            order.anomalies.push(txn.clone());
+            order.anomalies.push((txn.clone(), amount));
             return Expect::Accepted(1);
         }
         order.payment = Some((txn.clone(), amount));
@@ -318,6 +361,7 @@ impl Model {
                 if let Some(existing) = order.refund(out_refund_no) {
                     // A number WeChat refused is never sent again.
                     return if existing.state != RefundState::Failed
+                        && existing.target.is_none()
                         && existing.amount == amount.get()
                     {
                         Expect::Accepted(0)
@@ -332,6 +376,7 @@ impl Model {
                     out_refund_no: out_refund_no.clone(),
                     amount: amount.get(),
                     state: RefundState::Pending,
+                    target: None,
                 });
                 Expect::Accepted(1)
             }
@@ -348,28 +393,65 @@ impl Model {
             OrderCommand::FailRefund { out_refund_no, .. } => {
                 settle(order, out_refund_no, None, RefundState::Failed)
             }
+            OrderCommand::MarkRefundNeedsAttention { out_refund_no, .. } => {
+                settle(order, out_refund_no, None, RefundState::NeedsAttention)
+            }
+            OrderCommand::ResolveRefundAttention {
+                out_refund_no,
+                resolution,
+                ..
+            } => resolve(order, out_refund_no, *resolution),
+            OrderCommand::RefundAnomalousPayment {
+                transaction_id,
+                out_refund_no,
+                ..
+            } => {
+                let Some(amount) = order.anomaly(transaction_id) else {
+                    return Expect::Refused;
+                };
+                let target = Some(transaction_id.clone());
+                if let Some(existing) = order.refund(out_refund_no) {
+                    return if existing.state != RefundState::Failed
+                        && existing.target == target
+                        && existing.amount == amount
+                    {
+                        Expect::Accepted(0)
+                    } else {
+                        Expect::Refused
+                    };
+                }
+                // At most one live refund per anomaly; after a Failed one, another.
+                let live = order
+                    .refunds
+                    .iter()
+                    .any(|r| r.target == target && r.state != RefundState::Failed);
+                if live {
+                    return Expect::Refused;
+                }
+                order.refunds.push(RefundModel {
+                    out_refund_no: out_refund_no.clone(),
+                    amount,
+                    state: RefundState::Pending,
+                    target,
+                });
+                Expect::Accepted(1)
+            }
             OrderCommand::PlaceOrder(_)
             | OrderCommand::CancelOrder { .. }
             | OrderCommand::CloseOrder { .. } => Expect::Refused,
-            // Not generated yet: the model learns them with the engine (next phase).
-            OrderCommand::RefundAnomalousPayment { .. }
-            | OrderCommand::MarkRefundNeedsAttention { .. }
-            | OrderCommand::ResolveRefundAttention { .. } => Expect::Refused,
         }
     }
 }
 
-/// WeChat's answer to a refund: confirmed (for exactly the requested amount) or failed.
+/// WeChat's answer to a refund (of the payment or of an anomaly): confirmed (for
+/// exactly the requested amount), failed, or needing attention (`CHANGE`).
 fn settle(
     order: &mut OrderModel,
     no: &OutRefundNo,
     amount: Option<u64>,
     to: RefundState,
 ) -> Expect {
-    if order.life != Life::Paid {
-        return Expect::Refused;
-    }
-    let Some(refund) = order.refunds.iter_mut().find(|r| &r.out_refund_no == no) else {
+    let Some(refund) = order.refunds.iter().find(|r| &r.out_refund_no == no) else {
         return Expect::Refused;
     };
     if refund.state == to {
@@ -378,18 +460,47 @@ fn settle(
     if amount.is_some_and(|a| a != refund.amount) {
         return Expect::Refused;
     }
-    match (refund.state, to) {
-        (RefundState::Pending, RefundState::Failed) => {}
+    let (from, refund_amount, target) = (refund.state, refund.amount, refund.target.clone());
+    match (from, to) {
+        (RefundState::Pending | RefundState::NeedsAttention, RefundState::Failed) => {}
+        // A CHANGE, even for a refund recorded as Failed (the money left after all).
+        (RefundState::Pending | RefundState::Failed, RefundState::NeedsAttention) => {}
         // A confirmation, even one WeChat sends for a refund recorded as Failed (it
-        // refunded after all), is recorded unless it would refund more than paid.
-        (RefundState::Pending | RefundState::Failed, RefundState::Confirmed) => {
-            let amount = refund.amount;
-            if order.refunded() + amount > order.paid() {
+        // refunded after all), is recorded unless it would refund more than received.
+        (_, RefundState::Confirmed) if from != RefundState::Confirmed => {
+            if order.confirmed_of(target.as_ref()) + refund_amount > order.received(target.as_ref())
+            {
                 return Expect::Refused;
             }
         }
         _ => return Expect::Refused,
     }
+    if let Some(refund) = order.refunds.iter_mut().find(|r| &r.out_refund_no == no) {
+        refund.state = to;
+    }
+    Expect::Accepted(1)
+}
+
+/// An operator resolves a refund needing attention: confirmed by other means (bounded
+/// like a confirmation), or retried (Pending again).
+fn resolve(order: &mut OrderModel, no: &OutRefundNo, resolution: AttentionResolution) -> Expect {
+    let Some(refund) = order.refunds.iter().find(|r| &r.out_refund_no == no) else {
+        return Expect::Refused;
+    };
+    if refund.state != RefundState::NeedsAttention {
+        return Expect::Refused;
+    }
+    let to = match resolution {
+        AttentionResolution::RefundedOtherwise => {
+            let target = refund.target.clone();
+            if order.confirmed_of(target.as_ref()) + refund.amount > order.received(target.as_ref())
+            {
+                return Expect::Refused;
+            }
+            RefundState::Confirmed
+        }
+        AttentionResolution::Retried => RefundState::Pending,
+    };
     if let Some(refund) = order.refunds.iter_mut().find(|r| &r.out_refund_no == no) {
         refund.state = to;
     }

@@ -160,6 +160,24 @@ pub enum Step {
         order: O,
         refund: R,
     },
+    /// WeChat says `refund_status=CHANGE` for the refund.
+    MarkAttention {
+        order: O,
+        refund: R,
+    },
+    /// An operator resolves a refund needing attention (`otherwise`: refunded by
+    /// other means, else retried).
+    Resolve {
+        order: O,
+        refund: R,
+        otherwise: bool,
+    },
+    /// An admin refunds the anomalous payment `txn` of the order under `refund`.
+    RefundAnomaly {
+        order: O,
+        txn: Txn,
+        refund: R,
+    },
     /// The `back`-th last acknowledged command is sent again with the same command id.
     Resend {
         back: u8,
@@ -256,6 +274,11 @@ pub fn step() -> impl Strategy<Value = Step> {
         3 => (any::<O>(), any::<R>(), prop::bool::weighted(0.15))
             .prop_map(|(order, refund, wrong_amount)| Step::ConfirmRefund { order, refund, wrong_amount }),
         1 => (any::<O>(), any::<R>()).prop_map(|(order, refund)| Step::FailRefund { order, refund }),
+        2 => (any::<O>(), any::<R>()).prop_map(|(order, refund)| Step::MarkAttention { order, refund }),
+        2 => (any::<O>(), any::<R>(), any::<bool>())
+            .prop_map(|(order, refund, otherwise)| Step::Resolve { order, refund, otherwise }),
+        3 => (any::<O>(), any::<Txn>(), any::<R>())
+            .prop_map(|(order, txn, refund)| Step::RefundAnomaly { order, txn, refund }),
         2 => (0u8..4).prop_map(|back| Step::Resend { back }),
         // Shrinks to the first command alone when the race is not what fails.
         3 => (racy(), prop::option::weighted(0.9, racy())).prop_map(|(a, b)| match b {

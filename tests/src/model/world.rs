@@ -467,6 +467,17 @@ impl World {
                     "{name}: engine (status, total, paid, refunded, pending) = {seen:?}, model = {wanted:?}"
                 ));
             }
+            // The money the shop holds: payments + anomalies − confirmed refunds.
+            let held = live.money_held().map(|f| f.get());
+            if held != Some(model.money_held()) {
+                return Err(format!(
+                    "{name}: engine holds {held:?}, model {} (payment {}, anomalies {:?}, refunds {:?})",
+                    model.money_held(),
+                    model.paid(),
+                    model.anomalies,
+                    model.refunds
+                ));
+            }
         }
         Ok(())
     }

@@ -33,6 +33,7 @@ use paylog_wechat::{UnifiedOrderRequest, WechatClient, WechatError};
 
 pub use notify::NotifyOutcome;
 pub use reconciler::{ReconcileReport, Reconciler};
+pub use refund::{RefundSettlement, is_definitive_refusal};
 
 use crate::error::Error;
 use crate::metrics::Metrics;

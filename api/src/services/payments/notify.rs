@@ -4,14 +4,12 @@
 //! already there); anything we could not verify or record is answered `FAIL`, which
 //! makes WeChat deliver it again later, and appends nothing.
 
-use paylog_core::order::{OrderCommand, OrderState};
-use paylog_core::payment_refs::{OutRefundNo, RefundId};
-use paylog_core::wxpay::{PayNotify, RefundNotify, RefundStatus, WxPayError};
-use paylog_core::{DomainError, Fen, OutTradeNo};
+use paylog_core::order::OrderState;
+use paylog_core::payment_refs::OutRefundNo;
+use paylog_core::wxpay::{PayNotify, RefundNotify, WxPayError};
+use paylog_core::{DomainError, OutTradeNo};
 
-use paylog_engine::CommandKey;
-
-use super::{Confirmation, Payments};
+use super::{Confirmation, Payments, RefundSettlement};
 use crate::error::Error;
 
 /// What became of one notify; [`NotifyOutcome::acknowledged`] is the reply.
@@ -33,6 +31,8 @@ pub enum NotifyOutcome {
     RefundConfirmed,
     /// `RefundFailed` appended.
     RefundFailed,
+    /// `RefundNeedsAttention` appended (WeChat's `CHANGE`), alerted.
+    RefundNeedsAttention,
     /// A refund still processing: nothing to record yet.
     RefundPending,
     /// Sign (or refund decryption) did not verify.
@@ -62,6 +62,7 @@ impl NotifyOutcome {
                 | Self::PaymentFailed
                 | Self::RefundConfirmed
                 | Self::RefundFailed
+                | Self::RefundNeedsAttention
                 | Self::RefundPending
         )
     }
@@ -77,6 +78,7 @@ impl NotifyOutcome {
             Self::PaymentFailed => "payment_failed",
             Self::RefundConfirmed => "refund_confirmed",
             Self::RefundFailed => "refund_failed",
+            Self::RefundNeedsAttention => "refund_needs_attention",
             Self::RefundPending => "refund_pending",
             Self::BadSignature => "bad_signature",
             Self::WrongMerchant => "wrong_merchant",
@@ -84,6 +86,19 @@ impl NotifyOutcome {
             Self::UnknownOrder => "unknown_order",
             Self::Refused => "refused",
             Self::Failed => "failed",
+        }
+    }
+}
+
+impl From<RefundSettlement> for NotifyOutcome {
+    fn from(s: RefundSettlement) -> Self {
+        match s {
+            RefundSettlement::Confirmed => Self::RefundConfirmed,
+            RefundSettlement::Failed => Self::RefundFailed,
+            RefundSettlement::NeedsAttention => Self::RefundNeedsAttention,
+            RefundSettlement::StillPending => Self::RefundPending,
+            RefundSettlement::Duplicate => Self::Duplicate,
+            RefundSettlement::Malformed => Self::Malformed,
         }
     }
 }
@@ -198,50 +213,18 @@ impl Payments {
         let Ok(out_refund_no) = OutRefundNo::parse(&notify.out_refund_no) else {
             return NotifyOutcome::Malformed;
         };
-        let now = self.clock.now();
-        let (key, outcome, command) = match &notify.refund_status {
-            RefundStatus::Success => {
-                let Ok(refund_id) = RefundId::parse(&notify.refund_id) else {
-                    return NotifyOutcome::Malformed;
-                };
-                let command = OrderCommand::ConfirmRefund {
-                    out_refund_no: out_refund_no.clone(),
-                    refund_id,
-                    amount: Fen::new(notify.refund_fee),
-                    at: now,
-                };
-                let key = CommandKey::ConfirmRefund {
-                    order: order.order_id,
-                    out_refund_no: &out_refund_no,
-                };
-                (key, NotifyOutcome::RefundConfirmed, command)
-            }
-            RefundStatus::Processing => return NotifyOutcome::RefundPending,
-            other => {
-                let command = OrderCommand::FailRefund {
-                    out_refund_no: out_refund_no.clone(),
-                    reason: format!("WeChat refund_status {other}"),
-                    at: now,
-                };
-                let key = CommandKey::FailRefund {
-                    order: order.order_id,
-                    out_refund_no: &out_refund_no,
-                };
-                (key, NotifyOutcome::RefundFailed, command)
-            }
-        };
-        let meta = self.meta_now().with_command_id(key.id()).at(now);
         match self
-            .engine
-            .execute_order(meta, order.order_id, command)
+            .settle_refund(
+                order.order_id,
+                &out_refund_no,
+                &notify.refund_status,
+                &notify.refund_id,
+                notify.refund_fee,
+            )
             .await
         {
-            Ok(c) if c.appended == 0 => NotifyOutcome::Duplicate,
-            Ok(c) => {
-                self.metrics.appended(&c);
-                outcome
-            }
-            Err(e) => recording_failed("refund", &Error::from(e)),
+            Ok(settled) => settled.into(),
+            Err(e) => recording_failed("refund", &e),
         }
     }
 }

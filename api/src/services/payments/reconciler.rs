@@ -6,23 +6,33 @@
 //! consistent state:
 //! - WeChat says paid (orderquery) → `ConfirmPayment`, with the same derived command id a
 //!   notify would use, so a notify racing the reconciler appends nothing more;
-//! - not paid and past its expiry → closeorder at WeChat, then `CloseOrder` (stock back).
+//! - not paid and past its expiry → closeorder at WeChat, then `CloseOrder` (stock back);
+//! - paid with the wrong amount → `CloseOrder` at once (`AmountMismatch`, stock back):
+//!   such an order can never be paid, so it is not queried again.
 //!
 //! A failure on one order is counted and logged; the others are still handled.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use paylog_core::order::OrderState;
+use paylog_core::order::{AnomalyKind, OrderState, Refund, RefundStatus};
+use paylog_core::wxpay::ErrCode;
 use paylog_projections::{AwaitingPayment, Page, Views};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::{Confirmation, Payments};
+use super::{Confirmation, Payments, RefundSettlement};
 use crate::error::Error;
 
 /// Most orders looked at in one run (the rest wait for the next one).
 const MAX_PER_RUN: usize = 2000;
+
+fn has_wrong_amount(order: &OrderState) -> bool {
+    order
+        .anomalies
+        .iter()
+        .any(|a| a.kind == AnomalyKind::AmountMismatch)
+}
 
 /// What one run did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -35,6 +45,10 @@ pub struct ReconcileReport {
     pub closed: usize,
     /// Orders that failed and will be retried next run.
     pub errors: usize,
+    /// Pending refunds asked about at WeChat (refundquery).
+    pub refunds_checked: usize,
+    /// Refunds whose outcome was recorded (confirmed, failed or needing attention).
+    pub refunds_settled: usize,
 }
 
 /// The background reconciler; cheap to clone.
@@ -113,10 +127,109 @@ impl Reconciler {
                 _ => break,
             }
         }
-        if report.checked > 0 {
+        self.settle_refunds(now, after, &mut report).await?;
+        if report.checked > 0 || report.refunds_checked > 0 {
             tracing::info!(?report, "reconciler run");
         }
         Ok(report)
+    }
+
+    /// Refunds pending for at least `reconcile_after` (an unknown outcome, a lost
+    /// notify, a refund still processing) are asked about with refundquery and
+    /// settled with the same derived command ids as their notify
+    /// ([`Payments::settle_refund`]), so the two never record an outcome twice.
+    /// A refund WeChat does not know (`REFUNDNOTEXIST`: the request never reached
+    /// it) is sent again with its own number, which WeChat refunds at most once.
+    async fn settle_refunds(
+        &self,
+        now: DateTime<Utc>,
+        after: chrono::Duration,
+        report: &mut ReconcileReport,
+    ) -> Result<(), Error> {
+        let mut page = Page::first(Page::MAX_LIMIT);
+        let mut seen = 0;
+        loop {
+            let batch = self.views.money_watch(&page)?;
+            for watched in &batch.items {
+                seen += 1;
+                let due = watched
+                    .refunds
+                    .iter()
+                    .any(|r| r.status == RefundStatus::Pending && r.requested_at + after <= now);
+                if !due {
+                    continue;
+                }
+                // The views may lag: decide on the order's current state.
+                let Some(order) = self.payments.engine.order(watched.order_id).await? else {
+                    continue;
+                };
+                for refund in order
+                    .refunds
+                    .iter()
+                    .filter(|r| r.status == RefundStatus::Pending && r.requested_at + after <= now)
+                {
+                    report.refunds_checked += 1;
+                    self.payments.metrics.reconciler("refund_checked");
+                    match self.settle_refund(&order, refund).await {
+                        Ok(true) => {
+                            report.refunds_settled += 1;
+                            self.payments.metrics.reconciler("refund_settled");
+                        }
+                        Ok(false) => {}
+                        Err(e) => {
+                            report.errors += 1;
+                            self.payments.metrics.reconciler("error");
+                            tracing::warn!(order_id = %order.order_id, out_refund_no = %refund.out_refund_no, error = %e, "reconciling a refund failed");
+                        }
+                    }
+                }
+            }
+            match batch.next_cursor {
+                Some(cursor) if seen < MAX_PER_RUN => page.cursor = Some(cursor),
+                _ => break,
+            }
+        }
+        Ok(())
+    }
+
+    /// One pending refund: `true` when an outcome was recorded.
+    async fn settle_refund(&self, order: &OrderState, refund: &Refund) -> Result<bool, Error> {
+        let answer = match self
+            .payments
+            .wechat
+            .refund_query_by_refund_no(refund.out_refund_no.as_str())
+            .await
+        {
+            Ok(answer) => answer,
+            Err(e) if e.err_code() == Some(&ErrCode::RefundNotExist) => {
+                self.payments.resubmit_refund(order, refund).await?;
+                return Ok(false);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let Some(item) = answer
+            .refunds
+            .iter()
+            .find(|i| i.out_refund_no == refund.out_refund_no.as_str())
+        else {
+            return Ok(false);
+        };
+        let settled = self
+            .payments
+            .settle_refund(
+                order.order_id,
+                &refund.out_refund_no,
+                &item.refund_status,
+                &item.refund_id,
+                item.refund_fee,
+            )
+            .await?;
+        Ok(matches!(
+            settled,
+            RefundSettlement::Confirmed
+                | RefundSettlement::Failed
+                | RefundSettlement::NeedsAttention
+        ))
     }
 
     async fn reconcile(
@@ -131,10 +244,17 @@ impl Reconciler {
         if !order.status.is_awaiting_payment() {
             return Ok(Action::Nothing);
         }
+        if has_wrong_amount(&order) {
+            return self.close_wrong_amount(&order, now).await;
+        }
         if order.prepay.is_some() {
             match self.payments.sync_payment(&order).await? {
-                Some(Confirmation::Paid | Confirmation::AmountMismatch) => {
-                    return Ok(Action::Confirmed);
+                Some(Confirmation::Paid) => return Ok(Action::Confirmed),
+                Some(Confirmation::AmountMismatch) => {
+                    let Some(order) = self.payments.engine.order(order.order_id).await? else {
+                        return Ok(Action::Confirmed);
+                    };
+                    return self.close_wrong_amount(&order, now).await;
                 }
                 Some(_) => return Ok(Action::Nothing),
                 None => {}
@@ -144,6 +264,25 @@ impl Reconciler {
             return Ok(Action::Nothing);
         }
         self.close(&order, now).await
+    }
+
+    /// An order WeChat took a wrong amount for can never be paid (its `out_trade_no`
+    /// is spent at WeChat): it is closed here (`CloseReason::AmountMismatch`, stock
+    /// released) instead of being queried every run; its money is returned with an
+    /// anomaly refund. No closeorder: WeChat's order is paid.
+    async fn close_wrong_amount(
+        &self,
+        order: &OrderState,
+        now: DateTime<Utc>,
+    ) -> Result<Action, Error> {
+        let committed = self
+            .payments
+            .engine
+            .close_order(self.payments.meta_now().at(now), order.order_id)
+            .await?;
+        self.payments.metrics.appended(&committed);
+        tracing::warn!(order_id = %order.order_id, "order closed: WeChat took a wrong amount; refund the anomaly");
+        Ok(Action::Closed)
     }
 
     async fn close(&self, order: &OrderState, now: DateTime<Utc>) -> Result<Action, Error> {

@@ -151,6 +151,7 @@ async fn refunds_produce_encrypted_refund_notifies() {
     .await;
     let refund = paylog_wechat::RefundRequest {
         out_trade_no: "N500".into(),
+        transaction_id: None,
         out_refund_no: "RN500".into(),
         total_fee: 300,
         refund_fee: 120,

@@ -143,6 +143,7 @@ async fn orderquery_closeorder_follow_the_order_state() {
 fn refund(no: &str, rno: &str, total: u64, fee: u64) -> RefundRequest {
     RefundRequest {
         out_trade_no: no.into(),
+        transaction_id: None,
         out_refund_no: rno.into(),
         total_fee: total,
         refund_fee: fee,
