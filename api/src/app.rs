@@ -23,11 +23,12 @@ use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use paylog_core::wxpay::SignType;
 use paylog_engine::{Clock, Engine, SystemClock};
 use paylog_sim::{SimConfig, SimHandle};
 use paylog_wechat::{WechatClient, WechatConfig};
 
-use crate::config::{DurabilityArg, ServeArgs};
+use crate::config::{DurabilityArg, ServeArgs, WechatArgs};
 use crate::error::Error;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
@@ -90,6 +91,9 @@ impl Application {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::Startup(format!("listener address: {e}")))?;
+        args.check_secrets().map_err(Error::Startup)?;
+        check_simulator_address(&args, addr)?;
+        sign_policy(&args.wechat)?;
         let data_dir = args.store.data_dir.clone();
         let durability = match args.store.durability {
             DurabilityArg::Sync => Durability::Sync,
@@ -212,6 +216,44 @@ impl Application {
     }
 }
 
+/// `PAYLOG_WECHAT_SIGN_TYPE`: the sign type of requests, and whether notifies may be
+/// signed with either algorithm. `either` (the migration between MD5 and HMAC-SHA256)
+/// signs requests with MD5, WeChat's default, and accepts notifies signed either way.
+fn sign_policy(w: &WechatArgs) -> Result<(SignType, bool), Error> {
+    if w.sign_type.eq_ignore_ascii_case("either") {
+        return Ok((SignType::Md5, true));
+    }
+    let sign_type = w.sign_type.parse().map_err(|e| {
+        Error::Startup(format!(
+            "PAYLOG_WECHAT_SIGN_TYPE: {e} (use MD5, HMAC-SHA256 or either)"
+        ))
+    })?;
+    Ok((sign_type, false))
+}
+
+/// Simulator mode signs with a public, fixed key: anyone who reaches the notify
+/// endpoint can mark orders paid. Right on a developer's laptop, wrong anywhere else,
+/// so a non-loopback address needs `--allow-simulator-on-public-address`; a loud
+/// warning is logged either way.
+fn check_simulator_address(args: &ServeArgs, addr: SocketAddr) -> Result<(), Error> {
+    if !args.wechat.is_unconfigured() {
+        return Ok(());
+    }
+    tracing::warn!(
+        %addr,
+        "SIMULATOR MODE: no WeChat settings, payments go to the built-in simulator whose key \
+         is public; anyone who can reach this server's notify endpoint can mark orders paid"
+    );
+    if addr.ip().is_loopback() || args.allow_simulator_on_public_address {
+        return Ok(());
+    }
+    Err(Error::Startup(format!(
+        "simulator mode (no WeChat settings) refuses to listen on non-loopback address {addr}: \
+         the simulator's key is public; listen on 127.0.0.1, configure WeChat, or pass \
+         --allow-simulator-on-public-address"
+    )))
+}
+
 fn random_string(len: usize) -> String {
     rand::rng()
         .sample_iter(&Alphanumeric)
@@ -247,10 +289,7 @@ async fn wechat_config(
     addr: SocketAddr,
 ) -> Result<(WechatConfig, Option<SimHandle>), Error> {
     let w = &args.wechat;
-    let sign_type = w
-        .sign_type
-        .parse()
-        .map_err(|e| Error::Startup(format!("PAYLOG_WECHAT_SIGN_TYPE: {e}")))?;
+    let (sign_type, accept_either_sign_type) = sign_policy(w)?;
     let (mut config, sim) = if w.is_unconfigured() {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
@@ -307,6 +346,7 @@ async fn wechat_config(
         (config, None)
     };
     config.sign_type = sign_type;
+    config.accept_either_sign_type = accept_either_sign_type;
     config.refund_notify_url = args
         .refund_notify_url
         .clone()

@@ -54,7 +54,9 @@ pub struct WechatArgs {
         hide_env_values = true
     )]
     pub api_key: Option<SecretString>,
-    /// `MD5` or `HMAC-SHA256`.
+    /// `MD5`, `HMAC-SHA256` or `either`: how requests are signed and which notifies are
+    /// accepted (a notify signed otherwise is refused and counted). `either`, for the
+    /// migration between the two, signs with MD5 and accepts notifies signed either way.
     #[arg(
         long = "wechat-sign-type",
         env = "PAYLOG_WECHAT_SIGN_TYPE",
@@ -93,12 +95,13 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub wechat: WechatArgs,
 
-    /// Bearer token for `/v1/admin/*`. Without it the admin API is disabled.
+    /// Bearer token for `/v1/admin/*`, at least [`MIN_SECRET_BYTES`] bytes. Without it
+    /// the admin API is disabled.
     #[arg(long, env = "PAYLOG_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<SecretString>,
 
-    /// Secret that signs the API's bearer tokens. Without it a random one is made at
-    /// start-up (tokens then do not survive a restart).
+    /// Secret that signs the API's bearer tokens, at least [`MIN_SECRET_BYTES`] bytes.
+    /// Without it a random one is made at start-up (tokens then do not survive a restart).
     #[arg(long, env = "PAYLOG_TOKEN_SECRET", hide_env_values = true)]
     pub token_secret: Option<SecretString>,
 
@@ -118,6 +121,39 @@ pub struct ServeArgs {
     /// the payment notify URL with `pay/notify` replaced by `refund/notify`.
     #[arg(long, env = "PAYLOG_REFUND_NOTIFY_URL")]
     pub refund_notify_url: Option<String>,
+
+    /// Lets simulator mode (no WeChat settings) listen on a non-loopback address. The
+    /// simulator's key is public: whoever reaches the notify endpoint can mark orders
+    /// paid, so without this flag `paylog serve` refuses such an address.
+    #[arg(long)]
+    pub allow_simulator_on_public_address: bool,
+}
+
+/// The shortest token secret or admin token `paylog serve` accepts, in bytes: a
+/// shorter one can be guessed or brute-forced offline from a single signed token.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl ServeArgs {
+    /// Refuses weak settings before anything is opened: a token secret or admin token
+    /// shorter than [`MIN_SECRET_BYTES`]. The message names the setting, never its value.
+    pub fn check_secrets(&self) -> Result<(), String> {
+        use secrecy::ExposeSecret as _;
+        let checks = [
+            ("PAYLOG_TOKEN_SECRET (--token-secret)", &self.token_secret),
+            ("PAYLOG_ADMIN_TOKEN (--admin-token)", &self.admin_token),
+        ];
+        for (name, value) in checks {
+            if let Some(secret) = value {
+                let len_bytes = secret.expose_secret().len();
+                if len_bytes < MIN_SECRET_BYTES {
+                    return Err(format!(
+                        "{name} is {len_bytes} bytes long; at least {MIN_SECRET_BYTES} are required"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Parses `500ms`, `30s`, `5m`, `2h` or a bare number of seconds.

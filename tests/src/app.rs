@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// The admin token every test app is configured with (unless disabled).
-pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdefghij";
 
 /// The app's clock: the machine's, plus however far a test moved it forward, so a
 /// test reaches a timeout by moving time instead of sleeping past it.
@@ -151,6 +151,7 @@ pub fn serve_args(
         reconcile_after: config.reconcile_after,
         reconcile_interval: config.reconcile_interval,
         refund_notify_url: None,
+        allow_simulator_on_public_address: false,
     }
 }
 

@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use crate::app::{AppHandles, Application};
 use crate::config::{DurabilityArg, ServeArgs, StoreArgs, WechatArgs};
 
-const ADMIN_TOKEN: &str = "demo-admin-token";
+const ADMIN_TOKEN: &str = "demo-admin-token-not-for-production-use";
 
 /// What the demo ended with, for callers that check it.
 #[derive(Debug, Clone)]
@@ -162,6 +162,7 @@ pub async fn run_demo(out: &mut (dyn Write + Send)) -> anyhow::Result<DemoOutcom
         reconcile_after: Duration::from_secs(300),
         reconcile_interval: Duration::from_secs(30),
         refund_notify_url: None,
+        allow_simulator_on_public_address: false,
     };
     let app = Application::build(args, listener)
         .await

@@ -34,6 +34,7 @@ async fn router() -> (tempfile::TempDir, Application, Router) {
         reconcile_after: std::time::Duration::from_secs(300),
         reconcile_interval: std::time::Duration::from_secs(30),
         refund_notify_url: None,
+        allow_simulator_on_public_address: false,
     };
     let app = Application::build(args, listener).await.expect("build app");
     let router = app.router();

@@ -11,4 +11,5 @@ mod bench_smoke;
 mod cli_events;
 mod crash_server;
 mod http_shapes;
+mod startup;
 mod wechat_cli;

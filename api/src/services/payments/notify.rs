@@ -6,7 +6,7 @@
 
 use paylog_core::order::{OrderCommand, OrderState};
 use paylog_core::payment_refs::{OutRefundNo, RefundId};
-use paylog_core::wxpay::{PayNotify, RefundNotify, RefundStatus, WxPayError};
+use paylog_core::wxpay::{RefundNotify, RefundStatus, WxPayError};
 use paylog_core::{DomainError, Fen, OutTradeNo};
 
 use paylog_engine::CommandKey;
@@ -146,7 +146,7 @@ impl Payments {
     }
 
     async fn pay_notify_inner(&self, body: &str) -> NotifyOutcome {
-        let notify = match PayNotify::parse(body, self.wechat.merchant()) {
+        let notify = match self.wechat.parse_pay_notify(body) {
             Ok(n) => n,
             Err(e) => {
                 tracing::warn!(error = %e, "payment notify refused");

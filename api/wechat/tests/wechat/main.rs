@@ -9,4 +9,5 @@
 mod login;
 mod notify;
 mod pay;
+mod sign_policy;
 mod support;
