@@ -161,11 +161,11 @@ impl WechatClient {
             .body(body)
             .send()
             .await
-            .map_err(WechatError::Transport)?;
+            .map_err(WechatError::transport)?;
         let status = resp.status();
         if !status.is_success() {
             return Err(WechatError::Status(status.as_u16()));
         }
-        resp.text().await.map_err(WechatError::Transport)
+        resp.text().await.map_err(WechatError::transport)
     }
 }
