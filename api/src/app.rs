@@ -34,6 +34,7 @@ use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::services::Settle;
 use crate::services::accounts::Accounts;
+use crate::services::accounts::password::HashPool;
 use crate::services::accounts::token::TokenKeys;
 use crate::services::audit::Audit;
 use crate::services::catalog::Catalog;
@@ -143,7 +144,18 @@ impl Application {
         }
         let tokens = Arc::new(TokenKeys::new(&token_secret));
         let state = AppState {
-            accounts: Accounts::new(engine.clone(), wechat, tokens, settle.clone()),
+            accounts: Accounts::new(
+                engine.clone(),
+                wechat,
+                tokens,
+                settle.clone(),
+                HashPool::new(
+                    args.password_hash_threads.unwrap_or_else(|| {
+                        std::thread::available_parallelism().map_or(1, |n| n.get())
+                    }),
+                    args.password_hash_queue,
+                )?,
+            ),
             catalog: Catalog::new(engine.clone(), views.clone(), settle.clone()),
             ordering: Ordering::new(
                 engine,

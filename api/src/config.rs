@@ -127,6 +127,15 @@ pub struct ServeArgs {
     /// paid, so without this flag `paylog serve` refuses such an address.
     #[arg(long)]
     pub allow_simulator_on_public_address: bool,
+
+    /// Threads that hash passwords (argon2id, 19 MiB each); default: one per core.
+    #[arg(long, env = "PAYLOG_PASSWORD_HASH_THREADS")]
+    pub password_hash_threads: Option<usize>,
+
+    /// Password hashes that may wait for a thread; beyond, logins and registrations
+    /// get 503 with `Retry-After` at once.
+    #[arg(long, env = "PAYLOG_PASSWORD_HASH_QUEUE", default_value_t = crate::services::accounts::password::DEFAULT_HASH_QUEUE_LEN)]
+    pub password_hash_queue: usize,
 }
 
 /// The shortest token secret or admin token `paylog serve` accepts, in bytes: a

@@ -152,6 +152,8 @@ pub fn serve_args(
         reconcile_interval: config.reconcile_interval,
         refund_notify_url: None,
         allow_simulator_on_public_address: false,
+        password_hash_threads: None,
+        password_hash_queue: paylog_api::services::accounts::password::DEFAULT_HASH_QUEUE_LEN,
     }
 }
 

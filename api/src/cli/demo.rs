@@ -163,6 +163,8 @@ pub async fn run_demo(out: &mut (dyn Write + Send)) -> anyhow::Result<DemoOutcom
         reconcile_interval: Duration::from_secs(30),
         refund_notify_url: None,
         allow_simulator_on_public_address: false,
+        password_hash_threads: None,
+        password_hash_queue: crate::services::accounts::password::DEFAULT_HASH_QUEUE_LEN,
     };
     let app = Application::build(args, listener)
         .await

@@ -3,7 +3,8 @@
 //!
 //! The mapping from the crate's [`Error`] is the only place that decides statuses:
 //! 400 malformed input, 401/403 authentication, 404 missing (or not the caller's),
-//! 409 conflicts, 413 too large, 422 refused by the domain, 502 WeChat, 500 the rest.
+//! 409 conflicts, 413 too large, 422 refused by the domain, 502 WeChat, 503 busy (with
+//! `Retry-After`), 500 the rest.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -36,6 +37,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Sent as `Retry-After` (seconds) when the caller may retry later (429, 503).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -44,6 +47,15 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    /// A 503: a bounded resource is full; retry after `retry_after_secs`.
+    pub fn busy(retry_after_secs: u64, message: impl Into<String>) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
         }
     }
 
@@ -82,7 +94,13 @@ impl IntoResponse for ApiError {
                 message: self.message,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -96,6 +114,13 @@ impl From<Error> for ApiError {
             Error::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
             Error::BadInput { code, message } => Self::bad_request(code, message),
             Error::Unauthorized { message } => Self::unauthorized(message),
+            Error::Busy {
+                what,
+                retry_after_secs,
+            } => Self::busy(
+                retry_after_secs,
+                format!("{what} is busy; retry in {retry_after_secs} s"),
+            ),
             Error::Contention { .. } => Self::new(
                 StatusCode::CONFLICT,
                 "contention",

@@ -15,6 +15,13 @@ use tower::ServiceExt as _;
 
 /// A router over a fresh data dir (and the built-in simulator, which it never calls).
 async fn router() -> (tempfile::TempDir, Application, Router) {
+    router_with(|_| {}).await
+}
+
+/// [`router`] with settings changed by `adjust`.
+async fn router_with(
+    adjust: impl FnOnce(&mut ServeArgs),
+) -> (tempfile::TempDir, Application, Router) {
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let listen = listener.local_addr().expect("address");
@@ -35,7 +42,11 @@ async fn router() -> (tempfile::TempDir, Application, Router) {
         reconcile_interval: std::time::Duration::from_secs(30),
         refund_notify_url: None,
         allow_simulator_on_public_address: false,
+        password_hash_threads: None,
+        password_hash_queue: paylog_api::services::accounts::password::DEFAULT_HASH_QUEUE_LEN,
     };
+    let mut args = args;
+    adjust(&mut args);
     let app = Application::build(args, listener).await.expect("build app");
     let router = app.router();
     (dir, app, router)
@@ -141,4 +152,63 @@ async fn every_route_is_in_the_openapi_document_with_its_wire_enums() {
     assert!(doc["paths"]["/v1/orders"]["get"].is_object());
     let statuses = &doc["components"]["schemas"]["OrderStatus"]["enum"];
     assert_eq!(statuses.as_array().map(Vec::len), Some(8), "{statuses}");
+}
+
+#[tokio::test]
+async fn a_full_password_hashing_pool_answers_503_with_retry_after_and_the_json_error() {
+    // One hashing thread and no queue: while it hashes, every other login is refused.
+    let (_dir, _app, router) = router_with(|args| {
+        args.password_hash_threads = Some(1);
+        args.password_hash_queue = 0;
+    })
+    .await;
+    let logins = (0..24).map(|i| {
+        let router = router.clone();
+        async move {
+            let body = format!(r#"{{"username":"nobody{i}","password":"not the password"}}"#);
+            let request = Request::post("/v1/auth/password")
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .expect("request");
+            let response = router.oneshot(request).await.expect("infallible");
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            (status, retry_after, json)
+        }
+    });
+    let answers = futures::future::join_all(logins).await;
+    let busy: Vec<_> = answers
+        .iter()
+        .filter(|(status, _, _)| *status == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(!busy.is_empty(), "{answers:?}");
+    for (_, retry_after, json) in &busy {
+        assert_eq!(retry_after.as_deref(), Some("1"), "{json}");
+        assert_eq!(json["error"]["code"], "busy", "{json}");
+    }
+    // Every other answer is the ordinary refusal: nothing failed in between.
+    assert!(
+        answers
+            .iter()
+            .all(|(status, _, _)| *status == StatusCode::UNAUTHORIZED
+                || *status == StatusCode::SERVICE_UNAVAILABLE),
+        "{answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|(status, _, _)| *status == StatusCode::UNAUTHORIZED),
+        "the one thread still works: {answers:?}"
+    );
 }
