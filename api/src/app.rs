@@ -163,6 +163,7 @@ impl Application {
                 payments.clone(),
                 settle,
                 args.payment_timeout,
+                args.max_open_orders_per_user,
             )?,
             payments,
             audit: Audit::new(Arc::clone(&log), views.clone()),

@@ -136,6 +136,11 @@ pub struct ServeArgs {
     /// get 503 with `Retry-After` at once.
     #[arg(long, env = "PAYLOG_PASSWORD_HASH_QUEUE", default_value_t = crate::services::accounts::password::DEFAULT_HASH_QUEUE_LEN)]
     pub password_hash_queue: usize,
+
+    /// Unpaid orders one user may hold at once (each reserves stock until paid,
+    /// cancelled or expired); one more answers 409 `too_many_open_orders`.
+    #[arg(long, env = "PAYLOG_MAX_OPEN_ORDERS_PER_USER", default_value_t = crate::services::ordering::DEFAULT_MAX_OPEN_ORDERS_PER_USER)]
+    pub max_open_orders_per_user: usize,
 }
 
 /// The shortest token secret or admin token `paylog serve` accepts, in bytes: a

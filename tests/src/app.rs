@@ -57,6 +57,8 @@ pub struct TestConfig {
     pub admin_token: Option<String>,
     /// The simulator's notify retry schedule scale (0.001: 15 s → 15 ms).
     pub sim_time_scale: f64,
+    /// Unpaid orders one user may hold (high by default: tests place many orders).
+    pub max_open_orders_per_user: usize,
 }
 
 impl Default for TestConfig {
@@ -67,6 +69,7 @@ impl Default for TestConfig {
             reconcile_interval: Duration::from_secs(3600),
             admin_token: Some(ADMIN_TOKEN.to_owned()),
             sim_time_scale: 0.001,
+            max_open_orders_per_user: 10_000,
         }
     }
 }
@@ -154,6 +157,7 @@ pub fn serve_args(
         allow_simulator_on_public_address: false,
         password_hash_threads: None,
         password_hash_queue: paylog_api::services::accounts::password::DEFAULT_HASH_QUEUE_LEN,
+        max_open_orders_per_user: config.max_open_orders_per_user,
     }
 }
 

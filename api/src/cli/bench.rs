@@ -52,6 +52,10 @@ impl Target for InProcess {
                 "127.0.0.1:0".as_ref(),
                 "--token-secret".as_ref(),
                 token_secret.as_ref(),
+                // A few simulated shoppers place many orders each: the anti-hoarding
+                // limit would measure refusals, not the engine.
+                "--max-open-orders-per-user".as_ref(),
+                "1000000000".as_ref(),
             ])?
             .serve;
             let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;

@@ -165,6 +165,7 @@ pub async fn run_demo(out: &mut (dyn Write + Send)) -> anyhow::Result<DemoOutcom
         allow_simulator_on_public_address: false,
         password_hash_threads: None,
         password_hash_queue: crate::services::accounts::password::DEFAULT_HASH_QUEUE_LEN,
+        max_open_orders_per_user: crate::services::ordering::DEFAULT_MAX_OPEN_ORDERS_PER_USER,
     };
     let app = Application::build(args, listener)
         .await

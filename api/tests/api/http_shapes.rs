@@ -44,6 +44,7 @@ async fn router_with(
         allow_simulator_on_public_address: false,
         password_hash_threads: None,
         password_hash_queue: paylog_api::services::accounts::password::DEFAULT_HASH_QUEUE_LEN,
+        max_open_orders_per_user: paylog_api::services::ordering::DEFAULT_MAX_OPEN_ORDERS_PER_USER,
     };
     let mut args = args;
     adjust(&mut args);
