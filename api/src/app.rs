@@ -4,24 +4,36 @@
 //! configured), the services, the reconciler and the router.
 //!
 //! `paylog serve` and the tests use the same code: build on a listener (port 0 in
-//! tests), read the handles they need, run until a shutdown future resolves. Shutdown
-//! drains in-flight requests (axum's graceful shutdown), then stops the reconciler,
-//! the projector and the store's writer, and the simulator if one was started.
+//! tests), read the handles they need, run until a shutdown future resolves. The
+//! accept loop is our own (hyper's HTTP/1 builder): a header-read timeout, a
+//! connection limit, a per-request timeout, and a graceful shutdown that drains
+//! in-flight requests for at most the shutdown deadline, then drops what remains.
+//! Then it stops the reconciler, the projector and the store's writer, and the
+//! simulator if one was started.
 //!
 //! Data layout: the log at `<data_dir>/log`, the views at `<data_dir>/views`.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::ConnectInfo;
+use axum::http::StatusCode;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use paylog_projections::{Projector, ProjectorHandle, Views};
 use paylog_store::{Durability, EventStore, RocksStore, StoreOptions};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tower::ServiceExt as _;
 
 use paylog_core::wxpay::SignType;
 use paylog_engine::{Clock, Engine, SystemClock};
@@ -30,6 +42,7 @@ use paylog_wechat::{WechatClient, WechatConfig};
 
 use crate::config::{DurabilityArg, ServeArgs, WechatArgs};
 use crate::error::Error;
+use crate::http::error::ApiError;
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::services::Settle;
@@ -50,6 +63,15 @@ pub struct Application {
     projector: ProjectorHandle,
     handles: AppHandles,
     sim: Option<SimHandle>,
+    edge: EdgeLimits,
+}
+
+/// The limits of the accept loop (see [`Application::run_until_stopped`]).
+#[derive(Debug, Clone, Copy)]
+struct EdgeLimits {
+    header_read_timeout: Duration,
+    max_connections: usize,
+    shutdown_deadline: Duration,
 }
 
 /// What tests and the demo may hold on to while the server runs.
@@ -178,13 +200,19 @@ impl Application {
             reconciler,
             sim_url: sim.as_ref().map(|s| s.base_url().to_owned()),
         };
+        let edge = EdgeLimits {
+            header_read_timeout: args.header_read_timeout,
+            max_connections: args.max_connections.max(1),
+            shutdown_deadline: args.shutdown_deadline,
+        };
         Ok(Self {
             listener,
-            router: http::app(state),
+            router: with_request_timeout(http::app(state), args.request_timeout),
             store,
             projector,
             handles,
             sim,
+            edge,
         })
     }
 
@@ -202,7 +230,9 @@ impl Application {
         self.handles.clone()
     }
 
-    /// Serves until `shutdown` resolves, then drains requests and stops everything.
+    /// Serves until `shutdown` resolves, then drains requests (for at most the
+    /// shutdown deadline, after which remaining connections are dropped) and stops
+    /// everything.
     pub async fn run_until_stopped<F>(self, shutdown: F) -> Result<(), Error>
     where
         F: Future<Output = ()> + Send + 'static,
@@ -210,13 +240,7 @@ impl Application {
         let (stop_tx, stop_rx) = watch::channel(false);
         let reconciler = self.handles.reconciler.clone().spawn(stop_rx);
         tracing::info!(addr = %self.handles.addr, "paylog API listening");
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        serve(self.listener, self.router, self.edge, shutdown).await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
         let _ = reconciler.await;
@@ -225,9 +249,90 @@ impl Application {
         if let Some(sim) = self.sim {
             sim.shutdown().await;
         }
-        served.map_err(|e| Error::Internal(format!("server: {e}")))
+        Ok(())
     }
 }
+
+/// Answers a request that takes longer than `timeout` with 503 `timeout` (the JSON
+/// error); the handler's future is dropped.
+fn with_request_timeout(router: Router, timeout: Duration) -> Router {
+    router.layer(
+        tower::ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "timeout",
+                    "the request took too long; it may be retried",
+                )
+            }))
+            .layer(tower::timeout::TimeoutLayer::new(timeout)),
+    )
+}
+
+/// The accept loop: HTTP/1 connections with a header-read timeout, at most
+/// `max_connections` at once (one more is closed at once), each request seeing the
+/// peer address as `ConnectInfo`. When `shutdown` resolves it stops accepting, lets
+/// open connections finish for the shutdown deadline, then drops the rest.
+async fn serve<F>(listener: TcpListener, router: Router, edge: EdgeLimits, shutdown: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(edge.header_read_timeout);
+    let permits = Arc::new(Semaphore::new(edge.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors and the like: pause rather than spin.
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                    tracing::warn!(%peer, limit = edge.max_connections, "connection limit reached; closing a new connection");
+                    drop(stream);
+                    continue;
+                };
+                let router = router.clone();
+                let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    router.clone().oneshot(request)
+                });
+                let connection = http.serve_connection(TokioIo::new(stream), service);
+                let watched = graceful.watch(connection);
+                connections.spawn(async move {
+                    let _ = watched.await;
+                    drop(permit);
+                });
+            }
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(edge.shutdown_deadline) => {
+            tracing::warn!(
+                remaining = connections.len(),
+                "shutdown deadline passed; dropping the remaining connections"
+            );
+        }
+    }
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
+}
+
+/// How long the accept loop pauses after a failed `accept`.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
 /// `PAYLOG_WECHAT_SIGN_TYPE`: the sign type of requests, and whether notifies may be
 /// signed with either algorithm. `either` (the migration between MD5 and HMAC-SHA256)

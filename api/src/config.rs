@@ -141,6 +141,24 @@ pub struct ServeArgs {
     /// cancelled or expired); one more answers 409 `too_many_open_orders`.
     #[arg(long, env = "PAYLOG_MAX_OPEN_ORDERS_PER_USER", default_value_t = crate::services::ordering::DEFAULT_MAX_OPEN_ORDERS_PER_USER)]
     pub max_open_orders_per_user: usize,
+
+    /// How long a client may take to send a request's headers; slower connections
+    /// are closed (slowloris).
+    #[arg(long, env = "PAYLOG_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// How long one request may take before it is answered 503 `timeout`.
+    #[arg(long, env = "PAYLOG_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Open connections served at once; beyond, new connections are closed at once.
+    #[arg(long, env = "PAYLOG_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// After a shutdown signal, how long in-flight connections may take to finish
+    /// before they are dropped.
+    #[arg(long, env = "PAYLOG_SHUTDOWN_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_deadline: Duration,
 }
 
 /// The shortest token secret or admin token `paylog serve` accepts, in bytes: a

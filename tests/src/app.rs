@@ -158,6 +158,10 @@ pub fn serve_args(
         password_hash_threads: None,
         password_hash_queue: paylog_api::services::accounts::password::DEFAULT_HASH_QUEUE_LEN,
         max_open_orders_per_user: config.max_open_orders_per_user,
+        header_read_timeout: std::time::Duration::from_secs(10),
+        request_timeout: std::time::Duration::from_secs(30),
+        max_connections: 1024,
+        shutdown_deadline: std::time::Duration::from_secs(10),
     }
 }
 

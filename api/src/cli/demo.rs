@@ -166,6 +166,10 @@ pub async fn run_demo(out: &mut (dyn Write + Send)) -> anyhow::Result<DemoOutcom
         password_hash_threads: None,
         password_hash_queue: crate::services::accounts::password::DEFAULT_HASH_QUEUE_LEN,
         max_open_orders_per_user: crate::services::ordering::DEFAULT_MAX_OPEN_ORDERS_PER_USER,
+        header_read_timeout: std::time::Duration::from_secs(10),
+        request_timeout: std::time::Duration::from_secs(30),
+        max_connections: 1024,
+        shutdown_deadline: std::time::Duration::from_secs(10),
     };
     let app = Application::build(args, listener)
         .await

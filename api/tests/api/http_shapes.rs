@@ -45,6 +45,10 @@ async fn router_with(
         password_hash_threads: None,
         password_hash_queue: paylog_api::services::accounts::password::DEFAULT_HASH_QUEUE_LEN,
         max_open_orders_per_user: paylog_api::services::ordering::DEFAULT_MAX_OPEN_ORDERS_PER_USER,
+        header_read_timeout: std::time::Duration::from_secs(10),
+        request_timeout: std::time::Duration::from_secs(30),
+        max_connections: 1024,
+        shutdown_deadline: std::time::Duration::from_secs(10),
     };
     let mut args = args;
     adjust(&mut args);
@@ -212,4 +216,23 @@ async fn a_full_password_hashing_pool_answers_503_with_retry_after_and_the_json_
             .any(|(status, _, _)| *status == StatusCode::UNAUTHORIZED),
         "the one thread still works: {answers:?}"
     );
+}
+
+#[tokio::test]
+async fn a_request_over_the_request_timeout_answers_503_timeout_in_the_json_shape() {
+    // No time at all: any request that waits for anything (here, password hashing)
+    // runs out.
+    let (_dir, _app, router) = router_with(|args| {
+        args.request_timeout = std::time::Duration::ZERO;
+    })
+    .await;
+    let request = Request::post("/v1/auth/password")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            r#"{"username":"nobody","password":"not the password"}"#,
+        ))
+        .expect("request");
+    let (status, _, body) = send(&router, request).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "timeout", "{body}");
 }
