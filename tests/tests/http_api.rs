@@ -376,3 +376,44 @@ async fn positional_json_and_absurd_stock_changes_are_refused() {
     let fine = app.adjust_stock(&product, 3).await;
     assert_eq!(fine.status, 200);
 }
+
+#[tokio::test]
+async fn a_notify_signed_otherwise_than_the_configured_sign_type_is_refused_and_counted() {
+    use paylog_core::wxpay::{ApiKey, SignType, sign_fields, to_xml};
+    use paylog_sim::notify::PayNotice;
+    // The test app runs with PAYLOG_WECHAT_SIGN_TYPE=MD5.
+    let app = spawn_app().await;
+    let notify = |sign_type: SignType| {
+        let mut fields = PayNotice {
+            appid: "wx0000000000000sim".into(),
+            mch_id: "1900000109".into(),
+            nonce_str: "5K8264ILTKCH16CQ2502SI8ZNMTM67VS".into(),
+            openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into(),
+            out_trade_no: "P0000000000000000000000000000001".into(),
+            transaction_id: "4200000001202601010000000001".into(),
+            total_fee: 100,
+            time_end: "20260101120000".into(),
+            attach: String::new(),
+        }
+        .fields();
+        fields.insert("sign_type".into(), sign_type.as_str().into());
+        sign_fields(&mut fields, &ApiKey::new(&app.api_key()), sign_type).expect("signs");
+        to_xml(&fields)
+    };
+
+    let hmac = app.pay_notify(&notify(SignType::HmacSha256)).await;
+    assert!(hmac.text.contains("FAIL"), "{}", hmac.text);
+    let md5 = app.pay_notify(&notify(SignType::Md5)).await;
+    let metrics = app.metrics().await.text;
+    assert!(
+        metrics.contains(r#"paylog_wechat_notifies_total{kind="pay",outcome="bad_signature"} 1"#),
+        "{metrics}"
+    );
+    // The same notify signed as configured passes the sign check (and finds no order).
+    assert!(
+        !metrics.contains(r#"outcome="bad_signature"} 2"#),
+        "{} / {metrics}",
+        md5.text
+    );
+    app.stop().await;
+}
