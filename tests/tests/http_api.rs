@@ -397,7 +397,7 @@ async fn a_notify_signed_otherwise_than_the_configured_sign_type_is_refused_and_
         }
         .fields();
         fields.insert("sign_type".into(), sign_type.as_str().into());
-        sign_fields(&mut fields, &ApiKey::new(&app.api_key()), sign_type).expect("signs");
+        sign_fields(&mut fields, &ApiKey::new(app.api_key()), sign_type).expect("signs");
         to_xml(&fields)
     };
 
