@@ -51,6 +51,7 @@ use crate::services::accounts::password::HashPool;
 use crate::services::accounts::token::TokenKeys;
 use crate::services::audit::Audit;
 use crate::services::catalog::Catalog;
+use crate::services::health::Health;
 use crate::services::ordering::Ordering;
 use crate::services::payments::{Payments, Reconciler};
 
@@ -189,6 +190,14 @@ impl Application {
             )?,
             payments,
             audit: Audit::new(Arc::clone(&log), views.clone()),
+            // Built only after the WeChat client was: its configuration is loaded.
+            health: Health::new(
+                Arc::clone(&store),
+                views.clone(),
+                projector.status(),
+                true,
+                args.ready_max_lag_events,
+            ),
             admin_token: args.admin_token.clone().map(Arc::new),
             metrics,
             clock,

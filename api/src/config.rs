@@ -159,6 +159,10 @@ pub struct ServeArgs {
     /// before they are dropped.
     #[arg(long, env = "PAYLOG_SHUTDOWN_DEADLINE", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_deadline: Duration,
+
+    /// How many events the views may trail the log by while `/readyz` still says ready.
+    #[arg(long, env = "PAYLOG_READY_MAX_LAG_EVENTS", default_value_t = crate::services::health::DEFAULT_READY_MAX_LAG_EVENTS)]
+    pub ready_max_lag_events: u64,
 }
 
 /// The shortest token secret or admin token `paylog serve` accepts, in bytes: a

@@ -162,6 +162,7 @@ pub fn serve_args(
         request_timeout: std::time::Duration::from_secs(30),
         max_connections: 1024,
         shutdown_deadline: std::time::Duration::from_secs(10),
+        ready_max_lag_events: 1000,
     }
 }
 

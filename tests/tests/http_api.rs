@@ -417,3 +417,19 @@ async fn a_notify_signed_otherwise_than_the_configured_sign_type_is_refused_and_
     );
     app.stop().await;
 }
+
+#[tokio::test]
+async fn livez_and_readyz_answer_and_healthz_reports_the_same_facts() {
+    let app = spawn_app().await;
+    let live = app.request(Method::GET, "/livez", None, None).await;
+    assert_eq!(live.status, 200, "{}", live.text);
+    let ready = app.request(Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.status, 200, "{}", ready.text);
+    assert_eq!(ready.json["status"], "ok");
+    assert_eq!(ready.json["problems"], json!([]));
+    let health = app.health().await;
+    assert_eq!(health.json["status"], ready.json["status"]);
+    assert_eq!(health.json["problems"], ready.json["problems"]);
+    assert!(health.json["log_head"].is_u64());
+    app.stop().await;
+}

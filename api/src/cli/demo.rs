@@ -170,6 +170,7 @@ pub async fn run_demo(out: &mut (dyn Write + Send)) -> anyhow::Result<DemoOutcom
         request_timeout: std::time::Duration::from_secs(30),
         max_connections: 1024,
         shutdown_deadline: std::time::Duration::from_secs(10),
+        ready_max_lag_events: 1000,
     };
     let app = Application::build(args, listener)
         .await

@@ -79,6 +79,8 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(notify::pay))
         .routes(routes!(notify::refund))
         .routes(routes!(ops::healthz))
+        .routes(routes!(ops::livez))
+        .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
         .split_for_parts();

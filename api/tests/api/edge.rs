@@ -76,6 +76,7 @@ async fn a_client_sending_one_header_byte_at_a_time_is_cut_off() {
         request_timeout: Duration::from_secs(30),
         max_connections: 16,
         shutdown_deadline: Duration::from_secs(1),
+        ready_max_lag_events: 1000,
     };
     let app = Application::build(args, listener).await.expect("build app");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

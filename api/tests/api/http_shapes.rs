@@ -49,6 +49,7 @@ async fn router_with(
         request_timeout: std::time::Duration::from_secs(30),
         max_connections: 1024,
         shutdown_deadline: std::time::Duration::from_secs(10),
+        ready_max_lag_events: 1000,
     };
     let mut args = args;
     adjust(&mut args);
@@ -149,7 +150,7 @@ async fn every_route_is_in_the_openapi_document_with_its_wire_enums() {
     let paths = doc["paths"].as_object().expect("paths");
     assert_eq!(
         paths.len(),
-        20,
+        22,
         "one entry per declared path: {:?}",
         paths.keys()
     );
