@@ -138,6 +138,7 @@ impl Application {
         .map_err(|e| Error::Startup(format!("opening the data dir: {e}")))??;
         let store = Arc::new(store);
         let log: Arc<dyn EventStore> = store.clone();
+        rebuild_views_ahead_of_the_log(&*log, &views).await?;
         let projector = Projector::spawn(Arc::clone(&log), views.clone());
 
         let (wechat_config, sim) = wechat_config(&args, addr).await?;
@@ -342,6 +343,26 @@ where
 
 /// How long the accept loop pauses after a failed `accept`.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// Views whose checkpoint is past the log's head were built from a log that is not
+/// this one (a restored backup, a truncated or replaced log): serving them would be
+/// silently wrong, so they are rebuilt from this log before anything is served.
+async fn rebuild_views_ahead_of_the_log(log: &dyn EventStore, views: &Views) -> Result<(), Error> {
+    let (views_position, log_head) = (views.position(), log.head());
+    if views_position <= log_head {
+        return Ok(());
+    }
+    tracing::warn!(
+        views_position,
+        log_head,
+        "the views are ahead of the event log (a restored or truncated log): rebuilding them"
+    );
+    let stats = paylog_projections::rebuild(log, views, |_| {})
+        .await
+        .map_err(|e| Error::Startup(format!("rebuilding views ahead of the log: {e}")))?;
+    tracing::info!(events = stats.events, "views rebuilt from the log");
+    Ok(())
+}
 
 /// `PAYLOG_WECHAT_SIGN_TYPE`: the sign type of requests, and whether notifies may be
 /// signed with either algorithm. `either` (the migration between MD5 and HMAC-SHA256)

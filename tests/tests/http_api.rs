@@ -433,3 +433,39 @@ async fn livez_and_readyz_answer_and_healthz_reports_the_same_facts() {
     assert!(health.json["log_head"].is_u64());
     app.stop().await;
 }
+
+#[tokio::test]
+async fn views_ahead_of_a_replaced_log_are_rebuilt_at_start_up_not_served() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 100, 4).await;
+    let data_dir = app.data_dir.clone();
+    let _dir = app.stop().await;
+    // The log is replaced by an empty one (a restore gone wrong); the views remain.
+    std::fs::remove_dir_all(data_dir.join("log")).expect("remove the log");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let args = paylog_tests::app::serve_args(data_dir, addr, None, &TestConfig::default());
+    let restarted = paylog_api::app::Application::build(args, listener)
+        .await
+        .expect("starts");
+    let handles = restarted.handles();
+    assert_eq!(handles.store.head(), 0);
+    assert_eq!(handles.views.position(), 0, "the views follow this log");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(restarted.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+    let product = reqwest::get(format!("http://{addr}/v1/products/{tea}"))
+        .await
+        .expect("sent");
+    assert_eq!(
+        product.status(),
+        404,
+        "a product the log never had is not served"
+    );
+    let _ = tx.send(());
+    assert!(matches!(server.await, Ok(Ok(()))));
+}
