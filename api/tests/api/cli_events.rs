@@ -200,4 +200,17 @@ async fn export_and_events_redact_password_hashes_unless_asked_and_import_round_
         "--include-password-hashes",
     ]);
     assert_eq!(again.stdout, full.stdout, "the full export round-trips");
+    // The import built the views: a verify run compares against real ones.
+    let verified = paylog(&[
+        "replay",
+        "--verify",
+        "--data-dir",
+        dir.path().join("from-full").to_str().expect("utf-8"),
+    ]);
+    assert!(
+        verified.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&verified.stdout),
+        String::from_utf8_lossy(&verified.stderr)
+    );
 }
