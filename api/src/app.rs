@@ -15,6 +15,7 @@
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -43,6 +44,7 @@ use paylog_wechat::{WechatClient, WechatConfig};
 use crate::config::{DurabilityArg, ServeArgs, WechatArgs};
 use crate::error::Error;
 use crate::http::error::ApiError;
+use crate::http::rate_limit::{self, RateLimitSettings, RateLimits};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::services::Settle;
@@ -217,7 +219,18 @@ impl Application {
         };
         Ok(Self {
             listener,
-            router: with_request_timeout(http::app(state), args.request_timeout),
+            router: with_request_timeout(
+                http::app(state).layer(axum::middleware::from_fn_with_state(
+                    RateLimits::new(&RateLimitSettings {
+                        login_per_minute: NonZeroU32::new(args.rate_limit_login_per_minute),
+                        register_per_minute: NonZeroU32::new(args.rate_limit_register_per_minute),
+                        orders_per_minute: NonZeroU32::new(args.rate_limit_orders_per_minute),
+                        trusted_proxies: args.trusted_proxies.clone(),
+                    }),
+                    rate_limit::limit,
+                )),
+                args.request_timeout,
+            ),
             store,
             projector,
             handles,

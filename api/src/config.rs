@@ -163,6 +163,31 @@ pub struct ServeArgs {
     /// How many events the views may trail the log by while `/readyz` still says ready.
     #[arg(long, env = "PAYLOG_READY_MAX_LAG_EVENTS", default_value_t = crate::services::health::DEFAULT_READY_MAX_LAG_EVENTS)]
     pub ready_max_lag_events: u64,
+
+    /// Login attempts (password or WeChat) per minute per client address; 0: no limit.
+    #[arg(long, env = "PAYLOG_RATE_LIMIT_LOGIN_PER_MINUTE", default_value_t = 30)]
+    pub rate_limit_login_per_minute: u32,
+
+    /// Registrations per minute per client address; 0: no limit.
+    #[arg(
+        long,
+        env = "PAYLOG_RATE_LIMIT_REGISTER_PER_MINUTE",
+        default_value_t = 10
+    )]
+    pub rate_limit_register_per_minute: u32,
+
+    /// Orders placed per minute per client address; 0: no limit.
+    #[arg(
+        long,
+        env = "PAYLOG_RATE_LIMIT_ORDERS_PER_MINUTE",
+        default_value_t = 60
+    )]
+    pub rate_limit_orders_per_minute: u32,
+
+    /// Comma-separated proxy addresses whose `X-Forwarded-For` names the client (for
+    /// rate limits and `spbill_create_ip`); nobody else's is read.
+    #[arg(long, env = "PAYLOG_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// The shortest token secret or admin token `paylog serve` accepts, in bytes: a

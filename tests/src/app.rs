@@ -163,6 +163,10 @@ pub fn serve_args(
         max_connections: 1024,
         shutdown_deadline: std::time::Duration::from_secs(10),
         ready_max_lag_events: 1000,
+        rate_limit_login_per_minute: 0,
+        rate_limit_register_per_minute: 0,
+        rate_limit_orders_per_minute: 0,
+        trusted_proxies: Vec::new(),
     }
 }
 

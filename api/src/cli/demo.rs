@@ -171,6 +171,10 @@ pub async fn run_demo(out: &mut (dyn Write + Send)) -> anyhow::Result<DemoOutcom
         max_connections: 1024,
         shutdown_deadline: std::time::Duration::from_secs(10),
         ready_max_lag_events: 1000,
+        rate_limit_login_per_minute: 0,
+        rate_limit_register_per_minute: 0,
+        rate_limit_orders_per_minute: 0,
+        trusted_proxies: Vec::new(),
     };
     let app = Application::build(args, listener)
         .await

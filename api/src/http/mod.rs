@@ -29,6 +29,7 @@ mod ops;
 mod orders;
 mod payment;
 mod products;
+pub mod rate_limit;
 mod refunds;
 mod state;
 

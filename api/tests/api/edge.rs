@@ -77,6 +77,10 @@ async fn a_client_sending_one_header_byte_at_a_time_is_cut_off() {
         max_connections: 16,
         shutdown_deadline: Duration::from_secs(1),
         ready_max_lag_events: 1000,
+        rate_limit_login_per_minute: 0,
+        rate_limit_register_per_minute: 0,
+        rate_limit_orders_per_minute: 0,
+        trusted_proxies: Vec::new(),
     };
     let app = Application::build(args, listener).await.expect("build app");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

@@ -50,6 +50,10 @@ async fn router_with(
         max_connections: 1024,
         shutdown_deadline: std::time::Duration::from_secs(10),
         ready_max_lag_events: 1000,
+        rate_limit_login_per_minute: 0,
+        rate_limit_register_per_minute: 0,
+        rate_limit_orders_per_minute: 0,
+        trusted_proxies: Vec::new(),
     };
     let mut args = args;
     adjust(&mut args);
@@ -236,4 +240,69 @@ async fn a_request_over_the_request_timeout_answers_503_timeout_in_the_json_shap
     let (status, _, body) = send(&router, request).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "timeout", "{body}");
+}
+
+#[tokio::test]
+async fn logins_over_the_per_client_limit_get_429_with_retry_after_and_only_trusted_proxies_name_the_client()
+ {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    let (_dir, _app, router) = router_with(|args| {
+        args.rate_limit_login_per_minute = 2;
+        args.trusted_proxies = vec!["10.0.0.1".parse().expect("ip")];
+    })
+    .await;
+    let login = |peer: &str, forwarded: Option<&str>| {
+        let mut request =
+            Request::post("/v1/auth/password").header("content-type", "application/json");
+        if let Some(xff) = forwarded {
+            request = request.header("x-forwarded-for", xff);
+        }
+        let mut request = request
+            .body(Body::from(
+                r#"{"username":"nobody","password":"not the password"}"#,
+            ))
+            .expect("request");
+        let peer: SocketAddr = peer.parse().expect("peer");
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let router = router.clone();
+        async move {
+            let response = router.oneshot(request).await.expect("infallible");
+            let status = response.status();
+            let retry_after = response.headers().get("retry-after").cloned();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            (status, retry_after, json)
+        }
+    };
+    // A stranger: two tries, then 429; its X-Forwarded-For does not buy a new bucket.
+    for _ in 0..2 {
+        let (status, _, _) = login("198.51.100.9:5000", None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, retry_after, body) = login("198.51.100.9:5001", Some("203.0.113.50")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let secs: u64 = retry_after
+        .expect("Retry-After")
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&secs), "{secs}");
+
+    // Behind the trusted proxy, each forwarded client has its own bucket.
+    for client in ["203.0.113.1", "203.0.113.2"] {
+        for _ in 0..2 {
+            let (status, _, _) = login("10.0.0.1:6000", Some(client)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{client}");
+        }
+        let (status, _, _) = login("10.0.0.1:6000", Some(client)).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{client}");
+    }
 }
