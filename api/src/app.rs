@@ -4,38 +4,56 @@
 //! configured), the services, the reconciler and the router.
 //!
 //! `paylog serve` and the tests use the same code: build on a listener (port 0 in
-//! tests), read the handles they need, run until a shutdown future resolves. Shutdown
-//! drains in-flight requests (axum's graceful shutdown), then stops the reconciler,
-//! the projector and the store's writer, and the simulator if one was started.
+//! tests), read the handles they need, run until a shutdown future resolves. The
+//! accept loop is our own (hyper's HTTP/1 builder): a header-read timeout, a
+//! connection limit, a per-request timeout, and a graceful shutdown that drains
+//! in-flight requests for at most the shutdown deadline, then drops what remains.
+//! Then it stops the reconciler, the projector and the store's writer, and the
+//! simulator if one was started.
 //!
 //! Data layout: the log at `<data_dir>/log`, the views at `<data_dir>/views`.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::ConnectInfo;
+use axum::http::StatusCode;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use paylog_projections::{Projector, ProjectorHandle, Views};
 use paylog_store::{Durability, EventStore, RocksStore, StoreOptions};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tower::ServiceExt as _;
 
+use paylog_core::wxpay::SignType;
 use paylog_engine::{Clock, Engine, SystemClock};
 use paylog_sim::{SimConfig, SimHandle};
 use paylog_wechat::{WechatClient, WechatConfig};
 
-use crate::config::{DurabilityArg, ServeArgs};
+use crate::config::{DurabilityArg, ServeArgs, WechatArgs};
 use crate::error::Error;
+use crate::http::error::ApiError;
+use crate::http::rate_limit::{self, RateLimitSettings, RateLimits};
 use crate::http::{self, AppState};
 use crate::metrics::Metrics;
 use crate::services::Settle;
 use crate::services::accounts::Accounts;
+use crate::services::accounts::password::HashPool;
 use crate::services::accounts::token::TokenKeys;
 use crate::services::audit::Audit;
 use crate::services::catalog::Catalog;
+use crate::services::health::Health;
 use crate::services::ordering::Ordering;
 use crate::services::payments::{Payments, Reconciler};
 
@@ -48,6 +66,15 @@ pub struct Application {
     projector: ProjectorHandle,
     handles: AppHandles,
     sim: Option<SimHandle>,
+    edge: EdgeLimits,
+}
+
+/// The limits of the accept loop (see [`Application::run_until_stopped`]).
+#[derive(Debug, Clone, Copy)]
+struct EdgeLimits {
+    header_read_timeout: Duration,
+    max_connections: usize,
+    shutdown_deadline: Duration,
 }
 
 /// What tests and the demo may hold on to while the server runs.
@@ -90,6 +117,9 @@ impl Application {
         let addr = listener
             .local_addr()
             .map_err(|e| Error::Startup(format!("listener address: {e}")))?;
+        args.check_secrets().map_err(Error::Startup)?;
+        check_simulator_address(&args, addr)?;
+        sign_policy(&args.wechat)?;
         let data_dir = args.store.data_dir.clone();
         let durability = match args.store.durability {
             DurabilityArg::Sync => Durability::Sync,
@@ -110,6 +140,7 @@ impl Application {
         .map_err(|e| Error::Startup(format!("opening the data dir: {e}")))??;
         let store = Arc::new(store);
         let log: Arc<dyn EventStore> = store.clone();
+        rebuild_views_ahead_of_the_log(&*log, &views).await?;
         let projector = Projector::spawn(Arc::clone(&log), views.clone());
 
         let (wechat_config, sim) = wechat_config(&args, addr).await?;
@@ -139,7 +170,18 @@ impl Application {
         }
         let tokens = Arc::new(TokenKeys::new(&token_secret));
         let state = AppState {
-            accounts: Accounts::new(engine.clone(), wechat, tokens, settle.clone()),
+            accounts: Accounts::new(
+                engine.clone(),
+                wechat,
+                tokens,
+                settle.clone(),
+                HashPool::new(
+                    args.password_hash_threads.unwrap_or_else(|| {
+                        std::thread::available_parallelism().map_or(1, |n| n.get())
+                    }),
+                    args.password_hash_queue,
+                )?,
+            ),
             catalog: Catalog::new(engine.clone(), views.clone(), settle.clone()),
             ordering: Ordering::new(
                 engine,
@@ -147,9 +189,18 @@ impl Application {
                 payments.clone(),
                 settle,
                 args.payment_timeout,
+                args.max_open_orders_per_user,
             )?,
             payments,
             audit: Audit::new(Arc::clone(&log), views.clone()),
+            // Built only after the WeChat client was: its configuration is loaded.
+            health: Health::new(
+                Arc::clone(&store),
+                views.clone(),
+                projector.status(),
+                true,
+                args.ready_max_lag_events,
+            ),
             admin_token: args.admin_token.clone().map(Arc::new),
             metrics,
             clock,
@@ -161,13 +212,30 @@ impl Application {
             reconciler,
             sim_url: sim.as_ref().map(|s| s.base_url().to_owned()),
         };
+        let edge = EdgeLimits {
+            header_read_timeout: args.header_read_timeout,
+            max_connections: args.max_connections.max(1),
+            shutdown_deadline: args.shutdown_deadline,
+        };
         Ok(Self {
             listener,
-            router: http::app(state),
+            router: with_request_timeout(
+                http::app(state).layer(axum::middleware::from_fn_with_state(
+                    RateLimits::new(&RateLimitSettings {
+                        login_per_minute: NonZeroU32::new(args.rate_limit_login_per_minute),
+                        register_per_minute: NonZeroU32::new(args.rate_limit_register_per_minute),
+                        orders_per_minute: NonZeroU32::new(args.rate_limit_orders_per_minute),
+                        trusted_proxies: args.trusted_proxies.clone(),
+                    }),
+                    rate_limit::limit,
+                )),
+                args.request_timeout,
+            ),
             store,
             projector,
             handles,
             sim,
+            edge,
         })
     }
 
@@ -185,7 +253,9 @@ impl Application {
         self.handles.clone()
     }
 
-    /// Serves until `shutdown` resolves, then drains requests and stops everything.
+    /// Serves until `shutdown` resolves, then drains requests (for at most the
+    /// shutdown deadline, after which remaining connections are dropped) and stops
+    /// everything.
     pub async fn run_until_stopped<F>(self, shutdown: F) -> Result<(), Error>
     where
         F: Future<Output = ()> + Send + 'static,
@@ -193,13 +263,7 @@ impl Application {
         let (stop_tx, stop_rx) = watch::channel(false);
         let reconciler = self.handles.reconciler.clone().spawn(stop_rx);
         tracing::info!(addr = %self.handles.addr, "paylog API listening");
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        serve(self.listener, self.router, self.edge, shutdown).await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
         let _ = reconciler.await;
@@ -208,8 +272,147 @@ impl Application {
         if let Some(sim) = self.sim {
             sim.shutdown().await;
         }
-        served.map_err(|e| Error::Internal(format!("server: {e}")))
+        Ok(())
     }
+}
+
+/// Answers a request that takes longer than `timeout` with 503 `timeout` (the JSON
+/// error); the handler's future is dropped.
+fn with_request_timeout(router: Router, timeout: Duration) -> Router {
+    router.layer(
+        tower::ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(|_: tower::BoxError| async {
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "timeout",
+                    "the request took too long; it may be retried",
+                )
+            }))
+            .layer(tower::timeout::TimeoutLayer::new(timeout)),
+    )
+}
+
+/// The accept loop: HTTP/1 connections with a header-read timeout, at most
+/// `max_connections` at once (one more is closed at once), each request seeing the
+/// peer address as `ConnectInfo`. When `shutdown` resolves it stops accepting, lets
+/// open connections finish for the shutdown deadline, then drops the rest.
+async fn serve<F>(listener: TcpListener, router: Router, edge: EdgeLimits, shutdown: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(edge.header_read_timeout);
+    let permits = Arc::new(Semaphore::new(edge.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of file descriptors and the like: pause rather than spin.
+                        tracing::warn!(error = %e, "accepting a connection failed");
+                        tokio::time::sleep(ACCEPT_ERROR_PAUSE).await;
+                        continue;
+                    }
+                };
+                let Ok(permit) = Arc::clone(&permits).try_acquire_owned() else {
+                    tracing::warn!(%peer, limit = edge.max_connections, "connection limit reached; closing a new connection");
+                    drop(stream);
+                    continue;
+                };
+                let router = router.clone();
+                let service = hyper::service::service_fn(move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(ConnectInfo(peer));
+                    router.clone().oneshot(request)
+                });
+                let connection = http.serve_connection(TokioIo::new(stream), service);
+                let watched = graceful.watch(connection);
+                connections.spawn(async move {
+                    let _ = watched.await;
+                    drop(permit);
+                });
+            }
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(edge.shutdown_deadline) => {
+            tracing::warn!(
+                remaining = connections.len(),
+                "shutdown deadline passed; dropping the remaining connections"
+            );
+        }
+    }
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
+}
+
+/// How long the accept loop pauses after a failed `accept`.
+const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
+
+/// Views whose checkpoint is past the log's head were built from a log that is not
+/// this one (a restored backup, a truncated or replaced log): serving them would be
+/// silently wrong, so they are rebuilt from this log before anything is served.
+async fn rebuild_views_ahead_of_the_log(log: &dyn EventStore, views: &Views) -> Result<(), Error> {
+    let (views_position, log_head) = (views.position(), log.head());
+    if views_position <= log_head {
+        return Ok(());
+    }
+    tracing::warn!(
+        views_position,
+        log_head,
+        "the views are ahead of the event log (a restored or truncated log): rebuilding them"
+    );
+    let stats = paylog_projections::rebuild(log, views, |_| {})
+        .await
+        .map_err(|e| Error::Startup(format!("rebuilding views ahead of the log: {e}")))?;
+    tracing::info!(events = stats.events, "views rebuilt from the log");
+    Ok(())
+}
+
+/// `PAYLOG_WECHAT_SIGN_TYPE`: the sign type of requests, and whether notifies may be
+/// signed with either algorithm. `either` (the migration between MD5 and HMAC-SHA256)
+/// signs requests with MD5, WeChat's default, and accepts notifies signed either way.
+fn sign_policy(w: &WechatArgs) -> Result<(SignType, bool), Error> {
+    if w.sign_type.eq_ignore_ascii_case("either") {
+        return Ok((SignType::Md5, true));
+    }
+    let sign_type = w.sign_type.parse().map_err(|e| {
+        Error::Startup(format!(
+            "PAYLOG_WECHAT_SIGN_TYPE: {e} (use MD5, HMAC-SHA256 or either)"
+        ))
+    })?;
+    Ok((sign_type, false))
+}
+
+/// Simulator mode signs with a public, fixed key: anyone who reaches the notify
+/// endpoint can mark orders paid. Right on a developer's laptop, wrong anywhere else,
+/// so a non-loopback address needs `--allow-simulator-on-public-address`; a loud
+/// warning is logged either way.
+fn check_simulator_address(args: &ServeArgs, addr: SocketAddr) -> Result<(), Error> {
+    if !args.wechat.is_unconfigured() {
+        return Ok(());
+    }
+    tracing::warn!(
+        %addr,
+        "SIMULATOR MODE: no WeChat settings, payments go to the built-in simulator whose key \
+         is public; anyone who can reach this server's notify endpoint can mark orders paid"
+    );
+    if addr.ip().is_loopback() || args.allow_simulator_on_public_address {
+        return Ok(());
+    }
+    Err(Error::Startup(format!(
+        "simulator mode (no WeChat settings) refuses to listen on non-loopback address {addr}: \
+         the simulator's key is public; listen on 127.0.0.1, configure WeChat, or pass \
+         --allow-simulator-on-public-address"
+    )))
 }
 
 fn random_string(len: usize) -> String {
@@ -247,10 +450,7 @@ async fn wechat_config(
     addr: SocketAddr,
 ) -> Result<(WechatConfig, Option<SimHandle>), Error> {
     let w = &args.wechat;
-    let sign_type = w
-        .sign_type
-        .parse()
-        .map_err(|e| Error::Startup(format!("PAYLOG_WECHAT_SIGN_TYPE: {e}")))?;
+    let (sign_type, accept_either_sign_type) = sign_policy(w)?;
     let (mut config, sim) = if w.is_unconfigured() {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .await
@@ -307,6 +507,7 @@ async fn wechat_config(
         (config, None)
     };
     config.sign_type = sign_type;
+    config.accept_either_sign_type = accept_either_sign_type;
     config.refund_notify_url = args
         .refund_notify_url
         .clone()

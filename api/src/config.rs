@@ -54,7 +54,9 @@ pub struct WechatArgs {
         hide_env_values = true
     )]
     pub api_key: Option<SecretString>,
-    /// `MD5` or `HMAC-SHA256`.
+    /// `MD5`, `HMAC-SHA256` or `either`: how requests are signed and which notifies are
+    /// accepted (a notify signed otherwise is refused and counted). `either`, for the
+    /// migration between the two, signs with MD5 and accepts notifies signed either way.
     #[arg(
         long = "wechat-sign-type",
         env = "PAYLOG_WECHAT_SIGN_TYPE",
@@ -93,12 +95,13 @@ pub struct ServeArgs {
     #[command(flatten)]
     pub wechat: WechatArgs,
 
-    /// Bearer token for `/v1/admin/*`. Without it the admin API is disabled.
+    /// Bearer token for `/v1/admin/*`, at least [`MIN_SECRET_BYTES`] bytes. Without it
+    /// the admin API is disabled.
     #[arg(long, env = "PAYLOG_ADMIN_TOKEN", hide_env_values = true)]
     pub admin_token: Option<SecretString>,
 
-    /// Secret that signs the API's bearer tokens. Without it a random one is made at
-    /// start-up (tokens then do not survive a restart).
+    /// Secret that signs the API's bearer tokens, at least [`MIN_SECRET_BYTES`] bytes.
+    /// Without it a random one is made at start-up (tokens then do not survive a restart).
     #[arg(long, env = "PAYLOG_TOKEN_SECRET", hide_env_values = true)]
     pub token_secret: Option<SecretString>,
 
@@ -118,6 +121,100 @@ pub struct ServeArgs {
     /// the payment notify URL with `pay/notify` replaced by `refund/notify`.
     #[arg(long, env = "PAYLOG_REFUND_NOTIFY_URL")]
     pub refund_notify_url: Option<String>,
+
+    /// Lets simulator mode (no WeChat settings) listen on a non-loopback address. The
+    /// simulator's key is public: whoever reaches the notify endpoint can mark orders
+    /// paid, so without this flag `paylog serve` refuses such an address.
+    #[arg(long)]
+    pub allow_simulator_on_public_address: bool,
+
+    /// Threads that hash passwords (argon2id, 19 MiB each); default: one per core.
+    #[arg(long, env = "PAYLOG_PASSWORD_HASH_THREADS")]
+    pub password_hash_threads: Option<usize>,
+
+    /// Password hashes that may wait for a thread; beyond, logins and registrations
+    /// get 503 with `Retry-After` at once.
+    #[arg(long, env = "PAYLOG_PASSWORD_HASH_QUEUE", default_value_t = crate::services::accounts::password::DEFAULT_HASH_QUEUE_LEN)]
+    pub password_hash_queue: usize,
+
+    /// Unpaid orders one user may hold at once (each reserves stock until paid,
+    /// cancelled or expired); one more answers 409 `too_many_open_orders`.
+    #[arg(long, env = "PAYLOG_MAX_OPEN_ORDERS_PER_USER", default_value_t = crate::services::ordering::DEFAULT_MAX_OPEN_ORDERS_PER_USER)]
+    pub max_open_orders_per_user: usize,
+
+    /// How long a client may take to send a request's headers; slower connections
+    /// are closed (slowloris).
+    #[arg(long, env = "PAYLOG_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// How long one request may take before it is answered 503 `timeout`.
+    #[arg(long, env = "PAYLOG_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+
+    /// Open connections served at once; beyond, new connections are closed at once.
+    #[arg(long, env = "PAYLOG_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// After a shutdown signal, how long in-flight connections may take to finish
+    /// before they are dropped.
+    #[arg(long, env = "PAYLOG_SHUTDOWN_DEADLINE", default_value = "10s", value_parser = parse_duration)]
+    pub shutdown_deadline: Duration,
+
+    /// How many events the views may trail the log by while `/readyz` still says ready.
+    #[arg(long, env = "PAYLOG_READY_MAX_LAG_EVENTS", default_value_t = crate::services::health::DEFAULT_READY_MAX_LAG_EVENTS)]
+    pub ready_max_lag_events: u64,
+
+    /// Login attempts (password or WeChat) per minute per client address; 0: no limit.
+    #[arg(long, env = "PAYLOG_RATE_LIMIT_LOGIN_PER_MINUTE", default_value_t = 30)]
+    pub rate_limit_login_per_minute: u32,
+
+    /// Registrations per minute per client address; 0: no limit.
+    #[arg(
+        long,
+        env = "PAYLOG_RATE_LIMIT_REGISTER_PER_MINUTE",
+        default_value_t = 10
+    )]
+    pub rate_limit_register_per_minute: u32,
+
+    /// Orders placed per minute per client address; 0: no limit.
+    #[arg(
+        long,
+        env = "PAYLOG_RATE_LIMIT_ORDERS_PER_MINUTE",
+        default_value_t = 60
+    )]
+    pub rate_limit_orders_per_minute: u32,
+
+    /// Comma-separated proxy addresses whose `X-Forwarded-For` names the client (for
+    /// rate limits and `spbill_create_ip`); nobody else's is read.
+    #[arg(long, env = "PAYLOG_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+}
+
+/// The shortest token secret or admin token `paylog serve` accepts, in bytes: a
+/// shorter one can be guessed or brute-forced offline from a single signed token.
+pub const MIN_SECRET_BYTES: usize = 32;
+
+impl ServeArgs {
+    /// Refuses weak settings before anything is opened: a token secret or admin token
+    /// shorter than [`MIN_SECRET_BYTES`]. The message names the setting, never its value.
+    pub fn check_secrets(&self) -> Result<(), String> {
+        use secrecy::ExposeSecret as _;
+        let checks = [
+            ("PAYLOG_TOKEN_SECRET (--token-secret)", &self.token_secret),
+            ("PAYLOG_ADMIN_TOKEN (--admin-token)", &self.admin_token),
+        ];
+        for (name, value) in checks {
+            if let Some(secret) = value {
+                let len_bytes = secret.expose_secret().len();
+                if len_bytes < MIN_SECRET_BYTES {
+                    return Err(format!(
+                        "{name} is {len_bytes} bytes long; at least {MIN_SECRET_BYTES} are required"
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Parses `500ms`, `30s`, `5m`, `2h` or a bare number of seconds.

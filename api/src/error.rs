@@ -75,6 +75,14 @@ pub enum Error {
     #[error("internal: {0}")]
     Internal(String),
 
+    /// A bounded resource (the password hashing pool) is full: the caller may retry
+    /// after `retry_after_secs`. Nothing was done.
+    #[error("{what} is busy; retry in {retry_after_secs} s")]
+    Busy {
+        what: &'static str,
+        retry_after_secs: u64,
+    },
+
     /// Start-up failed: bad configuration, a port or directory that cannot be used.
     #[error("start-up: {0}")]
     Startup(String),

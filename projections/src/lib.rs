@@ -93,7 +93,7 @@ pub use model::{
     AwaitingPayment, DailySales, LedgerEntry, LedgerKind, OrderSummary, OrderView, Page, PageOf,
     ProductView, UserView,
 };
-pub use projector::{FOLLOW_BATCH, Projector, ProjectorHandle};
+pub use projector::{FOLLOW_BATCH, Projector, ProjectorHandle, ProjectorStatus};
 pub use query::MAX_SALES_DAYS;
 pub use rebuild::{
     REBUILD_BATCH, RebuildProgress, RebuildStats, StagedRebuild, rebuild, rebuild_staged,

@@ -43,6 +43,27 @@ impl ProjectorHandle {
     /// The last failure the projector met and is retrying after, if it has not
     /// recovered since (for health checks).
     pub fn last_error(&self) -> Option<String> {
+        self.status().last_error()
+    }
+
+    /// A cheap, clonable reader of [`ProjectorHandle::last_error`] that outlives
+    /// nothing it should not (for the health endpoints).
+    pub fn status(&self) -> ProjectorStatus {
+        ProjectorStatus {
+            last_error: Arc::clone(&self.last_error),
+        }
+    }
+}
+
+/// Reads the projector's last unrecovered failure; see [`ProjectorHandle::status`].
+#[derive(Debug, Clone)]
+pub struct ProjectorStatus {
+    last_error: Arc<Mutex<Option<String>>>,
+}
+
+impl ProjectorStatus {
+    /// The last failure the projector met and is retrying after, if any.
+    pub fn last_error(&self) -> Option<String> {
         match self.last_error.lock() {
             Ok(guard) => guard.clone(),
             Err(poisoned) => poisoned.into_inner().clone(),

@@ -11,7 +11,7 @@ use chrono::Duration;
 use paylog_core::order::{OrderCommand, OrderStatus};
 use paylog_core::payment_refs::OutRefundNo;
 use paylog_core::{Fen, OrderId};
-use paylog_projections::audit::{export_line, import_line, order_history, verify_log};
+use paylog_projections::audit::{Secrets, export_line, import_line, order_history, verify_log};
 use paylog_projections::{Views, diff, rebuild};
 use paylog_store::{EventStore, RocksStore};
 use support::{Shop, append_raw, open_store};
@@ -176,7 +176,7 @@ async fn export_then_import_round_trips_to_identical_views() {
         let Some(last) = batch.last() else { break };
         after = last.position;
         for event in &batch {
-            lines.push(export_line(event).expect("exports"));
+            lines.push(export_line(event, Secrets::Included).expect("exports"));
         }
     }
 

@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 /// The admin token every test app is configured with (unless disabled).
-pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdefghij";
 
 /// The app's clock: the machine's, plus however far a test moved it forward, so a
 /// test reaches a timeout by moving time instead of sleeping past it.
@@ -57,6 +57,8 @@ pub struct TestConfig {
     pub admin_token: Option<String>,
     /// The simulator's notify retry schedule scale (0.001: 15 s → 15 ms).
     pub sim_time_scale: f64,
+    /// Unpaid orders one user may hold (high by default: tests place many orders).
+    pub max_open_orders_per_user: usize,
 }
 
 impl Default for TestConfig {
@@ -67,6 +69,7 @@ impl Default for TestConfig {
             reconcile_interval: Duration::from_secs(3600),
             admin_token: Some(ADMIN_TOKEN.to_owned()),
             sim_time_scale: 0.001,
+            max_open_orders_per_user: 10_000,
         }
     }
 }
@@ -151,6 +154,19 @@ pub fn serve_args(
         reconcile_after: config.reconcile_after,
         reconcile_interval: config.reconcile_interval,
         refund_notify_url: None,
+        allow_simulator_on_public_address: false,
+        password_hash_threads: None,
+        password_hash_queue: paylog_api::services::accounts::password::DEFAULT_HASH_QUEUE_LEN,
+        max_open_orders_per_user: config.max_open_orders_per_user,
+        header_read_timeout: std::time::Duration::from_secs(10),
+        request_timeout: std::time::Duration::from_secs(30),
+        max_connections: 1024,
+        shutdown_deadline: std::time::Duration::from_secs(10),
+        ready_max_lag_events: 1000,
+        rate_limit_login_per_minute: 0,
+        rate_limit_register_per_minute: 0,
+        rate_limit_orders_per_minute: 0,
+        trusted_proxies: Vec::new(),
     }
 }
 

@@ -525,3 +525,21 @@ async fn the_openapi_document_lists_the_audit_endpoints() {
         assert_eq!(get["tags"][0], "admin", "{path}");
     }
 }
+
+#[tokio::test]
+async fn the_events_page_redacts_password_hashes_unless_asked() {
+    let app = spawn_app().await;
+    let registered = app.register("carol", "a long enough password").await;
+    assert!(registered.status < 300, "{}", registered.text);
+
+    let page = app.events_page("").await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(!page.text.contains("$argon2"), "{}", page.text);
+    assert!(page.text.contains("<redacted>"), "{}", page.text);
+    assert!(page.text.contains("carol"), "{}", page.text);
+
+    let full = app.events_page("?include_password_hashes=true").await;
+    assert_eq!(full.status, 200, "{}", full.text);
+    assert!(full.text.contains("$argon2id$"), "{}", full.text);
+    app.stop().await;
+}

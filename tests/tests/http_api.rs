@@ -376,3 +376,96 @@ async fn positional_json_and_absurd_stock_changes_are_refused() {
     let fine = app.adjust_stock(&product, 3).await;
     assert_eq!(fine.status, 200);
 }
+
+#[tokio::test]
+async fn a_notify_signed_otherwise_than_the_configured_sign_type_is_refused_and_counted() {
+    use paylog_core::wxpay::{ApiKey, SignType, sign_fields, to_xml};
+    use paylog_sim::notify::PayNotice;
+    // The test app runs with PAYLOG_WECHAT_SIGN_TYPE=MD5.
+    let app = spawn_app().await;
+    let notify = |sign_type: SignType| {
+        let mut fields = PayNotice {
+            appid: "wx0000000000000sim".into(),
+            mch_id: "1900000109".into(),
+            nonce_str: "5K8264ILTKCH16CQ2502SI8ZNMTM67VS".into(),
+            openid: "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o".into(),
+            out_trade_no: "P0000000000000000000000000000001".into(),
+            transaction_id: "4200000001202601010000000001".into(),
+            total_fee: 100,
+            time_end: "20260101120000".into(),
+            attach: String::new(),
+        }
+        .fields();
+        fields.insert("sign_type".into(), sign_type.as_str().into());
+        sign_fields(&mut fields, &ApiKey::new(app.api_key()), sign_type).expect("signs");
+        to_xml(&fields)
+    };
+
+    let hmac = app.pay_notify(&notify(SignType::HmacSha256)).await;
+    assert!(hmac.text.contains("FAIL"), "{}", hmac.text);
+    let md5 = app.pay_notify(&notify(SignType::Md5)).await;
+    let metrics = app.metrics().await.text;
+    assert!(
+        metrics.contains(r#"paylog_wechat_notifies_total{kind="pay",outcome="bad_signature"} 1"#),
+        "{metrics}"
+    );
+    // The same notify signed as configured passes the sign check (and finds no order).
+    assert!(
+        !metrics.contains(r#"outcome="bad_signature"} 2"#),
+        "{} / {metrics}",
+        md5.text
+    );
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn livez_and_readyz_answer_and_healthz_reports_the_same_facts() {
+    let app = spawn_app().await;
+    let live = app.request(Method::GET, "/livez", None, None).await;
+    assert_eq!(live.status, 200, "{}", live.text);
+    let ready = app.request(Method::GET, "/readyz", None, None).await;
+    assert_eq!(ready.status, 200, "{}", ready.text);
+    assert_eq!(ready.json["status"], "ok");
+    assert_eq!(ready.json["problems"], json!([]));
+    let health = app.health().await;
+    assert_eq!(health.json["status"], ready.json["status"]);
+    assert_eq!(health.json["problems"], ready.json["problems"]);
+    assert!(health.json["log_head"].is_u64());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn views_ahead_of_a_replaced_log_are_rebuilt_at_start_up_not_served() {
+    let app = spawn_app().await;
+    let tea = app.create_product("Tea", 100, 4).await;
+    let data_dir = app.data_dir.clone();
+    let _dir = app.stop().await;
+    // The log is replaced by an empty one (a restore gone wrong); the views remain.
+    std::fs::remove_dir_all(data_dir.join("log")).expect("remove the log");
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let args = paylog_tests::app::serve_args(data_dir, addr, None, &TestConfig::default());
+    let restarted = paylog_api::app::Application::build(args, listener)
+        .await
+        .expect("starts");
+    let handles = restarted.handles();
+    assert_eq!(handles.store.head(), 0);
+    assert_eq!(handles.views.position(), 0, "the views follow this log");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(restarted.run_until_stopped(async move {
+        let _ = rx.await;
+    }));
+    let product = reqwest::get(format!("http://{addr}/v1/products/{tea}"))
+        .await
+        .expect("sent");
+    assert_eq!(
+        product.status(),
+        404,
+        "a product the log never had is not served"
+    );
+    let _ = tx.send(());
+    assert!(matches!(server.await, Ok(Ok(()))));
+}

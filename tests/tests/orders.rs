@@ -5,7 +5,7 @@
 // (clippy.toml allows that inside #[test] functions, not in their helpers).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use paylog_tests::spawn_app;
+use paylog_tests::{TestConfig, spawn_app, spawn_app_with};
 use serde_json::json;
 
 #[tokio::test]
@@ -205,4 +205,48 @@ async fn a_paid_order_cannot_be_cancelled() {
     assert_eq!(app.count_order_events(&id, "PaymentConfirmed").await, 1);
     assert_eq!(app.count_order_events(&id, "OrderCancelled").await, 0);
     assert_eq!(app.stock(&tea).await, 4);
+}
+
+#[tokio::test]
+async fn hoarding_stops_at_the_open_orders_limit_and_a_cancel_frees_a_slot() {
+    let app = spawn_app_with(TestConfig {
+        max_open_orders_per_user: 3,
+        ..TestConfig::default()
+    })
+    .await;
+    let token = app.shopper("hoarder").await;
+    let other = app.shopper("neighbour").await;
+    let tea = app.create_product("Tea", 100, 100).await;
+
+    let mut placed = Vec::new();
+    for i in 0..3 {
+        let key = format!("k{i}");
+        let answer = app.place_order(&token, &[(&tea, 5)], Some(&key)).await;
+        assert_eq!(answer.status, 201, "{}", answer.text);
+        placed.push(answer.str("order_id"));
+    }
+    let refused = app.place_order(&token, &[(&tea, 5)], None).await;
+    assert_eq!(refused.status, 409, "{}", refused.text);
+    assert_eq!(refused.error_code(), "too_many_open_orders");
+    assert_eq!(
+        app.stock(&tea).await,
+        85,
+        "the refused order reserved nothing"
+    );
+
+    // A repeat of an earlier request is not a new order: it still answers.
+    let repeat = app.place_order(&token, &[(&tea, 5)], Some("k0")).await;
+    assert!(repeat.status < 300, "{}", repeat.text);
+    assert_eq!(repeat.str("order_id"), placed[0]);
+    // The limit is per user.
+    assert_eq!(
+        app.place_order(&other, &[(&tea, 1)], None).await.status,
+        201
+    );
+
+    let cancelled = app.cancel_order(&token, &placed[1]).await;
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+    let again = app.place_order(&token, &[(&tea, 5)], None).await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    app.stop().await;
 }

@@ -254,6 +254,14 @@ impl Server {
             .arg(addr.to_string())
             .arg("--token-secret")
             .arg(TOKEN_SECRET)
+            // A few simulated shoppers place many orders each: the anti-hoarding limit
+            // would measure refusals, not the engine.
+            .args(["--max-open-orders-per-user", "1000000000"])
+            // Every simulated shopper comes from 127.0.0.1: per-address rate limits
+            // would measure refusals too.
+            .args(["--rate-limit-orders-per-minute", "0"])
+            .args(["--rate-limit-login-per-minute", "0"])
+            .args(["--rate-limit-register-per-minute", "0"])
             .env("RUST_LOG", "warn")
             .stdin(Stdio::null())
             .stdout(Stdio::null())

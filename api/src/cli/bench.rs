@@ -52,6 +52,18 @@ impl Target for InProcess {
                 "127.0.0.1:0".as_ref(),
                 "--token-secret".as_ref(),
                 token_secret.as_ref(),
+                // A few simulated shoppers place many orders each: the anti-hoarding
+                // limit would measure refusals, not the engine.
+                "--max-open-orders-per-user".as_ref(),
+                "1000000000".as_ref(),
+                // Every simulated shopper comes from 127.0.0.1: per-address rate limits
+                // would measure refusals too.
+                "--rate-limit-orders-per-minute".as_ref(),
+                "0".as_ref(),
+                "--rate-limit-login-per-minute".as_ref(),
+                "0".as_ref(),
+                "--rate-limit-register-per-minute".as_ref(),
+                "0".as_ref(),
             ])?
             .serve;
             let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;

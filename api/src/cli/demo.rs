@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use crate::app::{AppHandles, Application};
 use crate::config::{DurabilityArg, ServeArgs, StoreArgs, WechatArgs};
 
-const ADMIN_TOKEN: &str = "demo-admin-token";
+const ADMIN_TOKEN: &str = "demo-admin-token-not-for-production-use";
 
 /// What the demo ended with, for callers that check it.
 #[derive(Debug, Clone)]
@@ -162,6 +162,19 @@ pub async fn run_demo(out: &mut (dyn Write + Send)) -> anyhow::Result<DemoOutcom
         reconcile_after: Duration::from_secs(300),
         reconcile_interval: Duration::from_secs(30),
         refund_notify_url: None,
+        allow_simulator_on_public_address: false,
+        password_hash_threads: None,
+        password_hash_queue: crate::services::accounts::password::DEFAULT_HASH_QUEUE_LEN,
+        max_open_orders_per_user: crate::services::ordering::DEFAULT_MAX_OPEN_ORDERS_PER_USER,
+        header_read_timeout: std::time::Duration::from_secs(10),
+        request_timeout: std::time::Duration::from_secs(30),
+        max_connections: 1024,
+        shutdown_deadline: std::time::Duration::from_secs(10),
+        ready_max_lag_events: 1000,
+        rate_limit_login_per_minute: 0,
+        rate_limit_register_per_minute: 0,
+        rate_limit_orders_per_minute: 0,
+        trusted_proxies: Vec::new(),
     };
     let app = Application::build(args, listener)
         .await

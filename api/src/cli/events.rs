@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
-use paylog_projections::audit::export_line;
+use paylog_projections::audit::{Secrets, export_line};
 use paylog_store::{EventStore, RocksStore};
 
 /// How many events one read fetches; memory stays bounded at any log size.
@@ -30,9 +30,18 @@ pub struct EventsArgs {
     /// Print only this stream (e.g. `order-<uuid>`), from its version `--from`.
     #[arg(long)]
     pub stream: Option<String>,
+
+    /// Print password hashes as stored instead of redacted.
+    #[arg(long)]
+    pub include_password_hashes: bool,
 }
 
 pub fn run(args: EventsArgs) -> anyhow::Result<ExitCode> {
+    let secrets = if args.include_password_hashes {
+        Secrets::Included
+    } else {
+        Secrets::Redacted
+    };
     let store = open_log(&args.data_dir)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -45,7 +54,7 @@ pub fn run(args: EventsArgs) -> anyhow::Result<ExitCode> {
             }
             .context("reading the log")?;
             for event in &page {
-                writeln!(out, "{}", export_line(event)?).context("writing to stdout")?;
+                writeln!(out, "{}", export_line(event, secrets)?).context("writing to stdout")?;
             }
             let Some(last) = page.last() else { break };
             cursor = match &args.stream {

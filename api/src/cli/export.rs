@@ -1,5 +1,6 @@
 //! `paylog export`: the whole log as JSON lines on stdout, one envelope per line, in a
-//! form `paylog import` restores exactly (see `paylog_projections::audit::exchange`).
+//! form `paylog import` restores exactly (see `paylog_projections::audit::exchange`)
+//! when `--include-password-hashes` is given; without it password hashes are redacted.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -7,7 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Args;
-use paylog_projections::audit::export_line;
+use paylog_projections::audit::{Secrets, export_line};
 use paylog_store::EventStore;
 
 /// Events read per call: memory stays bounded at any log size.
@@ -17,9 +18,19 @@ const PAGE: usize = 4096;
 pub struct ExportArgs {
     #[arg(long, env = "PAYLOG_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+
+    /// Export password hashes as stored. Without it they are redacted, and the export
+    /// is for reading only: `paylog import` restores only a full export.
+    #[arg(long)]
+    pub include_password_hashes: bool,
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
+    let secrets = if args.include_password_hashes {
+        Secrets::Included
+    } else {
+        Secrets::Redacted
+    };
     let store = super::events::open_log(&args.data_dir)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
@@ -34,7 +45,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
             let Some(last) = page.last() else { break };
             after = last.position;
             for event in &page {
-                let line = export_line(event).context("exporting an event")?;
+                let line = export_line(event, secrets).context("exporting an event")?;
                 writeln!(out, "{line}").context("writing to stdout")?;
                 count += 1;
             }

@@ -1,6 +1,7 @@
 //! `paylog import`: restores an export (JSON lines on stdin) into an EMPTY data dir,
 //! preserving positions, stream versions, `recorded_at` and command/correlation ids.
-//! The views are built from the log the next time `paylog serve` (or `replay`) runs.
+//! Then it builds the views from the imported log, so the data dir is complete:
+//! `paylog serve` serves it and `paylog replay --verify` compares against real views.
 
 use std::io::BufRead;
 use std::path::PathBuf;
@@ -53,5 +54,11 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         stats.commands,
         path.display()
     );
+    let store = super::events::open_log(dir)?;
+    let views = super::replay::open_views(dir)?;
+    let built = super::runtime()?
+        .block_on(paylog_projections::rebuild(&*store, &views, |_| {}))
+        .context("building the views from the imported log")?;
+    eprintln!("built the views up to position {}", built.position);
     Ok(ExitCode::SUCCESS)
 }

@@ -14,7 +14,7 @@ use axum::extract::State;
 use chrono::{DateTime, NaiveDate, Utc};
 use paylog_core::OrderId;
 use paylog_core::order::OrderState;
-use paylog_projections::audit::{ExportedEvent, HistoryEntry};
+use paylog_projections::audit::{ExportedEvent, HistoryEntry, Secrets};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -100,6 +100,9 @@ pub struct EventsQuery {
     pub after: u64,
     /// Page size, clamped to 1..=1000 (default 100).
     pub limit: Option<usize>,
+    /// `true` shows password hashes as stored; by default they are redacted.
+    #[serde(default)]
+    pub include_password_hashes: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -128,13 +131,18 @@ pub async fn events(
         .limit
         .unwrap_or(DEFAULT_EVENTS_LIMIT)
         .clamp(1, MAX_EVENTS_LIMIT);
+    let secrets = if query.include_password_hashes {
+        Secrets::Included
+    } else {
+        Secrets::Redacted
+    };
     let page = state.audit.log_page(query.after, limit).await?;
     let head = page.head;
     let next_after = page.events.last().map_or(query.after, |e| e.position);
     let events = page
         .events
         .iter()
-        .map(ExportedEvent::from_recorded)
+        .map(|e| ExportedEvent::from_recorded_with(e, secrets))
         .collect::<Result<Vec<_>, _>>()
         .map_err(Error::from)?;
     Ok(Json(EventsPage {

@@ -3,7 +3,8 @@
 //!
 //! The mapping from the crate's [`Error`] is the only place that decides statuses:
 //! 400 malformed input, 401/403 authentication, 404 missing (or not the caller's),
-//! 409 conflicts, 413 too large, 422 refused by the domain, 502 WeChat, 500 the rest.
+//! 409 conflicts, 413 too large, 422 refused by the domain, 502 WeChat, 503 busy (with
+//! `Retry-After`), 500 the rest.
 
 use axum::Json;
 use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
@@ -42,6 +43,8 @@ pub struct ApiError {
     pub message: String,
     /// The refund this answer is about, when the client must keep its number.
     pub out_refund_no: Option<String>,
+    /// Sent as `Retry-After` (seconds) when the caller may retry later (429, 503).
+    pub retry_after_secs: Option<u64>,
 }
 
 impl ApiError {
@@ -51,6 +54,15 @@ impl ApiError {
             code,
             message: message.into(),
             out_refund_no: None,
+            retry_after_secs: None,
+        }
+    }
+
+    /// A 503: a bounded resource is full; retry after `retry_after_secs`.
+    pub fn busy(retry_after_secs: u64, message: impl Into<String>) -> Self {
+        Self {
+            retry_after_secs: Some(retry_after_secs),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "busy", message)
         }
     }
 
@@ -90,7 +102,13 @@ impl IntoResponse for ApiError {
                 out_refund_no: self.out_refund_no,
             },
         };
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 
@@ -104,6 +122,13 @@ impl From<Error> for ApiError {
             Error::Conflict { code, message } => Self::new(StatusCode::CONFLICT, code, message),
             Error::BadInput { code, message } => Self::bad_request(code, message),
             Error::Unauthorized { message } => Self::unauthorized(message),
+            Error::Busy {
+                what,
+                retry_after_secs,
+            } => Self::busy(
+                retry_after_secs,
+                format!("{what} is busy; retry in {retry_after_secs} s"),
+            ),
             Error::Contention { .. } => Self::new(
                 StatusCode::CONFLICT,
                 "contention",

@@ -164,7 +164,8 @@ impl FromRequestParts<AppState> for Meta {
     }
 }
 
-/// The peer's IP address (WeChat's `spbill_create_ip`); `127.0.0.1` when unknown.
+/// The client's IP address (WeChat's `spbill_create_ip`): the peer, or what a trusted
+/// proxy named (`rate_limit` resolved it into `ConnectInfo`); `127.0.0.1` when unknown.
 #[derive(Debug, Clone)]
 pub struct ClientIp(pub String);
 

@@ -29,6 +29,7 @@ mod ops;
 mod orders;
 mod payment;
 mod products;
+pub mod rate_limit;
 mod refunds;
 mod state;
 
@@ -82,6 +83,8 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(notify::pay))
         .routes(routes!(notify::refund))
         .routes(routes!(ops::healthz))
+        .routes(routes!(ops::livez))
+        .routes(routes!(ops::readyz))
         .routes(routes!(ops::metrics))
         .routes(routes!(ops::openapi))
         .split_for_parts();

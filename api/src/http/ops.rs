@@ -1,8 +1,10 @@
-//! Operations: `GET /healthz`, `GET /metrics` (Prometheus text), `GET /openapi.json`.
+//! Operations: `GET /livez`, `GET /readyz`, `GET /healthz`, `GET /metrics` (Prometheus
+//! text), `GET /openapi.json`.
 
 use std::sync::Arc;
 
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::IntoResponse;
 use axum::{Extension, Json};
@@ -14,22 +16,54 @@ use super::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
+    /// `ok` when ready, `unavailable` otherwise (see `problems`).
     pub status: String,
     /// The last durable position of the event log.
     pub log_head: u64,
     /// The position the views have applied.
     pub views_position: u64,
+    /// Why the server is not ready: `store_not_writable`, `projector_failing`,
+    /// `views_behind`, `wechat_not_loaded`. Empty when ready.
+    pub problems: Vec<String>,
 }
 
-/// Liveness, with how far the views are behind the log.
+fn health(state: &AppState) -> (bool, Health) {
+    let r = state.health.readiness();
+    let ready = r.is_ready();
+    let body = Health {
+        status: if ready { "ok" } else { "unavailable" }.into(),
+        log_head: r.log_head,
+        views_position: r.views_position,
+        problems: r.problems.into_iter().map(str::to_owned).collect(),
+    };
+    (ready, body)
+}
+
+/// The readiness facts, always 200 (for dashboards; probes use `/livez` and `/readyz`).
 #[utoipa::path(get, path = "/healthz", tag = "ops", responses((status = 200, body = Health)))]
 pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
-    let (log_head, views_position) = state.audit.positions();
-    Json(Health {
-        status: "ok".into(),
-        log_head,
-        views_position,
-    })
+    Json(health(&state).1)
+}
+
+/// Liveness: the process runs and answers.
+#[utoipa::path(get, path = "/livez", tag = "ops", responses((status = 200, description = "alive")))]
+pub async fn livez() -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "status": "ok" }))
+}
+
+/// Readiness: 200 when the log takes writes, the projector has no unrecovered
+/// failure and is caught up within the configured bound, and WeChat's configuration
+/// is loaded; 503 with the same body otherwise.
+#[utoipa::path(get, path = "/readyz", tag = "ops",
+    responses((status = 200, body = Health), (status = 503, body = Health)))]
+pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
+    let (ready, body) = health(&state);
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body))
 }
 
 /// Prometheus text exposition.

@@ -9,6 +9,7 @@ use crate::metrics::Metrics;
 use crate::services::accounts::Accounts;
 use crate::services::audit::Audit;
 use crate::services::catalog::Catalog;
+use crate::services::health::Health;
 use crate::services::ordering::Ordering;
 use crate::services::payments::Payments;
 
@@ -21,6 +22,7 @@ pub struct AppState {
     /// For WeChat's notifies.
     pub payments: Payments,
     pub audit: Audit,
+    pub health: Health,
     /// `None`: the admin API is disabled.
     pub admin_token: Option<Arc<SecretString>>,
     pub metrics: Arc<Metrics>,

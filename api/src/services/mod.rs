@@ -11,11 +11,13 @@
 //! - [`ordering`]: a user's orders: place, show, cancel, pay; admin refunds;
 //! - [`payments`]: what happens between an order, WeChat Pay and the log (notifies,
 //!   refunds, the reconciler);
-//! - [`audit`]: an order's history, the raw log, daily sales, health.
+//! - [`audit`]: an order's history, the raw log, daily sales;
+//! - [`health`]: liveness and readiness.
 
 pub mod accounts;
 pub mod audit;
 pub mod catalog;
+pub mod health;
 pub mod ordering;
 pub mod payments;
 

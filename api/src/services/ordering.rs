@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use paylog_core::checkout::{CartItem, Checkout};
-use paylog_core::order::{AttentionResolution, OrderState};
+use paylog_core::order::{AttentionResolution, OrderState, OrderStatus};
 use paylog_core::payment_refs::{OutRefundNo, TransactionId};
 use paylog_core::wxpay::RequestPayment;
 use paylog_core::{DomainError, Fen, OrderId, ProductId, UserId};
@@ -31,6 +31,14 @@ pub enum RefundNumber<'a> {
     Fresh,
 }
 
+/// How many unpaid orders (placed or awaiting payment) one user may hold at once by
+/// default: each reserves stock for the whole payment timeout, so without a limit one
+/// account could hoard any quantity for free.
+pub const DEFAULT_MAX_OPEN_ORDERS_PER_USER: usize = 10;
+
+/// Orders read per page while counting a user's open orders.
+const OPEN_ORDERS_SCAN_PAGE: usize = 100;
+
 /// A placed order, and whether this request placed it or repeated an earlier one.
 #[derive(Debug, Clone)]
 pub struct Placed {
@@ -48,6 +56,8 @@ pub struct Ordering {
     settle: Settle,
     /// How long a new order may wait for its payment.
     payment_timeout: chrono::Duration,
+    /// Unpaid orders a user may hold at once.
+    max_open_orders_per_user: usize,
 }
 
 /// The requested quantity per product (duplicates merged, as the domain merges them).
@@ -87,6 +97,7 @@ impl Ordering {
         payments: Payments,
         settle: Settle,
         payment_timeout: Duration,
+        max_open_orders_per_user: usize,
     ) -> Result<Self, Error> {
         let payment_timeout = chrono::Duration::from_std(payment_timeout)
             .map_err(|_| Error::Startup("payment timeout out of range".into()))?;
@@ -96,7 +107,60 @@ impl Ordering {
             payments,
             settle,
             payment_timeout,
+            max_open_orders_per_user,
         })
+    }
+
+    /// Refuses a new order when `user` already holds the maximum of unpaid orders.
+    ///
+    /// Counted on the views (newest first), which every placement settles before it
+    /// answers, so one client's successive orders are all seen; orders placed more
+    /// than twice the payment timeout ago are not read (the reconciler closed them
+    /// long since), which bounds the scan. Concurrent placements by one user can each
+    /// pass the check before either is visible: the limit may be exceeded by the
+    /// number of requests in flight.
+    fn check_open_orders(
+        &self,
+        user: UserId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), Error> {
+        let horizon = now - self.payment_timeout * 2;
+        let mut page = Page::first(OPEN_ORDERS_SCAN_PAGE);
+        let mut open = 0usize;
+        loop {
+            let batch = self.views.orders_of_user(user, &page)?;
+            let mut past_horizon = false;
+            for order in &batch.items {
+                if order.placed_at < horizon {
+                    past_horizon = true;
+                    break;
+                }
+                if matches!(
+                    order.status,
+                    OrderStatus::Placed | OrderStatus::PaymentRequested
+                ) {
+                    open += 1;
+                }
+            }
+            if open >= self.max_open_orders_per_user {
+                return Err(Error::Conflict {
+                    code: "too_many_open_orders",
+                    message: format!(
+                        "at most {} unpaid orders at once: pay or cancel one first",
+                        self.max_open_orders_per_user
+                    ),
+                });
+            }
+            match batch.next_cursor {
+                Some(cursor) if !past_horizon => {
+                    page = Page {
+                        cursor: Some(cursor),
+                        limit: OPEN_ORDERS_SCAN_PAGE,
+                    }
+                }
+                _ => return Ok(()),
+            }
+        }
     }
 
     /// Places an order for `user` and reserves its stock. With an idempotency key, a
@@ -134,6 +198,7 @@ impl Ordering {
         {
             return replay(existing, user, &items);
         }
+        self.check_open_orders(user, meta.at)?;
         let checkout = Checkout {
             order_id,
             user_id: user,

@@ -45,6 +45,11 @@ fn start(bin: &Path, data_dir: &Path, port: u16) -> Server {
         .args(["serve", "--data-dir"])
         .arg(data_dir)
         .args(["--listen", &format!("127.0.0.1:{port}")])
+        // Every shopper is 127.0.0.1: keep the edge's limits out of the crash test.
+        .args(["--rate-limit-orders-per-minute", "0"])
+        .args(["--rate-limit-login-per-minute", "0"])
+        .args(["--rate-limit-register-per-minute", "0"])
+        .args(["--max-open-orders-per-user", "1000000"])
         .env("PAYLOG_ADMIN_TOKEN", ADMIN)
         .env(
             "PAYLOG_TOKEN_SECRET",

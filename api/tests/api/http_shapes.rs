@@ -15,6 +15,13 @@ use tower::ServiceExt as _;
 
 /// A router over a fresh data dir (and the built-in simulator, which it never calls).
 async fn router() -> (tempfile::TempDir, Application, Router) {
+    router_with(|_| {}).await
+}
+
+/// [`router`] with settings changed by `adjust`.
+async fn router_with(
+    adjust: impl FnOnce(&mut ServeArgs),
+) -> (tempfile::TempDir, Application, Router) {
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let listen = listener.local_addr().expect("address");
@@ -34,7 +41,22 @@ async fn router() -> (tempfile::TempDir, Application, Router) {
         reconcile_after: std::time::Duration::from_secs(300),
         reconcile_interval: std::time::Duration::from_secs(30),
         refund_notify_url: None,
+        allow_simulator_on_public_address: false,
+        password_hash_threads: None,
+        password_hash_queue: paylog_api::services::accounts::password::DEFAULT_HASH_QUEUE_LEN,
+        max_open_orders_per_user: paylog_api::services::ordering::DEFAULT_MAX_OPEN_ORDERS_PER_USER,
+        header_read_timeout: std::time::Duration::from_secs(10),
+        request_timeout: std::time::Duration::from_secs(30),
+        max_connections: 1024,
+        shutdown_deadline: std::time::Duration::from_secs(10),
+        ready_max_lag_events: 1000,
+        rate_limit_login_per_minute: 0,
+        rate_limit_register_per_minute: 0,
+        rate_limit_orders_per_minute: 0,
+        trusted_proxies: Vec::new(),
     };
+    let mut args = args;
+    adjust(&mut args);
     let app = Application::build(args, listener).await.expect("build app");
     let router = app.router();
     (dir, app, router)
@@ -132,7 +154,7 @@ async fn every_route_is_in_the_openapi_document_with_its_wire_enums() {
     let paths = doc["paths"].as_object().expect("paths");
     assert_eq!(
         paths.len(),
-        23,
+        25,
         "one entry per declared path: {:?}",
         paths.keys()
     );
@@ -147,4 +169,147 @@ async fn every_route_is_in_the_openapi_document_with_its_wire_enums() {
     assert!(doc["paths"]["/v1/orders"]["get"].is_object());
     let statuses = &doc["components"]["schemas"]["OrderStatus"]["enum"];
     assert_eq!(statuses.as_array().map(Vec::len), Some(8), "{statuses}");
+}
+
+#[tokio::test]
+async fn a_full_password_hashing_pool_answers_503_with_retry_after_and_the_json_error() {
+    // One hashing thread and no queue: while it hashes, every other login is refused.
+    let (_dir, _app, router) = router_with(|args| {
+        args.password_hash_threads = Some(1);
+        args.password_hash_queue = 0;
+    })
+    .await;
+    let logins = (0..24).map(|i| {
+        let router = router.clone();
+        async move {
+            let body = format!(r#"{{"username":"nobody{i}","password":"not the password"}}"#);
+            let request = Request::post("/v1/auth/password")
+                .header("content-type", "application/json")
+                .body(Body::from(body))
+                .expect("request");
+            let response = router.oneshot(request).await.expect("infallible");
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            (status, retry_after, json)
+        }
+    });
+    let answers = futures::future::join_all(logins).await;
+    let busy: Vec<_> = answers
+        .iter()
+        .filter(|(status, _, _)| *status == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    assert!(!busy.is_empty(), "{answers:?}");
+    for (_, retry_after, json) in &busy {
+        assert_eq!(retry_after.as_deref(), Some("1"), "{json}");
+        assert_eq!(json["error"]["code"], "busy", "{json}");
+    }
+    // Every other answer is the ordinary refusal: nothing failed in between.
+    assert!(
+        answers
+            .iter()
+            .all(|(status, _, _)| *status == StatusCode::UNAUTHORIZED
+                || *status == StatusCode::SERVICE_UNAVAILABLE),
+        "{answers:?}"
+    );
+    assert!(
+        answers
+            .iter()
+            .any(|(status, _, _)| *status == StatusCode::UNAUTHORIZED),
+        "the one thread still works: {answers:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_over_the_request_timeout_answers_503_timeout_in_the_json_shape() {
+    // No time at all: any request that waits for anything (here, password hashing)
+    // runs out.
+    let (_dir, _app, router) = router_with(|args| {
+        args.request_timeout = std::time::Duration::ZERO;
+    })
+    .await;
+    let request = Request::post("/v1/auth/password")
+        .header("content-type", "application/json")
+        .body(Body::from(
+            r#"{"username":"nobody","password":"not the password"}"#,
+        ))
+        .expect("request");
+    let (status, _, body) = send(&router, request).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "timeout", "{body}");
+}
+
+#[tokio::test]
+async fn logins_over_the_per_client_limit_get_429_with_retry_after_and_only_trusted_proxies_name_the_client()
+ {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+    let (_dir, _app, router) = router_with(|args| {
+        args.rate_limit_login_per_minute = 2;
+        args.trusted_proxies = vec!["10.0.0.1".parse().expect("ip")];
+    })
+    .await;
+    let login = |peer: &str, forwarded: Option<&str>| {
+        let mut request =
+            Request::post("/v1/auth/password").header("content-type", "application/json");
+        if let Some(xff) = forwarded {
+            request = request.header("x-forwarded-for", xff);
+        }
+        let mut request = request
+            .body(Body::from(
+                r#"{"username":"nobody","password":"not the password"}"#,
+            ))
+            .expect("request");
+        let peer: SocketAddr = peer.parse().expect("peer");
+        request.extensions_mut().insert(ConnectInfo(peer));
+        let router = router.clone();
+        async move {
+            let response = router.oneshot(request).await.expect("infallible");
+            let status = response.status();
+            let retry_after = response.headers().get("retry-after").cloned();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            let json: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            (status, retry_after, json)
+        }
+    };
+    // A stranger: two tries, then 429; its X-Forwarded-For does not buy a new bucket.
+    for _ in 0..2 {
+        let (status, _, _) = login("198.51.100.9:5000", None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, retry_after, body) = login("198.51.100.9:5001", Some("203.0.113.50")).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let secs: u64 = retry_after
+        .expect("Retry-After")
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=60).contains(&secs), "{secs}");
+
+    // Behind the trusted proxy, each forwarded client has its own bucket.
+    for client in ["203.0.113.1", "203.0.113.2"] {
+        for _ in 0..2 {
+            let (status, _, _) = login("10.0.0.1:6000", Some(client)).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{client}");
+        }
+        let (status, _, _) = login("10.0.0.1:6000", Some(client)).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{client}");
+    }
 }

@@ -10,5 +10,7 @@
 mod bench_smoke;
 mod cli_events;
 mod crash_server;
+mod edge;
 mod http_shapes;
+mod startup;
 mod wechat_cli;

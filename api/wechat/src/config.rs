@@ -22,6 +22,10 @@ pub struct WechatConfig {
     pub app_secret: SecretString,
     /// How we sign requests and how unsigned-typed responses/notifies are checked.
     pub sign_type: SignType,
+    /// Whether a payment notify may be signed with either MD5 or HMAC-SHA256 (the
+    /// migration between the two). When false, a notify naming another sign type
+    /// than [`WechatConfig::sign_type`] is refused.
+    pub accept_either_sign_type: bool,
     /// Base of the pay API, without a trailing slash (the simulator's URL in tests).
     pub pay_url: String,
     /// Base of the login API, without a trailing slash.
@@ -55,6 +59,7 @@ impl WechatConfig {
             api_key,
             app_secret,
             sign_type: SignType::Md5,
+            accept_either_sign_type: false,
             pay_url: DEFAULT_PAY_URL.into(),
             api_url: DEFAULT_API_URL.into(),
             notify_url: notify_url.into(),

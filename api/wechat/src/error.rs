@@ -8,7 +8,10 @@ pub enum WechatError {
     /// The client could not be built (bad client certificate, TLS setup).
     #[error("WeChat client setup failed: {0}")]
     Setup(String),
-    /// No usable answer after all attempts (connect error, timeout, reset).
+    /// No usable answer after all attempts (connect error, timeout, reset). Built by
+    /// [`WechatError::transport`] only, which strips the URL: the jscode2session URL
+    /// carries the app secret in its query, and reqwest puts the URL in both the
+    /// `Display` and the `Debug` of its errors.
     #[error("could not reach WeChat: {0}")]
     Transport(#[source] reqwest::Error),
     /// WeChat answered with a non-2xx HTTP status.
@@ -27,6 +30,11 @@ pub enum WechatError {
 }
 
 impl WechatError {
+    /// A transport error without its URL (see [`WechatError::Transport`]).
+    pub fn transport(e: reqwest::Error) -> Self {
+        Self::Transport(e.without_url())
+    }
+
     /// The business `err_code`, when WeChat refused the operation itself.
     pub fn err_code(&self) -> Option<&ErrCode> {
         match self {

@@ -22,7 +22,9 @@ mod pay;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use paylog_core::wxpay::{Fields, Merchant, RequestPayment, verify_response};
+use paylog_core::wxpay::{
+    Fields, Merchant, PayNotify, RequestPayment, SignType, WxPayError, parse_xml, verify_response,
+};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
@@ -79,6 +81,42 @@ impl WechatClient {
         &self.merchant
     }
 
+    /// Parses and verifies a payment notify under the configured sign-type policy
+    /// (`PAYLOG_WECHAT_SIGN_TYPE`): a notify naming another sign type than the
+    /// configured one is refused even when its sign is right, unless the policy is
+    /// `either` (migration), which then also tries the other algorithm on a notify
+    /// that names none.
+    pub fn parse_pay_notify(&self, body: &str) -> Result<PayNotify, WxPayError> {
+        let fields = parse_xml(body)?;
+        let named = fields
+            .get("sign_type")
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse::<SignType>())
+            .transpose()?;
+        let configured = self.merchant.sign_type;
+        if !self.config.accept_either_sign_type {
+            if let Some(named) = named
+                && named != configured
+            {
+                return Err(WxPayError::UnsupportedSignType(format!(
+                    "{named} (the configured policy accepts only {configured})"
+                )));
+            }
+            return PayNotify::parse(body, &self.merchant);
+        }
+        match PayNotify::parse(body, &self.merchant) {
+            Err(WxPayError::SignMismatch) if named.is_none() => {
+                let mut other = self.merchant.clone();
+                other.sign_type = match configured {
+                    SignType::Md5 => SignType::HmacSha256,
+                    SignType::HmacSha256 => SignType::Md5,
+                };
+                PayNotify::parse(body, &other)
+            }
+            answer => answer,
+        }
+    }
+
     /// The signed `wx.requestPayment` parameters for a prepay id, at `now`.
     pub fn request_payment(&self, prepay_id: &str, now: DateTime<Utc>) -> RequestPayment {
         let m = &self.merchant;
@@ -123,11 +161,11 @@ impl WechatClient {
             .body(body)
             .send()
             .await
-            .map_err(WechatError::Transport)?;
+            .map_err(WechatError::transport)?;
         let status = resp.status();
         if !status.is_success() {
             return Err(WechatError::Status(status.as_u16()));
         }
-        resp.text().await.map_err(WechatError::Transport)
+        resp.text().await.map_err(WechatError::transport)
     }
 }

@@ -39,12 +39,12 @@ impl WechatClient {
             ])
             .send()
             .await
-            .map_err(WechatError::Transport)?;
+            .map_err(WechatError::transport)?;
         if !resp.status().is_success() {
             return Err(WechatError::Status(resp.status().as_u16()));
         }
         // WeChat answers with `text/plain` at times, so parse the text ourselves.
-        let text = resp.text().await.map_err(WechatError::Transport)?;
+        let text = resp.text().await.map_err(WechatError::transport)?;
         let a: Answer =
             serde_json::from_str(&text).map_err(|e| WechatError::BadAnswer(e.to_string()))?;
         if let Some(errcode) = a.errcode.filter(|c| *c != 0) {

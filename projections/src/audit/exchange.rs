@@ -4,6 +4,11 @@
 //! (positions, stream versions, `recorded_at` to the nanosecond, command, correlation
 //! and causation ids). The payload is embedded as JSON, byte for byte as stored, so
 //! the file is readable and re-importing it gives back identical bytes.
+//!
+//! Secrets in payloads (password hashes) are replaced by [`REDACTED`] unless the
+//! caller asks for them ([`Secrets::Included`]): an export for a person to read, or a
+//! page of `/v1/admin/events`, should not hand out offline-crackable hashes. A
+//! redacted export cannot restore the log, so [`import_line`] refuses one.
 
 use chrono::{DateTime, Utc};
 use paylog_store::RecordedEvent;
@@ -50,9 +55,70 @@ impl ExportedEvent {
     }
 }
 
+/// What stands in for a secret in a redacted export or events page.
+pub const REDACTED: &str = "<redacted>";
+
+/// Payload fields that hold secrets, at any depth.
+const SECRET_FIELDS: [&str; 1] = ["password_hash"];
+
+/// Whether an export shows the secrets its payloads hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Secrets {
+    /// Each secret replaced by [`REDACTED`] (for people and dashboards).
+    Redacted,
+    /// Byte for byte as stored (for a backup that `paylog import` restores).
+    Included,
+}
+
+impl ExportedEvent {
+    /// The exported form with secrets treated as `secrets` says.
+    pub fn from_recorded_with(event: &RecordedEvent, secrets: Secrets) -> Result<Self> {
+        let mut exported = Self::from_recorded(event)?;
+        if secrets == Secrets::Redacted && mentions_a_secret(exported.payload.get()) {
+            let mut value: serde_json::Value = serde_json::from_str(exported.payload.get())
+                .map_err(|_| not_json(event.position))?;
+            redact(&mut value);
+            exported.payload =
+                RawValue::from_string(value.to_string()).map_err(|_| not_json(event.position))?;
+        }
+        Ok(exported)
+    }
+}
+
+fn mentions_a_secret(payload: &str) -> bool {
+    SECRET_FIELDS.iter().any(|f| payload.contains(f))
+}
+
+fn redact(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (key, v) in map.iter_mut() {
+                if SECRET_FIELDS.contains(&key.as_str()) && v.is_string() {
+                    *v = serde_json::Value::String(REDACTED.to_owned());
+                } else {
+                    redact(v);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
+        _ => {}
+    }
+}
+
+fn is_redacted(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Object(map) => map.iter().any(|(key, v)| {
+            (SECRET_FIELDS.contains(&key.as_str()) && v.as_str() == Some(REDACTED))
+                || is_redacted(v)
+        }),
+        serde_json::Value::Array(items) => items.iter().any(is_redacted),
+        _ => false,
+    }
+}
+
 /// The export line of an event (no trailing newline). Fails if the payload is not JSON.
-pub fn export_line(event: &RecordedEvent) -> Result<String> {
-    serde_json::to_string(&ExportedEvent::from_recorded(event)?)
+pub fn export_line(event: &RecordedEvent, secrets: Secrets) -> Result<String> {
+    serde_json::to_string(&ExportedEvent::from_recorded_with(event, secrets)?)
         .map_err(|e| ProjectionError::Corrupt(format!("position {}: {e}", event.position)))
 }
 
@@ -60,6 +126,15 @@ pub fn export_line(event: &RecordedEvent) -> Result<String> {
 pub fn import_line(line: &str) -> Result<RecordedEvent> {
     let line: ExportedEvent = serde_json::from_str(line)
         .map_err(|e| ProjectionError::InvalidArgument(format!("not an exported event: {e}")))?;
+    if line.payload.get().contains(REDACTED)
+        && serde_json::from_str(line.payload.get()).is_ok_and(|v| is_redacted(&v))
+    {
+        return Err(ProjectionError::InvalidArgument(format!(
+            "position {}: a redacted export cannot be imported (export with \
+             --include-password-hashes for a restorable copy)",
+            line.position
+        )));
+    }
     Ok(RecordedEvent {
         position: line.position,
         stream_id: line.stream_id,
@@ -96,7 +171,7 @@ mod tests {
             causation_id: Some(Uuid::from_u128(3)),
             payload: br#"{"order_id":"x","at":"2024-01-01T00:00:00Z"}"#.to_vec(),
         };
-        let line = export_line(&event).expect("exports");
+        let line = export_line(&event, Secrets::Included).expect("exports");
         assert!(!line.contains('\n'));
         assert_eq!(import_line(&line).expect("imports"), event);
     }
@@ -112,6 +187,35 @@ mod tests {
         )
         .expect("a minimal line imports");
         event.payload = vec![0xff];
-        assert!(export_line(&event).is_err());
+        assert!(export_line(&event, Secrets::Included).is_err());
+    }
+
+    #[test]
+    fn password_hashes_are_redacted_unless_asked_for_and_a_redacted_line_is_not_imported() {
+        let hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA";
+        let event = RecordedEvent {
+            position: 1,
+            stream_id: "user-1".into(),
+            stream_version: 1,
+            event_type: "UserRegistered".into(),
+            schema_version: 1,
+            recorded_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
+            command_id: Uuid::from_u128(1),
+            correlation_id: Uuid::from_u128(1),
+            causation_id: None,
+            payload: format!(
+                r#"{{"user_id":"u","credentials":{{"Password":{{"username":"al","password_hash":"{hash}"}}}}}}"#
+            )
+            .into_bytes(),
+        };
+        let redacted = export_line(&event, Secrets::Redacted).expect("exports");
+        assert!(!redacted.contains(hash), "{redacted}");
+        assert!(redacted.contains(REDACTED), "{redacted}");
+        assert!(redacted.contains(r#""username":"al""#), "{redacted}");
+        assert!(import_line(&redacted).is_err());
+
+        let full = export_line(&event, Secrets::Included).expect("exports");
+        assert!(full.contains(hash));
+        assert_eq!(import_line(&full).expect("imports").payload, event.payload);
     }
 }

@@ -8,6 +8,6 @@ pub mod exchange;
 pub mod history;
 pub mod verify;
 
-pub use exchange::{ExportedEvent, export_line, import_line};
+pub use exchange::{ExportedEvent, REDACTED, Secrets, export_line, import_line};
 pub use history::{HistoryEntry, OrderHistory, order_as_of, order_history};
 pub use verify::{Breach, VerifyReport, verify_log};

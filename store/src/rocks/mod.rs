@@ -77,6 +77,8 @@ struct Counters {
     events: AtomicU64,
     duplicates: AtomicU64,
     conflicts: AtomicU64,
+    /// Whether the last batch write failed (cleared by the next one that succeeds).
+    last_write_failed: AtomicBool,
 }
 
 impl RocksStore {
@@ -127,6 +129,14 @@ impl RocksStore {
             duplicates: c.duplicates.load(Ordering::Relaxed),
             conflicts: c.conflicts.load(Ordering::Relaxed),
         }
+    }
+
+    /// Whether appends can succeed now: the writer runs, the store is open, and the
+    /// last batch write did not fail (for readiness checks).
+    pub fn is_writable(&self) -> bool {
+        !self.closed.load(Ordering::Relaxed)
+            && self.tx.as_ref().is_some_and(|tx| !tx.is_closed())
+            && !self.shared.stats.last_write_failed.load(Ordering::Relaxed)
     }
 
     /// Runs a blocking read on tokio's blocking pool, with the head as of now.

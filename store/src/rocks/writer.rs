@@ -223,6 +223,10 @@ impl Writer {
         let new_events = next - self.next_position;
         if new_events > 0 {
             if let Err(e) = shared.db.write_opt(batch, &self.write_options) {
+                shared
+                    .stats
+                    .last_write_failed
+                    .store(true, Ordering::Relaxed);
                 self.after_failed_write(&e);
                 // The outcome of every request in the batch is now unknown to its
                 // caller (the batch may have reached the WAL); retrying with the same
@@ -237,6 +241,7 @@ impl Writer {
             // Only now, with the batch durable, may anyone observe it.
             self.head_tx.send_replace(next - 1);
             let stats = &self.shared.stats;
+            stats.last_write_failed.store(false, Ordering::Relaxed);
             stats.batches.fetch_add(1, Ordering::Relaxed);
             stats
                 .requests

@@ -13,6 +13,7 @@ use paylog_engine::{CommandMeta, Engine};
 use paylog_wechat::{WechatClient, WechatError};
 use uuid::Uuid;
 
+use self::password::HashPool;
 use self::token::TokenKeys;
 use super::Settle;
 use crate::error::Error;
@@ -34,6 +35,7 @@ pub struct Accounts {
     wechat: WechatClient,
     tokens: Arc<TokenKeys>,
     settle: Settle,
+    hashing: HashPool,
 }
 
 impl Accounts {
@@ -42,12 +44,14 @@ impl Accounts {
         wechat: WechatClient,
         tokens: Arc<TokenKeys>,
         settle: Settle,
+        hashing: HashPool,
     ) -> Self {
         Self {
             engine,
             wechat,
             tokens,
             settle,
+            hashing,
         }
     }
 
@@ -132,7 +136,7 @@ impl Accounts {
         if self.engine.user_by_username(&username).await?.is_some() {
             return Err(DomainError::UsernameTaken(username).into());
         }
-        let phc = password::hash(password).await?;
+        let phc = self.hashing.hash(password).await?;
         let password_hash = PasswordHash::parse(&phc)?;
         let user_id = UserId::from_uuid(Uuid::now_v7());
         let command = RegisterUser {
@@ -165,7 +169,7 @@ impl Accounts {
             .and_then(|u| u.password_hash.as_ref())
             .map(|h| h.expose_phc().to_owned());
         // An unknown user is checked against a dummy hash: same answer, same time.
-        if !password::verify(password, phc).await? {
+        if !self.hashing.verify(password, phc).await? {
             return Err(refused());
         }
         let user_id = user.map(|u| u.user_id).ok_or_else(refused)?;

@@ -6,7 +6,7 @@
 
 use paylog_core::order::OrderState;
 use paylog_core::payment_refs::OutRefundNo;
-use paylog_core::wxpay::{PayNotify, RefundNotify, WxPayError};
+use paylog_core::wxpay::{RefundNotify, WxPayError};
 use paylog_core::{DomainError, OutTradeNo};
 
 use super::{Confirmation, Payments, RefundSettlement};
@@ -161,7 +161,7 @@ impl Payments {
     }
 
     async fn pay_notify_inner(&self, body: &str) -> NotifyOutcome {
-        let notify = match PayNotify::parse(body, self.wechat.merchant()) {
+        let notify = match self.wechat.parse_pay_notify(body) {
             Ok(n) => n,
             Err(e) => {
                 tracing::warn!(error = %e, "payment notify refused");

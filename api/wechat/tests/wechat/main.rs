@@ -9,4 +9,6 @@
 mod login;
 mod notify;
 mod pay;
+mod redaction;
+mod sign_policy;
 mod support;
