@@ -79,6 +79,7 @@ async fn every_call_fails(c: &WechatClient, out: &Captured, path: &str) {
 async fn pay_calls_fail(c: &WechatClient, out: &Captured, path: &str) {
     let refund = RefundRequest {
         out_trade_no: "R1".into(),
+        transaction_id: None,
         out_refund_no: "R1-1".into(),
         total_fee: 100,
         refund_fee: 100,
