@@ -172,6 +172,25 @@ async fn a_refund_resolved_as_retried_is_pending_until_wechat_confirms_it() {
 }
 
 #[tokio::test]
+async fn a_refund_can_need_attention_again_after_a_retry() {
+    let app = spawn_app().await;
+    let (token, id, out_trade_no) = paid_order(&app, 400).await;
+    let no = app.refund(&id, 400, "").await.str("out_refund_no");
+    let change = verdict(&app, &out_trade_no, &no, 400, "CHANGE");
+    assert!(app.refund_notify(&change).await.text.contains(SUCCESS));
+    let resolve = format!("/v1/admin/orders/{id}/refunds/{no}/resolve");
+    let retried = admin(&app, &resolve, json!({ "resolution": "Retried" })).await;
+    assert_eq!(retried.json["status"], "Pending", "{}", retried.text);
+    // The retry reached a closed account again: the second CHANGE is a new fact, and
+    // its re-delivery is not.
+    assert!(app.refund_notify(&change).await.text.contains(SUCCESS));
+    assert!(app.refund_notify(&change).await.text.contains(SUCCESS));
+    assert_eq!(app.count_order_events(&id, "RefundNeedsAttention").await, 2);
+    let order = app.wait_for_status(&token, &id, "Refunding").await;
+    assert_eq!(order.json["refunds"][0]["status"], "NeedsAttention");
+}
+
+#[tokio::test]
 async fn a_refund_retried_by_its_number_is_the_same_refund() {
     let app = spawn_app().await;
     let (_token, id, _) = paid_order(&app, 500).await;

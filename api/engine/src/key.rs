@@ -62,12 +62,6 @@ pub enum CommandKey<'a> {
         order: OrderId,
         out_refund_no: &'a OutRefundNo,
     },
-    /// MarkRefundNeedsAttention for a refund number (WeChat's `CHANGE`, by notify or
-    /// refundquery).
-    MarkRefundNeedsAttention {
-        order: OrderId,
-        out_refund_no: &'a OutRefundNo,
-    },
     /// The refund number an admin's `Idempotency-Key` names for one anomalous payment.
     AnomalyRefundNumberFor {
         order: OrderId,
@@ -122,10 +116,6 @@ impl fmt::Display for CommandKey<'_> {
                 order,
                 out_refund_no,
             } => write!(f, "FailRefund:{order}:{out_refund_no}"),
-            Self::MarkRefundNeedsAttention {
-                order,
-                out_refund_no,
-            } => write!(f, "MarkRefundNeedsAttention:{order}:{out_refund_no}"),
             Self::AnomalyRefundNumberFor {
                 order,
                 transaction_id,
@@ -162,14 +152,6 @@ mod tests {
             }
             .to_string(),
             format!("FailRefund:{nil}:R1")
-        );
-        assert_eq!(
-            CommandKey::MarkRefundNeedsAttention {
-                order,
-                out_refund_no: &no
-            }
-            .to_string(),
-            format!("MarkRefundNeedsAttention:{nil}:R1")
         );
         assert_eq!(
             CommandKey::RefundAnomalousPayment {

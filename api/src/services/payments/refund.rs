@@ -239,7 +239,7 @@ impl Payments {
                     order: order_id,
                     out_refund_no,
                 };
-                (key, RefundSettlement::Confirmed, command)
+                (Some(key), RefundSettlement::Confirmed, command)
             }
             RefundStatus::Processing => return Ok(RefundSettlement::StillPending),
             RefundStatus::RefundClose => {
@@ -252,7 +252,7 @@ impl Payments {
                     order: order_id,
                     out_refund_no,
                 };
-                (key, RefundSettlement::Failed, command)
+                (Some(key), RefundSettlement::Failed, command)
             }
             RefundStatus::Change => {
                 let command = OrderCommand::MarkRefundNeedsAttention {
@@ -260,18 +260,24 @@ impl Payments {
                     reason: format!("WeChat refund_status {status}"),
                     at: now,
                 };
-                let key = CommandKey::MarkRefundNeedsAttention {
-                    order: order_id,
-                    out_refund_no,
-                };
-                (key, RefundSettlement::NeedsAttention, command)
+                // No derived id here: a refund can need attention more than once (CHANGE,
+                // resolved as Retried, CHANGE again), and a derived id would make the
+                // second CHANGE a silent duplicate. The domain makes a repeat of CHANGE
+                // on a refund already needing attention append nothing, and the
+                // expected-version check serialises concurrent notifies and queries, so
+                // a fresh id records each round exactly once.
+                (None, RefundSettlement::NeedsAttention, command)
             }
             RefundStatus::Other(other) => {
                 tracing::error!(%order_id, %out_refund_no, refund_status = %other, "unknown refund_status; nothing recorded");
                 return Ok(RefundSettlement::Malformed);
             }
         };
-        let meta = self.meta_now().with_command_id(key.id()).at(now);
+        let meta = match key {
+            Some(key) => self.meta_now().with_command_id(key.id()),
+            None => self.meta_now(),
+        }
+        .at(now);
         let committed = self.engine.execute_order(meta, order_id, command).await?;
         if committed.appended == 0 {
             return Ok(RefundSettlement::Duplicate);
