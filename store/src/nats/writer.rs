@@ -507,9 +507,46 @@ impl From<StoreError> for PlanError {
     }
 }
 
+/// How many times a tip read that landed inside a batch being applied is repeated
+/// before the log is called corrupt, and the pause between reads.
+const TIP_READ_ATTEMPTS: u32 = 50;
+const TIP_READ_PAUSE_MS: u64 = 20;
+
 /// The durable tip as the stream's leader has it: its last sequence, which is always a
 /// command marker, holds the last position and the last `recorded_at`.
+///
+/// The leader applies an atomic batch message by message, and `STREAM.INFO` may be
+/// answered in between (seen in the fault test right after a leader change): its last
+/// sequence is then an event of a batch whose marker is about to land. Every batch is
+/// committed whole or not at all, so such a read is retried; a log whose last message
+/// stays an event is corrupt.
 async fn read_tip(shared: &Shared) -> Result<WriterTip, TipError> {
+    let mut attempt = 1;
+    loop {
+        match read_tip_once(shared).await? {
+            TipRead::Tip(tip) => return Ok(tip),
+            TipRead::InsideBatch { .. } if attempt < TIP_READ_ATTEMPTS => {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(TIP_READ_PAUSE_MS)).await;
+            }
+            TipRead::InsideBatch { seq, subject } => {
+                return Err(StoreError::Corrupt(format!(
+                    "the last message ({seq}, {subject}) is not a command marker"
+                ))
+                .into());
+            }
+        }
+    }
+}
+
+/// One read of the tip: the tip, or a last message that is an event (a batch being
+/// applied as we read, or, if it stays so, a corrupt log).
+enum TipRead {
+    Tip(WriterTip),
+    InsideBatch { seq: u64, subject: String },
+}
+
+async fn read_tip_once(shared: &Shared) -> Result<TipRead, TipError> {
     let info = shared.api.stream_info().await?;
     let last_seq = info.state.last_seq;
     if info.state.messages != last_seq {
@@ -520,29 +557,28 @@ async fn read_tip(shared: &Shared) -> Result<WriterTip, TipError> {
         .into());
     }
     if last_seq == 0 {
-        return Ok(WriterTip {
+        return Ok(TipRead::Tip(WriterTip {
             tip: Tip::default(),
             recorded_at: DateTime::UNIX_EPOCH,
-        });
+        }));
     }
     let last = shared.api.get_seq(last_seq).await?.ok_or_else(|| {
         StoreError::Corrupt(format!("no message at the last sequence {last_seq}"))
     })?;
     let Kind::Marker { .. } = shared.subjects.kind(&last.subject)? else {
-        return Err(StoreError::Corrupt(format!(
-            "the last message ({last_seq}, {}) is not a command marker",
-            last.subject
-        ))
-        .into());
+        return Ok(TipRead::InsideBatch {
+            seq: last_seq,
+            subject: last.subject.to_string(),
+        });
     };
     let outcome = codec::decode_marker(&last.data)?;
-    Ok(WriterTip {
+    Ok(TipRead::Tip(WriterTip {
         tip: Tip {
             position: outcome.last_position,
             seq: last_seq,
         },
         recorded_at: outcome.recorded_at,
-    })
+    }))
 }
 
 /// The durable tip, for opening and for following other processes' appends.
