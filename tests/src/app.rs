@@ -167,6 +167,7 @@ pub fn serve_args(
         rate_limit_register_per_minute: 0,
         rate_limit_orders_per_minute: 0,
         trusted_proxies: Vec::new(),
+        reconcile_daily_at: None,
     }
 }
 

@@ -54,6 +54,7 @@ async fn router_with(
         rate_limit_register_per_minute: 0,
         rate_limit_orders_per_minute: 0,
         trusted_proxies: Vec::new(),
+        reconcile_daily_at: None,
     };
     let mut args = args;
     adjust(&mut args);
