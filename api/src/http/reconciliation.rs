@@ -195,7 +195,7 @@ impl From<&DayReport> for ReconciliationReport {
 }
 
 /// Compares WeChat's bill of a Beijing day (`YYYY-MM-DD`) with the log; records
-/// nothing. 422 `bill_not_published` for today or later; 502 `bill_unreadable` for
+/// nothing. 422 `bill_not_published` for a day after today (Beijing); 502 `bill_unreadable` for
 /// a malformed bill (the message names its line).
 #[utoipa::path(get, path = "/v1/admin/reconciliation/{date}", tag = "admin",
     params(("date" = String, Path, description = "a Beijing day, YYYY-MM-DD")),

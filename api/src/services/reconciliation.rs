@@ -167,14 +167,16 @@ impl BillReconciliation {
         default_bill_day(self.clock.now()).ok_or(Error::Misuse("no day before today"))
     }
 
-    /// Refuses a day whose bill cannot exist yet (today or later, in Beijing).
+    /// Refuses a day that has not begun in Beijing. Today is allowed: WeChat answers
+    /// for itself (no bill yet), and a log with movements then differs from it, so a
+    /// partial day never passes for a matching one.
     fn check_day(&self, day: NaiveDate) -> Result<(), Error> {
         let today = beijing_day(self.clock.now());
-        if day >= today {
+        if day > today {
             return Err(Error::Refused {
                 code: "bill_not_published",
                 message: format!(
-                    "{day} is not over yet in Beijing (today is {today}): WeChat publishes a day's bill the next morning"
+                    "{day} has not begun in Beijing (today is {today}); WeChat publishes a day's bill the next morning"
                 ),
             });
         }
