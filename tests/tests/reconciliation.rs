@@ -176,7 +176,7 @@ async fn each_kind_of_difference_is_listed_with_its_order_and_transaction() {
             "for_an_operator",
         ),
         d("refund", "missing_from_log", &amount, "for_an_operator"),
-        d("payment", "missing_from_log", stranger, "not_attempted"),
+        d("payment", "missing_from_log", stranger, "unknown_order"),
     ];
     expected.sort();
     assert_eq!(found, expected, "{}", answer.json);

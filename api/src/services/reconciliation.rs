@@ -187,22 +187,20 @@ impl BillReconciliation {
     pub async fn report(&self, day: NaiveDate) -> Result<DayReport, Error> {
         self.check_day(day)?;
         let (bill, report) = self.compare(day).await?;
-        let findings = report
-            .differences
-            .iter()
-            .cloned()
-            .map(|d| {
-                let resolution = if is_recoverable(&d) {
-                    Resolution::NotAttempted
-                } else {
-                    Resolution::ForAnOperator
-                };
-                Finding {
-                    difference: d,
-                    resolution,
-                }
-            })
-            .collect();
+        let mut findings = Vec::with_capacity(report.differences.len());
+        for d in &report.differences {
+            let resolution = if !is_recoverable(d) {
+                Resolution::ForAnOperator
+            } else if self.known_order(d).await? {
+                Resolution::NotAttempted
+            } else {
+                Resolution::UnknownOrder
+            };
+            findings.push(Finding {
+                difference: d.clone(),
+                resolution,
+            });
+        }
         Ok(self.day_report(day, bill, &report, findings, 0))
     }
 
@@ -261,6 +259,14 @@ impl BillReconciliation {
         };
         let log = self.log_records(day).await?;
         Ok((presence, reconcile(bill.rows(), &log)))
+    }
+
+    /// Whether the difference names an order the log has.
+    async fn known_order(&self, d: &Difference) -> Result<bool, Error> {
+        Ok(match d.ids.order_id {
+            Some(id) => self.engine.order(id).await?.is_some(),
+            None => false,
+        })
     }
 
     async fn recover(&self, d: &Difference) -> Resolution {

@@ -12,5 +12,6 @@ mod cli_events;
 mod crash_server;
 mod edge;
 mod http_shapes;
+mod reconcile_cli;
 mod startup;
 mod wechat_cli;
