@@ -53,6 +53,13 @@ pub const SCAN_MARGIN: Duration = Duration::from_secs(3600);
 pub const MAX_ORDERS_PER_RUN: usize = 1_000_000;
 /// Events read per page while scanning the log.
 const SCAN_PAGE: usize = 1024;
+/// The Beijing time after which the daily run accepts "No Bill Exist" for a day the
+/// log has movements on: before it, WeChat may not have published the bill yet, so
+/// the run tries again at the next check instead of keeping a day of differences.
+pub const NO_BILL_ACCEPTED_FROM: NaiveTime = match NaiveTime::from_hms_opt(20, 0, 0) {
+    Some(t) => t,
+    None => NaiveTime::MIN,
+};
 /// How often the daily run looks at the clock.
 pub const DAILY_CHECK_INTERVAL: Duration = Duration::from_secs(60);
 
@@ -359,6 +366,14 @@ impl BillReconciliation {
             return Ok(None);
         }
         let report = self.reconcile_and_recover(day).await?;
+        let log_moved = report.log_payments + report.log_refunds > 0;
+        if report.bill == BillPresence::NoBill && log_moved && now.time() < NO_BILL_ACCEPTED_FROM {
+            tracing::warn!(
+                date = %day,
+                "daily bill: WeChat has no bill yet for a day with payments; trying again later"
+            );
+            return Ok(None);
+        }
         self.keep(&report)?;
         *self.last_daily.lock().unwrap_or_else(|p| p.into_inner()) = Some(day);
         if report.matches {
