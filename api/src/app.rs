@@ -173,7 +173,7 @@ impl Application {
             args.reconcile_interval,
         );
         let bill = BillReconciliation::new(
-            engine.clone(),
+            Arc::clone(&log),
             payments.clone(),
             Arc::clone(&clock),
             Some(args.store.data_dir.join(RECONCILIATION_DIR)),

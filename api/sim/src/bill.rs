@@ -15,7 +15,7 @@ use axum::Json;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::http::header::{CONTENT_ENCODING, CONTENT_TYPE};
+use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use paylog_core::Fen;
@@ -96,12 +96,12 @@ fn fail(msg: &str, error_code: &str) -> Response {
 
 pub(crate) async fn download_bill(State(sim): State<Arc<Sim>>, body: String) -> Response {
     let req = accept!(sim, body);
-    let Some(day) = req
+    let day = req
         .get("bill_date")
         .ok()
-        .and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok())
-        .filter(|_| req.get("bill_date").is_ok_and(|d| d.len() == 8))
-    else {
+        .filter(|d| d.len() == 8)
+        .and_then(|d| NaiveDate::parse_from_str(d, "%Y%m%d").ok());
+    let Some(day) = day else {
         return fail("invalid bill_date", "20001");
     };
     if req.get("bill_type").ok() != Some("ALL") {
@@ -130,14 +130,7 @@ pub(crate) async fn download_bill(State(sim): State<Arc<Sim>>, body: String) -> 
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let bytes = gz.write_all(text.as_bytes()).and_then(|()| gz.finish());
     match bytes {
-        Ok(bytes) => (
-            [
-                (CONTENT_TYPE, "application/x-gzip"),
-                (CONTENT_ENCODING, "identity"),
-            ],
-            Body::from(bytes),
-        )
-            .into_response(),
+        Ok(bytes) => ([(CONTENT_TYPE, "application/x-gzip")], Body::from(bytes)).into_response(),
         Err(_) => fail("SYSTEMERROR", "20007"),
     }
 }
@@ -189,9 +182,14 @@ fn bill_text(
     }))
 }
 
+/// The fee WeChat charges on `amount` fen (`sign` -1: the fee it gives back on a refund).
 fn fee_of(amount: u64, sign: i64) -> MilliFen {
-    let amount = i64::try_from(amount).unwrap_or(i64::MAX / FEE_MILLIFEN_PER_FEN);
-    MilliFen(sign * amount.saturating_mul(FEE_MILLIFEN_PER_FEN))
+    let amount = i64::try_from(amount).unwrap_or(i64::MAX);
+    MilliFen(
+        amount
+            .saturating_mul(FEE_MILLIFEN_PER_FEN)
+            .saturating_mul(sign),
+    )
 }
 
 /// Who paid what, as a bill row names it.

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
-use paylog_engine::{Engine, SystemClock};
+use paylog_engine::SystemClock;
 use paylog_wechat::{WechatClient, WechatConfig};
 use secrecy::SecretString;
 
@@ -57,7 +57,7 @@ pub fn run(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
     let store = super::events::open_log(&args.data_dir)?;
     let report = super::runtime()?.block_on(async move {
         let wechat = WechatClient::new(config).context("building the WeChat client")?;
-        let bill = BillReconciliation::read_only(Engine::new(store), wechat, Arc::new(SystemClock));
+        let bill = BillReconciliation::read_only(store, wechat, Arc::new(SystemClock));
         let day = match day {
             Some(day) => day,
             None => bill.default_day()?,

@@ -135,9 +135,10 @@ pub struct BillReconciliation {
 }
 
 impl BillReconciliation {
-    /// A reconciliation that recovers missing payments through `payments`.
+    /// A reconciliation of the log `store` that recovers missing payments through
+    /// `payments`.
     pub fn new(
-        engine: Engine,
+        store: Arc<dyn EventStore>,
         payments: Payments,
         clock: Arc<dyn Clock>,
         reports_dir: Option<PathBuf>,
@@ -145,7 +146,7 @@ impl BillReconciliation {
     ) -> Self {
         Self {
             wechat: payments.wechat().clone(),
-            engine,
+            engine: scanning_engine(store),
             payments: Some(payments),
             clock,
             reports_dir,
@@ -156,9 +157,13 @@ impl BillReconciliation {
     }
 
     /// A reconciliation that only reads (the log may be a read-only snapshot).
-    pub fn read_only(engine: Engine, wechat: WechatClient, clock: Arc<dyn Clock>) -> Self {
+    pub fn read_only(
+        store: Arc<dyn EventStore>,
+        wechat: WechatClient,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
-            engine,
+            engine: scanning_engine(store),
             wechat,
             payments: None,
             clock,
@@ -280,12 +285,21 @@ impl BillReconciliation {
         let Some(payments) = &self.payments else {
             return Resolution::NotAttempted;
         };
+        let unknown = || {
+            tracing::error!(
+                alert = "bill_payment_unknown_order",
+                out_trade_no = %d.ids.out_trade_no,
+                transaction_id = %d.ids.transaction_id,
+                "daily bill: WeChat took a payment for an order paylog does not know; an operator must act"
+            );
+            Resolution::UnknownOrder
+        };
         let Some(order_id) = d.ids.order_id else {
-            return Resolution::UnknownOrder;
+            return unknown();
         };
         let order = match self.engine.order(order_id).await {
             Ok(Some(order)) => order,
-            Ok(None) => return Resolution::UnknownOrder,
+            Ok(None) => return unknown(),
             Err(e) => {
                 return Resolution::RecoveryFailed {
                     reason: e.to_string(),
@@ -433,6 +447,12 @@ impl BillReconciliation {
             }
         }))
     }
+}
+
+/// An engine that only loads, without a state cache: a day's reconciliation folds
+/// every order written since, which would only evict the live server's hot orders.
+fn scanning_engine(store: Arc<dyn EventStore>) -> Engine {
+    Engine::with_cache_capacity(store, 0)
 }
 
 /// A payment in the bill that the log lacks: money held but not recorded.
