@@ -9,7 +9,10 @@
 //! `recorded_at` never decreases, so a binary search finds where D begins (less
 //! [`SCAN_MARGIN`] for clocks that disagree a little), and only the orders written
 //! from there on are folded. A payment recorded later than its day (a lost notify
-//! recovered next week) is still found: every later event is read too.
+//! recovered next week) is still found: every later event is read too. A refund is
+//! placed on the day paylog asked for it, WeChat's row on the day WeChat took it: a
+//! refund asked for in the last instant before midnight may show on both days as a
+//! difference, which the next day's report explains.
 //!
 //! Recovery: a payment in the bill that the log lacks is money the shop holds but did
 //! not record. For an order paylog knows it is recorded exactly as a lost notify is —
