@@ -59,6 +59,8 @@ pub struct TestConfig {
     pub sim_time_scale: f64,
     /// Unpaid orders one user may hold (high by default: tests place many orders).
     pub max_open_orders_per_user: usize,
+    /// The daily bill's reconciliation time (Beijing); off by default.
+    pub reconcile_daily_at: Option<chrono::NaiveTime>,
 }
 
 impl Default for TestConfig {
@@ -70,6 +72,7 @@ impl Default for TestConfig {
             admin_token: Some(ADMIN_TOKEN.to_owned()),
             sim_time_scale: 0.001,
             max_open_orders_per_user: 10_000,
+            reconcile_daily_at: None,
         }
     }
 }
@@ -167,6 +170,7 @@ pub fn serve_args(
         rate_limit_register_per_minute: 0,
         rate_limit_orders_per_minute: 0,
         trusted_proxies: Vec::new(),
+        reconcile_daily_at: config.reconcile_daily_at,
     }
 }
 

@@ -150,6 +150,8 @@ pub struct SimState {
     pub next_refund_plan: DeliveryPlan,
     /// How the next refund ends (`POST /sim/refund-outcome`).
     pub next_refund_outcome: RefundOutcome,
+    /// Differences put into daily bills (`POST /sim/bill-fault`).
+    pub bill_faults: Vec<crate::bill::BillFault>,
 }
 
 impl SimState {

@@ -13,5 +13,6 @@ mod crash_server;
 mod edge;
 mod http_shapes;
 mod login_flood;
+mod reconcile_cli;
 mod startup;
 mod wechat_cli;
