@@ -59,6 +59,26 @@ pub struct TestConfig {
     pub sim_time_scale: f64,
     /// Unpaid orders one user may hold (high by default: tests place many orders).
     pub max_open_orders_per_user: usize,
+    /// The merchant's client certificate, as the server is given it.
+    pub client_cert: ClientCert,
+}
+
+/// Which form of the merchant's client certificate a test app is configured with.
+#[derive(Debug, Clone, Default)]
+pub enum ClientCert {
+    /// None (the simulator does not ask for one).
+    #[default]
+    None,
+    /// `PAYLOG_WECHAT_CLIENT_CERT` + `PAYLOG_WECHAT_CLIENT_KEY`.
+    Pem { cert: PathBuf, key: PathBuf },
+    /// `PAYLOG_WECHAT_CLIENT_P12` (password = the merchant id).
+    P12(PathBuf),
+}
+
+/// The TEST-ONLY client certificates committed with the WeChat client's tests
+/// (`api/wechat/tests/data/client_cert/`, made by its `make.sh`).
+pub fn test_client_cert_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../api/wechat/tests/data/client_cert")
 }
 
 impl Default for TestConfig {
@@ -70,6 +90,7 @@ impl Default for TestConfig {
             admin_token: Some(ADMIN_TOKEN.to_owned()),
             sim_time_scale: 0.001,
             max_open_orders_per_user: 10_000,
+            client_cert: ClientCert::None,
         }
     }
 }
@@ -124,6 +145,11 @@ pub fn serve_args(
     sim: Option<(&SimHandle, &SimConfig)>,
     config: &TestConfig,
 ) -> ServeArgs {
+    let (client_cert, client_key, client_p12) = match &config.client_cert {
+        ClientCert::None => (None, None, None),
+        ClientCert::Pem { cert, key } => (Some(cert.clone()), Some(key.clone()), None),
+        ClientCert::P12(p12) => (None, None, Some(p12.clone())),
+    };
     let wechat = match sim {
         Some((handle, c)) => WechatArgs {
             appid: Some(c.appid.clone()),
@@ -134,6 +160,9 @@ pub fn serve_args(
             pay_url: Some(handle.base_url().to_owned()),
             api_url: Some(handle.base_url().to_owned()),
             notify_url: Some(format!("http://{listen}/v1/wechat/pay/notify")),
+            client_cert,
+            client_key,
+            client_p12,
         },
         None => WechatArgs {
             sign_type: "MD5".into(),

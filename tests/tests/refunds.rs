@@ -8,7 +8,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use paylog_tests::wx::refund_notify_xml;
-use paylog_tests::{ADMIN_TOKEN, Answer, TestApp, spawn_app};
+use paylog_tests::{
+    ADMIN_TOKEN, Answer, ClientCert, TestApp, TestConfig, spawn_app, spawn_app_with,
+    test_client_cert_dir,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -462,4 +465,44 @@ async fn a_wrong_amount_payment_closes_its_order_and_is_refunded_by_an_admin() {
     )
     .await;
     assert_eq!(unknown.status, 404, "{}", unknown.text);
+}
+
+#[tokio::test]
+async fn a_refund_goes_out_with_the_client_certificate_configured_and_reaches_its_notify_url() {
+    let dir = test_client_cert_dir();
+    for cert in [
+        ClientCert::P12(dir.join("apiclient_cert.p12")),
+        ClientCert::Pem {
+            cert: dir.join("apiclient_cert.pem"),
+            key: dir.join("apiclient_key.pem"),
+        },
+    ] {
+        let app = spawn_app_with(TestConfig {
+            client_cert: cert.clone(),
+            ..TestConfig::default()
+        })
+        .await;
+        let token = app.shopper("cert").await;
+        let product = app.create_product("Tea", 900, 10).await;
+        let placed = app.place_order(&token, &[(&product, 1)], None).await;
+        let (id, out_trade_no) = (placed.str("order_id"), placed.str("out_trade_no"));
+        app.pay(&token, &id).await;
+        app.sim_pay(&out_trade_no, json!({})).await;
+        app.wait_for_status(&token, &id, "Paid").await;
+
+        let accepted = app.refund(&id, 900, "with the certificate").await;
+        assert_eq!(accepted.status, 202, "{cert:?}: {}", accepted.text);
+        // The refund notify came back to the derived refund notify URL.
+        let order = app.wait_for_status(&token, &id, "Refunded").await;
+        assert_eq!(order.json["refunds"][0]["status"], "Confirmed", "{cert:?}");
+        let state = app.sim_state();
+        let refund = &state["orders"][&out_trade_no]["refunds"][0];
+        assert_eq!(refund["refund_fee"], 900);
+        assert_eq!(
+            refund["notify_url"],
+            format!("http://{}/v1/wechat/refund/notify", app.addr),
+            "{cert:?}"
+        );
+        app.stop().await;
+    }
 }
