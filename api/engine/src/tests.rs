@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use paylog_core::checkout::{CartItem, Checkout};
+use paylog_core::checkout::{CartItem, Checkout, ClosedAtWechat};
 use paylog_core::identity::{PasswordHash, Username};
 use paylog_core::order::{OrderCommand, OrderStatus};
 use paylog_core::payment_refs::TransactionId;
@@ -176,7 +176,7 @@ async fn refused_order_appends_nothing_and_cancel_releases_stock() {
     );
 
     f.engine
-        .cancel_order(CommandMeta::now(), order.order_id)
+        .cancel_order(CommandMeta::now(), order.order_id, ClosedAtWechat::Yes)
         .await
         .expect("cancel");
     let cancelled = f
@@ -198,7 +198,7 @@ async fn refused_order_appends_nothing_and_cancel_releases_stock() {
 
     let again = f
         .engine
-        .cancel_order(CommandMeta::now(), order.order_id)
+        .cancel_order(CommandMeta::now(), order.order_id, ClosedAtWechat::Yes)
         .await;
     assert!(
         matches!(
