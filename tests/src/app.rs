@@ -208,8 +208,13 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(config: TestConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let data_dir = dir.path().join("data");
+    // One clock for the server and its WeChat: moving time past an order's expiry
+    // expires it at both.
+    let clock = Arc::new(TestClock::default());
+    let sim_clock = Arc::clone(&clock);
     let sim_config = SimConfig {
         time_scale: config.sim_time_scale,
+        clock: Some(sim::SimClock::new(move || sim_clock.now())),
         ..SimConfig::demo()
     };
     let sim_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind sim");
@@ -219,7 +224,6 @@ pub async fn spawn_app_with(config: TestConfig) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
     let addr = listener.local_addr().expect("app address");
     let args = serve_args(data_dir.clone(), addr, Some((&sim, &sim_config)), &config);
-    let clock = Arc::new(TestClock::default());
     let app = paylog_api::app::Application::build_with_clock(args, listener, clock.clone())
         .await
         .expect("build app");

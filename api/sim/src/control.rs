@@ -15,7 +15,6 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -56,15 +55,12 @@ pub(crate) async fn pay(State(sim): State<Arc<Sim>>, Json(cmd): Json<PayCommand>
     let Some(order) = no.as_ref().and_then(|no| st.orders.get_mut(no)) else {
         return problem(StatusCode::NOT_FOUND, "no such order");
     };
-    if order.state != TradeState::NotPay {
+    let now = sim.now();
+    if order.state_at(now) != TradeState::NotPay {
         return problem(
             StatusCode::CONFLICT,
-            &format!("order is {}", order.state.as_wire()),
+            &format!("order is {}", order.state_at(now).as_wire()),
         );
-    }
-    let now = Utc::now();
-    if order.time_expire.is_some_and(|t| t <= now) {
-        return problem(StatusCode::CONFLICT, "order has expired");
     }
     order.state = TradeState::Success;
     order.transaction_id = Some(format!("4200{}", random_digits(24)));

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use paylog_core::wxpay::{ErrCode, WxPayError, fields as f, time};
 
 use super::Sim;
@@ -104,7 +103,7 @@ pub(crate) async fn refund(State(sim): State<Arc<Sim>>, body: String) -> Respons
         out_refund_no: ask.out_refund_no,
         refund_id: format!("5030{}", random_digits(25)),
         refund_fee: ask.refund_fee,
-        success_time: Utc::now(),
+        success_time: sim.now(),
         notify_url: f::optional(&req.fields, "notify_url"),
         status: if outcome.processing {
             "PROCESSING".to_owned()

@@ -83,6 +83,15 @@ pub struct SimOrder {
 }
 
 impl SimOrder {
+    /// The order's trade state at `now`: an unpaid order whose `time_expire` passed
+    /// is `CLOSED`, as WeChat reports it (no payment is accepted any more).
+    pub fn state_at(&self, now: DateTime<Utc>) -> TradeState {
+        match self.state {
+            TradeState::NotPay if self.time_expire.is_some_and(|t| t <= now) => TradeState::Closed,
+            state => state,
+        }
+    }
+
     pub fn refunded(&self) -> u64 {
         self.refunds
             .iter()
