@@ -273,6 +273,17 @@ impl TestApp {
         answer(req.send().await.expect("request sent")).await
     }
 
+    /// An admin POST with an `Idempotency-Key`.
+    pub async fn admin_post_with_key(&self, path: &str, key: &str, body: Value) -> Answer {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("authorization", bearer(ADMIN_TOKEN))
+            .header("idempotency-key", key)
+            .json(&body);
+        answer(req.send().await.expect("request sent")).await
+    }
+
     /// A raw request with a given content type and body.
     pub async fn raw(
         &self,
