@@ -33,7 +33,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use state::{
-    Attempt, Delivery, DeliveryPlan, NotifyKind, SimOrder, SimRefund, SimState, TradeState,
+    Attempt, Delivery, DeliveryPlan, NotifyKind, SimOrder, SimPayment, SimRefund, SimState,
+    TradeState,
 };
 
 /// Who the simulated merchant is and how fast simulated time runs.
@@ -227,6 +228,7 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/pay/refundquery", post(refund::refund_query))
         .route("/sns/jscode2session", get(login::jscode2session))
         .route("/sim/pay", post(control::pay))
+        .route("/sim/pay-again", post(control::pay_again))
         .route("/sim/refuse-code", post(control::refuse_code))
         .route("/sim/refund-faults", post(control::refund_faults))
         .route("/sim/refund-outcome", post(control::refund_outcome))

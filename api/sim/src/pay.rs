@@ -113,6 +113,7 @@ pub(crate) async fn unified_order(State(sim): State<Arc<Sim>>, body: String) -> 
         transaction_id: None,
         time_end: None,
         refunds: Vec::new(),
+        other_payments: Vec::new(),
         sign_type: req.sign_type,
         params,
     };
@@ -143,7 +144,7 @@ pub(crate) fn find_order<'a>(st: &'a super::SimState, req: &Request) -> Option<&
             let tx = req.get("transaction_id").ok()?;
             st.orders
                 .values()
-                .find(|o| o.transaction_id.as_deref() == Some(tx))
+                .find(|o| o.transaction_id.as_deref() == Some(tx) || o.other_payment(tx).is_some())
         }
     }
 }

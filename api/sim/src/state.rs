@@ -27,8 +27,19 @@ impl TradeState {
     }
 }
 
+/// A further payment of an order, made after its first (`POST /sim/pay-again`): the
+/// same order paid twice, or paid after it was closed — a new transaction each time.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimPayment {
+    pub transaction_id: String,
+    pub total_fee: u64,
+    pub time_end: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SimRefund {
+    /// The further payment this refund returns; `None`: the order's first payment.
+    pub transaction_id: Option<String>,
     pub out_refund_no: String,
     pub refund_id: String,
     pub refund_fee: u64,
@@ -74,6 +85,8 @@ pub struct SimOrder {
     pub transaction_id: Option<String>,
     pub time_end: Option<DateTime<Utc>>,
     pub refunds: Vec<SimRefund>,
+    /// Payments after the first, each its own transaction.
+    pub other_payments: Vec<SimPayment>,
     #[serde(skip)]
     pub sign_type: SignType,
     /// The unifiedorder fields minus nonce and sign: a repeat with the same
@@ -92,12 +105,35 @@ impl SimOrder {
         }
     }
 
-    pub fn refunded(&self) -> u64 {
+    /// What was refunded of the transaction `of` names (`None`: the first payment).
+    pub fn refunded(&self, of: Option<&str>) -> u64 {
         self.refunds
             .iter()
-            .filter(|r| r.holds_money())
+            .filter(|r| r.holds_money() && r.transaction_id.as_deref() == of)
             .map(|r| r.refund_fee)
             .sum()
+    }
+
+    /// A further payment by its transaction id.
+    pub fn other_payment(&self, transaction_id: &str) -> Option<&SimPayment> {
+        self.other_payments
+            .iter()
+            .find(|p| p.transaction_id == transaction_id)
+    }
+
+    /// The transaction a refund returns and its amount.
+    pub fn refunded_payment(&self, r: &SimRefund) -> (String, u64) {
+        match r
+            .transaction_id
+            .as_deref()
+            .and_then(|tx| self.other_payment(tx))
+        {
+            Some(p) => (p.transaction_id.clone(), p.total_fee),
+            None => (
+                self.transaction_id.clone().unwrap_or_default(),
+                self.total_fee,
+            ),
+        }
     }
 }
 

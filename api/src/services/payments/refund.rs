@@ -13,10 +13,13 @@
 //!   settled by a retry with that same number (WeChat refunds a number once) or by
 //!   the reconciler's refundquery.
 
+use paylog_core::Aggregate;
 use paylog_core::DomainError;
 use paylog_core::Fen;
 use paylog_core::OrderId;
-use paylog_core::order::{AttentionResolution, OrderCommand, OrderState, Refund, RefundTarget};
+use paylog_core::order::{
+    AttentionResolution, Order, OrderCommand, OrderState, Refund, RefundTarget,
+};
 use paylog_core::payment_refs::{OutRefundNo, RefundId, TransactionId};
 use paylog_core::wxpay::{ErrCode, RefundStatus};
 
@@ -111,19 +114,17 @@ impl Payments {
             out_refund_no: &out_refund_no,
         }
         .id();
+        let command = OrderCommand::RequestRefund {
+            out_refund_no: out_refund_no.clone(),
+            amount,
+            reason: reason.clone(),
+            at: meta.at,
+        };
         let committed = self
             .engine
-            .execute_order(
-                meta.with_command_id(id),
-                order_id,
-                OrderCommand::RequestRefund {
-                    out_refund_no: out_refund_no.clone(),
-                    amount,
-                    reason: reason.clone(),
-                    at: meta.at,
-                },
-            )
+            .execute_order(meta.with_command_id(id), order_id, command.clone())
             .await?;
+        self.check_repeat(&committed, order_id, command).await?;
         self.submit_refund(order_id, &out_refund_no, amount, reason, Source::Order)
             .await?;
         Ok(committed)
@@ -145,19 +146,17 @@ impl Payments {
             out_refund_no: &out_refund_no,
         }
         .id();
+        let command = OrderCommand::RefundAnomalousPayment {
+            transaction_id: transaction_id.clone(),
+            out_refund_no: out_refund_no.clone(),
+            reason: reason.clone(),
+            at: meta.at,
+        };
         let committed = self
             .engine
-            .execute_order(
-                meta.with_command_id(id),
-                order_id,
-                OrderCommand::RefundAnomalousPayment {
-                    transaction_id: transaction_id.clone(),
-                    out_refund_no: out_refund_no.clone(),
-                    reason: reason.clone(),
-                    at: meta.at,
-                },
-            )
+            .execute_order(meta.with_command_id(id), order_id, command.clone())
             .await?;
+        self.check_repeat(&committed, order_id, command).await?;
         let order = self
             .engine
             .order(order_id)
@@ -176,6 +175,28 @@ impl Payments {
         )
         .await?;
         Ok(committed)
+    }
+
+    /// A re-sent refund request gets its first result from the log without being
+    /// decided again; whether its number may go to WeChat again is still the domain's
+    /// answer on today's state: a number recorded as Failed never does (409), a
+    /// different amount under it is refused.
+    async fn check_repeat(
+        &self,
+        committed: &Committed,
+        order_id: OrderId,
+        command: OrderCommand,
+    ) -> Result<(), Error> {
+        if !committed.duplicate {
+            return Ok(());
+        }
+        let order = self
+            .engine
+            .order(order_id)
+            .await?
+            .ok_or(DomainError::NotFound { aggregate: "order" })?;
+        Order::decide(&Some(order), command)?;
+        Ok(())
     }
 
     /// An operator resolves a refund WeChat reported as `CHANGE` (after handling it in
