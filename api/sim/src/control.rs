@@ -194,5 +194,7 @@ pub(crate) async fn refund_outcome(
 }
 
 pub(crate) async fn state(State(sim): State<Arc<Sim>>) -> Response {
-    Json(&*sim.state()).into_response()
+    let mut state = sim.state();
+    state.expire(sim.now());
+    Json(&*state).into_response()
 }

@@ -160,7 +160,9 @@ impl SimHandle {
 
     /// A JSON snapshot of orders and deliveries (the same as `GET /sim/state`).
     pub fn state_json(&self) -> serde_json::Value {
-        serde_json::to_value(&*self.sim.state()).unwrap_or_default()
+        let mut state = self.sim.state();
+        state.expire(self.sim.now());
+        serde_json::to_value(&*state).unwrap_or_default()
     }
 
     /// Stops serving and stops pending notify deliveries.

@@ -207,7 +207,8 @@ pub(crate) async fn close_order(State(sim): State<Arc<Sim>>, body: String) -> Re
     let Some(o) = st.orders.get_mut(&no) else {
         return sim.biz_fail(&req, ErrCode::OrderNotExist, "此交易订单号不存在");
     };
-    match o.state_at(now) {
+    o.state = o.state_at(now);
+    match o.state {
         TradeState::Success | TradeState::Refund => {
             sim.biz_fail(&req, ErrCode::OrderPaid, "订单已支付，不能发起关单")
         }

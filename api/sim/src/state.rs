@@ -198,6 +198,14 @@ pub struct SimState {
 }
 
 impl SimState {
+    /// Records as `CLOSED` every unpaid order whose `time_expire` passed by `now`, so
+    /// snapshots show what orderquery answers.
+    pub fn expire(&mut self, now: DateTime<Utc>) {
+        for order in self.orders.values_mut() {
+            order.state = order.state_at(now);
+        }
+    }
+
     pub fn order_by_prepay_id(&self, prepay_id: &str) -> Option<&SimOrder> {
         self.orders.values().find(|o| o.prepay_id == prepay_id)
     }
