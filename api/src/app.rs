@@ -40,9 +40,11 @@ use tower::ServiceExt as _;
 use paylog_core::wxpay::SignType;
 use paylog_engine::{Clock, Engine, SystemClock};
 use paylog_sim::{SimConfig, SimHandle};
-use paylog_wechat::{WechatClient, WechatConfig};
+use paylog_wechat::{ClientIdentity, WechatClient, WechatConfig};
 
-use crate::config::{DurabilityArg, ServeArgs, WechatArgs};
+use crate::config::{
+    DurabilityArg, ServeArgs, WechatArgs, absolute_http_url, derive_refund_notify_url,
+};
 use crate::error::Error;
 use crate::http::error::ApiError;
 use crate::http::rate_limit::{self, RateLimitSettings, RateLimits};
@@ -127,6 +129,10 @@ impl Application {
         args.check_secrets().map_err(Error::Startup)?;
         check_simulator_address(&args, addr)?;
         sign_policy(&args.wechat)?;
+        // Settings that name files or URLs are checked before anything is opened.
+        let client_identity = client_identity(&args.wechat)?;
+        require_client_identity(&args.wechat, client_identity.is_some())?;
+        let refund_notify_url = refund_notify_url(&args)?;
         let data_dir = args.store.data_dir.clone();
         let durability = match args.store.durability {
             DurabilityArg::Sync => Durability::Sync,
@@ -150,7 +156,11 @@ impl Application {
         rebuild_views_ahead_of_the_log(&*log, &views).await?;
         let projector = Projector::spawn(Arc::clone(&log), views.clone());
 
-        let (wechat_config, sim) = wechat_config(&args, addr).await?;
+        let (mut wechat_config, sim) = wechat_config(&args, addr).await?;
+        wechat_config.client_identity = client_identity;
+        if let Some(url) = refund_notify_url {
+            wechat_config.refund_notify_url = Some(url);
+        }
         let wechat = WechatClient::new(wechat_config)
             .map_err(|e| Error::Startup(format!("WeChat client: {e}")))?;
         let token_secret = args.token_secret.clone().unwrap_or_else(|| {
@@ -459,11 +469,99 @@ pub fn sim_client_config(sim: &SimHandle, notify_url: &str) -> WechatConfig {
     .with_base_url(sim.base_url())
 }
 
-/// The refund notify URL beside a payment notify URL (`…/pay/notify` → `…/refund/notify`).
-fn refund_url_beside(notify_url: &str) -> Option<String> {
-    notify_url
-        .strip_suffix("/pay/notify")
-        .map(|base| format!("{base}/refund/notify"))
+/// The merchant's client certificate from `PAYLOG_WECHAT_CLIENT_P12` or the pair
+/// `PAYLOG_WECHAT_CLIENT_CERT` + `PAYLOG_WECHAT_CLIENT_KEY`; `None` when none is set.
+/// The P12's password is the merchant id, as WeChat issues it. Errors name the
+/// setting and the file, never anything read from it.
+fn client_identity(w: &WechatArgs) -> Result<Option<ClientIdentity>, Error> {
+    const P12: &str = "PAYLOG_WECHAT_CLIENT_P12";
+    const CERT: &str = "PAYLOG_WECHAT_CLIENT_CERT";
+    const KEY: &str = "PAYLOG_WECHAT_CLIENT_KEY";
+    let read = |name: &str, path: &std::path::Path| {
+        std::fs::read(path)
+            .map_err(|e| Error::Startup(format!("{name}: cannot read {}: {e}", path.display())))
+    };
+    let text = |name: &str, path: &std::path::Path| {
+        String::from_utf8(read(name, path)?).map_err(|_| {
+            Error::Startup(format!("{name}: {} is not a PEM text file", path.display()))
+        })
+    };
+    match (&w.client_p12, &w.client_cert, &w.client_key) {
+        (None, None, None) => Ok(None),
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => Err(Error::Startup(format!(
+            "{P12} and {CERT}/{KEY} are both set; set one form of the client certificate"
+        ))),
+        (Some(path), None, None) => {
+            let Some(mch_id) = &w.mch_id else {
+                return Err(Error::Startup(format!(
+                    "{P12} needs PAYLOG_WECHAT_MCH_ID: it is the file's password"
+                )));
+            };
+            let der = read(P12, path)?;
+            let identity = ClientIdentity::from_pkcs12(&der, &SecretString::from(mch_id.clone()))
+                .map_err(|e| Error::Startup(format!("{P12} {}: {e}", path.display())))?;
+            Ok(Some(identity))
+        }
+        (None, Some(_), None) => Err(Error::Startup(format!("{CERT} is set without {KEY}"))),
+        (None, None, Some(_)) => Err(Error::Startup(format!("{KEY} is set without {CERT}"))),
+        (None, Some(cert), Some(key)) => {
+            let cert_pem = text(CERT, cert)?;
+            let key_pem = SecretString::from(text(KEY, key)?);
+            let identity = ClientIdentity::from_pem_pair(&cert_pem, &key_pem).map_err(|e| {
+                Error::Startup(format!(
+                    "{CERT} {} / {KEY} {}: {e}",
+                    cert.display(),
+                    key.display()
+                ))
+            })?;
+            Ok(Some(identity))
+        }
+    }
+}
+
+/// WeChat Pay itself refuses refunds without the client certificate, so a server
+/// pointed at it without one refuses to start; anywhere else (the simulator, a test
+/// double) the certificate is optional and its absence is said once.
+fn require_client_identity(w: &WechatArgs, has_identity: bool) -> Result<(), Error> {
+    if has_identity {
+        return Ok(());
+    }
+    // Simulator mode talks to the in-process simulator; configured, the default is
+    // WeChat Pay itself.
+    let pay_url = match (&w.pay_url, w.is_unconfigured()) {
+        (_, true) => "the built-in simulator",
+        (Some(url), false) => url.as_str(),
+        (None, false) => paylog_wechat::DEFAULT_PAY_URL,
+    };
+    if !w.is_unconfigured() && paylog_wechat::is_wechat_pay_endpoint(pay_url) {
+        return Err(Error::Startup(format!(
+            "WeChat Pay at {pay_url} needs the merchant's client certificate for refunds: set \
+             PAYLOG_WECHAT_CLIENT_P12, or PAYLOG_WECHAT_CLIENT_CERT and PAYLOG_WECHAT_CLIENT_KEY"
+        )));
+    }
+    tracing::info!(
+        pay_url,
+        "no client certificate: refunds go out without one (only WeChat Pay itself asks for it)"
+    );
+    Ok(())
+}
+
+/// `PAYLOG_REFUND_NOTIFY_URL` when set (checked), else one derived from
+/// `PAYLOG_NOTIFY_URL` when that is set ([`derive_refund_notify_url`]); `None` leaves
+/// it to [`wechat_config`] (simulator mode derives it from its own notify URL).
+fn refund_notify_url(args: &ServeArgs) -> Result<Option<String>, Error> {
+    if let Some(url) = &args.refund_notify_url {
+        absolute_http_url(url)
+            .map_err(|e| Error::Startup(format!("PAYLOG_REFUND_NOTIFY_URL: {e}")))?;
+        return Ok(Some(url.trim().to_owned()));
+    }
+    let Some(notify_url) = &args.wechat.notify_url else {
+        return Ok(None);
+    };
+    let derived = derive_refund_notify_url(notify_url)
+        .map_err(|e| Error::Startup(format!("PAYLOG_NOTIFY_URL: {e}")))?;
+    tracing::info!(refund_notify_url = %derived, "refund notify URL derived from PAYLOG_NOTIFY_URL");
+    Ok(Some(derived))
 }
 
 /// The WeChat client's configuration; without any WeChat settings, a simulator
@@ -531,9 +629,6 @@ async fn wechat_config(
     };
     config.sign_type = sign_type;
     config.accept_either_sign_type = accept_either_sign_type;
-    config.refund_notify_url = args
-        .refund_notify_url
-        .clone()
-        .or_else(|| refund_url_beside(&config.notify_url));
+    config.refund_notify_url = derive_refund_notify_url(&config.notify_url).ok();
     Ok((config, sim))
 }

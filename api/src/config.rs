@@ -70,6 +70,17 @@ pub struct WechatArgs {
     /// The public URL WeChat posts payment notifies to (`…/v1/wechat/pay/notify`).
     #[arg(long = "notify-url", env = "PAYLOG_NOTIFY_URL")]
     pub notify_url: Option<String>,
+    /// The merchant's client certificate (`apiclient_cert.pem`), with
+    /// `PAYLOG_WECHAT_CLIENT_KEY`: WeChat requires it on refunds.
+    #[arg(long = "wechat-client-cert", env = "PAYLOG_WECHAT_CLIENT_CERT")]
+    pub client_cert: Option<PathBuf>,
+    /// The private key of the client certificate (`apiclient_key.pem`).
+    #[arg(long = "wechat-client-key", env = "PAYLOG_WECHAT_CLIENT_KEY")]
+    pub client_key: Option<PathBuf>,
+    /// The client certificate as WeChat issues it (`apiclient_cert.p12`, password =
+    /// the merchant id, legacy RC2-40 encryption read as is); instead of the PEM pair.
+    #[arg(long = "wechat-client-p12", env = "PAYLOG_WECHAT_CLIENT_P12")]
+    pub client_p12: Option<PathBuf>,
 }
 
 impl WechatArgs {
@@ -118,7 +129,7 @@ pub struct ServeArgs {
     pub reconcile_interval: Duration,
 
     /// Where WeChat delivers refund notifies (`…/v1/wechat/refund/notify`). Defaults to
-    /// the payment notify URL with `pay/notify` replaced by `refund/notify`.
+    /// one derived from the payment notify URL ([`derive_refund_notify_url`]).
     #[arg(long, env = "PAYLOG_REFUND_NOTIFY_URL")]
     pub refund_notify_url: Option<String>,
 
@@ -230,6 +241,46 @@ pub fn parse_time_of_day(s: &str) -> Result<chrono::NaiveTime, String> {
         .map_err(|_| format!("`{s}` is not a time of day like 10:30"))
 }
 
+/// The refund notify URL paylog derives from the payment notify URL when
+/// `PAYLOG_REFUND_NOTIFY_URL` is not set, whatever the latter's shape:
+/// - the last `pay/notify` path segments (paylog's route, possibly behind a proxy's
+///   prefix, with a trailing slash or a query) become `refund/notify`, everything else
+///   kept;
+/// - any other path (a proxy that rewrites paths, a custom callback name) gives
+///   paylog's own refund route on the same origin, `/v1/wechat/refund/notify`.
+///
+/// Fails only when the notify URL is not an absolute http(s) URL.
+pub fn derive_refund_notify_url(notify_url: &str) -> Result<String, String> {
+    let mut url = absolute_http_url(notify_url)?;
+    let path = url.path().to_owned();
+    let trimmed = path.trim_end_matches('/');
+    let slash = &path[trimmed.len()..];
+    let derived = match trimmed.rfind("/pay/notify") {
+        Some(at) if at + "/pay/notify".len() == trimmed.len() => {
+            format!("{}/refund/notify{slash}", &trimmed[..at])
+        }
+        _ => {
+            url.set_query(None);
+            REFUND_NOTIFY_PATH.to_owned()
+        }
+    };
+    url.set_path(&derived);
+    url.set_fragment(None);
+    Ok(url.into())
+}
+
+/// paylog's own route for refund notifies.
+pub const REFUND_NOTIFY_PATH: &str = "/v1/wechat/refund/notify";
+
+/// `s` as an absolute `http` or `https` URL with a host (what WeChat can post to).
+pub fn absolute_http_url(s: &str) -> Result<reqwest::Url, String> {
+    let url = reqwest::Url::parse(s.trim()).map_err(|e| format!("`{s}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!("`{s}` is not an absolute http(s) URL"));
+    }
+    Ok(url)
+}
+
 /// Parses `500ms`, `30s`, `5m`, `2h` or a bare number of seconds.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
@@ -250,8 +301,63 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::{derive_refund_notify_url, parse_duration};
     use std::time::Duration;
+
+    #[test]
+    fn the_refund_notify_url_is_derived_from_any_payment_notify_url() {
+        let cases = [
+            // paylog's own route, as documented
+            (
+                "https://shop.example.com/v1/wechat/pay/notify",
+                "https://shop.example.com/v1/wechat/refund/notify",
+            ),
+            // behind a proxy prefix, with a port, a query and a trailing slash
+            (
+                "https://shop.example.com:8443/api/v1/wechat/pay/notify/?src=wx",
+                "https://shop.example.com:8443/api/v1/wechat/refund/notify/?src=wx",
+            ),
+            // a custom shape: paylog's refund route on the same origin
+            (
+                "https://shop.example.com/wx/callback?k=1",
+                "https://shop.example.com/v1/wechat/refund/notify",
+            ),
+            (
+                "http://127.0.0.1:8080/notify",
+                "http://127.0.0.1:8080/v1/wechat/refund/notify",
+            ),
+            // `pay/notify` not at the end is not paylog's route
+            (
+                "https://shop.example.com/pay/notify/wechat",
+                "https://shop.example.com/v1/wechat/refund/notify",
+            ),
+            // no path at all
+            (
+                "https://shop.example.com",
+                "https://shop.example.com/v1/wechat/refund/notify",
+            ),
+            // a segment merely ending in "pay" is not the route
+            (
+                "https://shop.example.com/wxpay/notify",
+                "https://shop.example.com/v1/wechat/refund/notify",
+            ),
+        ];
+        for (notify, refund) in cases {
+            assert_eq!(
+                derive_refund_notify_url(notify).as_deref(),
+                Ok(refund),
+                "{notify}"
+            );
+        }
+        for bad in [
+            "",
+            "shop.example.com/pay/notify",
+            "ftp://x/pay/notify",
+            "/pay/notify",
+        ] {
+            assert!(derive_refund_notify_url(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn durations_parse_with_units_and_refuse_garbage() {

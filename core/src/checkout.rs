@@ -125,12 +125,32 @@ pub fn place_order(
     Ok(decision)
 }
 
+/// Whether an order being cancelled was closed at WeChat first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClosedAtWechat {
+    /// closeorder succeeded (or WeChat never knew the order): nobody can pay it.
+    Yes,
+    /// Not asked: the caller saw no prepay id. Refused with
+    /// [`DomainError::OpenAtWechat`] if the order has one by the time this decides
+    /// (a `/pay` recorded it meanwhile), so closeorder is decided from the state the
+    /// cancel itself sees.
+    No,
+}
+
 /// The user cancels an unpaid order: `OrderCancelled` plus a `StockReleased` per line.
 pub fn cancel_order(
     order: &Option<OrderState>,
     products: &[(ProductId, &ProductState)],
     at: DateTime<Utc>,
+    closed_at_wechat: ClosedAtWechat,
 ) -> Result<Decision, DomainError> {
+    if let Some(state) = order
+        && closed_at_wechat == ClosedAtWechat::No
+        && state.status.is_awaiting_payment()
+        && state.prepay.is_some()
+    {
+        return Err(DomainError::OpenAtWechat);
+    }
     release_with(order, products, OrderCommand::CancelOrder { at }, at)
 }
 

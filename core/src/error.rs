@@ -83,6 +83,10 @@ pub enum DomainError {
     },
     #[error("the order expired at {expires_at}")]
     OrderExpired { expires_at: DateTime<Utc> },
+    /// A cancel decided on a state without a prepay id, while the order now has one:
+    /// the order may be open at WeChat, so it must be closed there first.
+    #[error("the order has a prepay id: close it at WeChat before cancelling it")]
+    OpenAtWechat,
     #[error("the order cannot be closed before it expires at {expires_at}")]
     NotYetExpired { expires_at: DateTime<Utc> },
     #[error("the prepay id must be valid after it is requested")]

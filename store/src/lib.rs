@@ -148,6 +148,11 @@ pub trait EventStore: Send + Sync + 'static {
     /// The current version of a stream (`0` if it does not exist).
     async fn stream_version(&self, stream_id: &str) -> Result<u64, StoreError>;
 
+    /// The outcome of `command_id` if it committed (`duplicate = true`, as a repeat of
+    /// it would be answered), `None` if it never did. Lets a re-sent command get its
+    /// original result before anything is decided again.
+    async fn committed(&self, command_id: uuid::Uuid) -> Result<Option<AppendOutcome>, StoreError>;
+
     /// The position of the last durable event (`0` for an empty log).
     fn head(&self) -> u64;
 

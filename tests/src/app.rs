@@ -61,6 +61,26 @@ pub struct TestConfig {
     pub max_open_orders_per_user: usize,
     /// The daily bill's reconciliation time (Beijing); off by default.
     pub reconcile_daily_at: Option<chrono::NaiveTime>,
+    /// The merchant's client certificate, as the server is given it.
+    pub client_cert: ClientCert,
+}
+
+/// Which form of the merchant's client certificate a test app is configured with.
+#[derive(Debug, Clone, Default)]
+pub enum ClientCert {
+    /// None (the simulator does not ask for one).
+    #[default]
+    None,
+    /// `PAYLOG_WECHAT_CLIENT_CERT` + `PAYLOG_WECHAT_CLIENT_KEY`.
+    Pem { cert: PathBuf, key: PathBuf },
+    /// `PAYLOG_WECHAT_CLIENT_P12` (password = the merchant id).
+    P12(PathBuf),
+}
+
+/// The TEST-ONLY client certificates committed with the WeChat client's tests
+/// (`api/wechat/tests/data/client_cert/`, made by its `make.sh`).
+pub fn test_client_cert_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../api/wechat/tests/data/client_cert")
 }
 
 impl Default for TestConfig {
@@ -73,6 +93,7 @@ impl Default for TestConfig {
             sim_time_scale: 0.001,
             max_open_orders_per_user: 10_000,
             reconcile_daily_at: None,
+            client_cert: ClientCert::None,
         }
     }
 }
@@ -127,6 +148,11 @@ pub fn serve_args(
     sim: Option<(&SimHandle, &SimConfig)>,
     config: &TestConfig,
 ) -> ServeArgs {
+    let (client_cert, client_key, client_p12) = match &config.client_cert {
+        ClientCert::None => (None, None, None),
+        ClientCert::Pem { cert, key } => (Some(cert.clone()), Some(key.clone()), None),
+        ClientCert::P12(p12) => (None, None, Some(p12.clone())),
+    };
     let wechat = match sim {
         Some((handle, c)) => WechatArgs {
             appid: Some(c.appid.clone()),
@@ -137,6 +163,9 @@ pub fn serve_args(
             pay_url: Some(handle.base_url().to_owned()),
             api_url: Some(handle.base_url().to_owned()),
             notify_url: Some(format!("http://{listen}/v1/wechat/pay/notify")),
+            client_cert,
+            client_key,
+            client_p12,
         },
         None => WechatArgs {
             sign_type: "MD5".into(),
@@ -183,8 +212,13 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(config: TestConfig) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let data_dir = dir.path().join("data");
+    // One clock for the server and its WeChat: moving time past an order's expiry
+    // expires it at both.
+    let clock = Arc::new(TestClock::default());
+    let sim_clock = Arc::clone(&clock);
     let sim_config = SimConfig {
         time_scale: config.sim_time_scale,
+        clock: Some(sim::SimClock::new(move || sim_clock.now())),
         ..SimConfig::demo()
     };
     let sim_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind sim");
@@ -194,7 +228,6 @@ pub async fn spawn_app_with(config: TestConfig) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
     let addr = listener.local_addr().expect("app address");
     let args = serve_args(data_dir.clone(), addr, Some((&sim, &sim_config)), &config);
-    let clock = Arc::new(TestClock::default());
     let app = paylog_api::app::Application::build_with_clock(args, listener, clock.clone())
         .await
         .expect("build app");
@@ -241,6 +274,17 @@ impl TestApp {
         if let Some(body) = body {
             req = req.json(&body);
         }
+        answer(req.send().await.expect("request sent")).await
+    }
+
+    /// An admin POST with an `Idempotency-Key`.
+    pub async fn admin_post_with_key(&self, path: &str, key: &str, body: Value) -> Answer {
+        let req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("authorization", bearer(ADMIN_TOKEN))
+            .header("idempotency-key", key)
+            .json(&body);
         answer(req.send().await.expect("request sent")).await
     }
 

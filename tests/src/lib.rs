@@ -17,4 +17,7 @@ pub mod app;
 pub mod model;
 pub mod wx;
 
-pub use app::{ADMIN_TOKEN, Answer, TestApp, TestConfig, spawn_app, spawn_app_with};
+pub use app::{
+    ADMIN_TOKEN, Answer, ClientCert, TestApp, TestConfig, spawn_app, spawn_app_with,
+    test_client_cert_dir,
+};

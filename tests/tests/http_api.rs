@@ -469,3 +469,43 @@ async fn views_ahead_of_a_replaced_log_are_rebuilt_at_start_up_not_served() {
     let _ = tx.send(());
     assert!(matches!(server.await, Ok(Ok(()))));
 }
+
+#[tokio::test]
+async fn admin_catalog_writes_with_an_idempotency_key_happen_once() {
+    let app = spawn_app().await;
+    let tea = json!({ "name": "Tea", "price_fen": 1200, "stock": 5 });
+    let first = app
+        .admin_post_with_key("/v1/admin/products", "new-tea", tea.clone())
+        .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let again = app
+        .admin_post_with_key("/v1/admin/products", "new-tea", tea)
+        .await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(again.str("product_id"), first.str("product_id"));
+    let listed = app.products("").await;
+    assert_eq!(listed.json["items"].as_array().map(Vec::len), Some(1));
+    let other = app
+        .admin_post_with_key(
+            "/v1/admin/products",
+            "new-tea",
+            json!({ "name": "Coffee", "price_fen": 900, "stock": 1 }),
+        )
+        .await;
+    assert_eq!(other.status, 409, "{}", other.text);
+    assert_eq!(other.error_code(), "idempotency_key_reused");
+
+    let id = first.str("product_id");
+    let path = format!("/v1/admin/products/{id}/stock");
+    for _ in 0..2 {
+        let adjusted = app
+            .admin_post_with_key(&path, "restock-1", json!({ "delta": 3 }))
+            .await;
+        assert_eq!(adjusted.status, 200, "{}", adjusted.text);
+        assert_eq!(adjusted.json["stock"], 8, "adjusted once");
+    }
+    let next = app
+        .admin_post_with_key(&path, "restock-2", json!({ "delta": 3 }))
+        .await;
+    assert_eq!(next.json["stock"], 11);
+}

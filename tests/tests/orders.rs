@@ -278,3 +278,39 @@ async fn concurrent_placements_by_one_user_never_pass_the_open_orders_limit() {
     assert_eq!(app.stock(&tea).await, 100 - LIMIT as u64);
     app.stop().await;
 }
+
+/// `/pay` and `/cancel` of the same order at once, 30 times: whichever wins, the order
+/// ends cancelled here and closed (or never opened) at WeChat, so the shopper can
+/// never pay it there — checked by trying to, at the simulator.
+#[tokio::test]
+async fn cancel_racing_pay_never_leaves_a_cancelled_order_payable_at_wechat() {
+    const ROUNDS: usize = 30;
+    let app = spawn_app().await;
+    let token = app.shopper("racer").await;
+    let product = app.create_product("Tea", 100, ROUNDS as u64).await;
+    let mut paid_first = 0;
+    for round in 0..ROUNDS {
+        let placed = app.place_order(&token, &[(&product, 1)], None).await;
+        assert_eq!(placed.status, 201, "{}", placed.text);
+        let (id, out_trade_no) = (placed.str("order_id"), placed.str("out_trade_no"));
+        let (pay, cancel) = tokio::join!(app.pay(&token, &id), app.cancel_order(&token, &id));
+        assert_eq!(cancel.status, 200, "round {round}: {}", cancel.text);
+        if pay.status == 200 {
+            paid_first += 1;
+        }
+        let order = app.order(&token, &id).await;
+        assert_eq!(order.json["status"], "Cancelled", "round {round}");
+        let at_wechat = app.sim_pay(&out_trade_no, json!({ "notify": false })).await;
+        assert_ne!(
+            at_wechat.status, 200,
+            "round {round}: cancelled here but payable at WeChat (pay answered {}: {})",
+            pay.status, pay.text
+        );
+    }
+    // Every unit of stock came back: no order was left half-cancelled.
+    assert_eq!(
+        app.stock(&product).await,
+        ROUNDS as u64,
+        "{paid_first} paid first"
+    );
+}

@@ -8,7 +8,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use paylog_tests::wx::refund_notify_xml;
-use paylog_tests::{ADMIN_TOKEN, Answer, TestApp, spawn_app};
+use paylog_tests::{
+    ADMIN_TOKEN, Answer, ClientCert, TestApp, TestConfig, spawn_app, spawn_app_with,
+    test_client_cert_dir,
+};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -462,4 +465,159 @@ async fn a_wrong_amount_payment_closes_its_order_and_is_refunded_by_an_admin() {
     )
     .await;
     assert_eq!(unknown.status, 404, "{}", unknown.text);
+}
+
+#[tokio::test]
+async fn a_refund_goes_out_with_the_client_certificate_configured_and_reaches_its_notify_url() {
+    let dir = test_client_cert_dir();
+    for cert in [
+        ClientCert::P12(dir.join("apiclient_cert.p12")),
+        ClientCert::Pem {
+            cert: dir.join("apiclient_cert.pem"),
+            key: dir.join("apiclient_key.pem"),
+        },
+    ] {
+        let app = spawn_app_with(TestConfig {
+            client_cert: cert.clone(),
+            ..TestConfig::default()
+        })
+        .await;
+        let token = app.shopper("cert").await;
+        let product = app.create_product("Tea", 900, 10).await;
+        let placed = app.place_order(&token, &[(&product, 1)], None).await;
+        let (id, out_trade_no) = (placed.str("order_id"), placed.str("out_trade_no"));
+        app.pay(&token, &id).await;
+        app.sim_pay(&out_trade_no, json!({})).await;
+        app.wait_for_status(&token, &id, "Paid").await;
+
+        let accepted = app.refund(&id, 900, "with the certificate").await;
+        assert_eq!(accepted.status, 202, "{cert:?}: {}", accepted.text);
+        // The refund notify came back to the derived refund notify URL.
+        let order = app.wait_for_status(&token, &id, "Refunded").await;
+        assert_eq!(order.json["refunds"][0]["status"], "Confirmed", "{cert:?}");
+        let state = app.sim_state();
+        let refund = &state["orders"][&out_trade_no]["refunds"][0];
+        assert_eq!(refund["refund_fee"], 900);
+        assert_eq!(
+            refund["notify_url"],
+            format!("http://{}/v1/wechat/refund/notify", app.addr),
+            "{cert:?}"
+        );
+        app.stop().await;
+    }
+}
+
+/// The simulated shopper pays `out_trade_no` once more, as a new transaction.
+async fn sim_pay_again(app: &TestApp, out_trade_no: &str) -> Answer {
+    let answer = app
+        .http
+        .post(format!("{}/sim/pay-again", app.sim.base_url()))
+        .json(&json!({ "out_trade_no": out_trade_no }))
+        .send()
+        .await
+        .expect("sim");
+    let status = answer.status().as_u16();
+    let json: Value = answer.json().await.expect("json");
+    assert_eq!(status, 200, "{json}");
+    Answer {
+        status,
+        text: json.to_string(),
+        json,
+        headers: Default::default(),
+    }
+}
+
+/// An admin refunds the anomalous payment `tx` of order `id` and the refund reaches
+/// the simulator for that transaction's amount, then is confirmed by its notify.
+async fn refund_anomaly_at_wechat(
+    app: &TestApp,
+    id: &str,
+    out_trade_no: &str,
+    tx: &str,
+    amount: u64,
+) {
+    let refunded = admin(
+        app,
+        &format!("/v1/admin/orders/{id}/anomalies/{tx}/refund"),
+        json!({ "reason": "money that paid no order" }),
+    )
+    .await;
+    assert_eq!(refunded.status, 202, "{}", refunded.text);
+    let no = refunded.str("out_refund_no");
+    let listed = anomalies_until(app, |l| {
+        l["items"].as_array().is_some_and(|items| {
+            items
+                .iter()
+                .any(|i| i["transaction_id"] == tx && i["refund"]["status"] == "Confirmed")
+        })
+    })
+    .await;
+    let item = listed["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|i| i["transaction_id"] == tx))
+        .expect("listed");
+    assert_eq!(item["refund"]["out_refund_no"], no.as_str());
+    let sim = app.sim_state();
+    let refunds = sim["orders"][out_trade_no]["refunds"]
+        .as_array()
+        .expect("refunds");
+    let at_wechat = refunds
+        .iter()
+        .find(|r| r["out_refund_no"] == no.as_str())
+        .expect("the refund reached WeChat");
+    assert_eq!(
+        at_wechat["transaction_id"], tx,
+        "that transaction is refunded"
+    );
+    assert_eq!(at_wechat["refund_fee"], amount);
+}
+
+#[tokio::test]
+async fn a_late_payment_of_a_cancelled_order_is_refunded_by_an_admin() {
+    let app = spawn_app().await;
+    let token = app.shopper("late").await;
+    let product = app.create_product("Tea", 700, 3).await;
+    let placed = app.place_order(&token, &[(&product, 1)], None).await;
+    let (id, out_trade_no) = (placed.str("order_id"), placed.str("out_trade_no"));
+    assert_eq!(app.pay(&token, &id).await.status, 200);
+    assert_eq!(app.cancel_order(&token, &id).await.status, 200);
+    // The shopper's payment went through anyway (in flight while it was closed).
+    let tx = sim_pay_again(&app, &out_trade_no)
+        .await
+        .str("transaction_id");
+    let listed = anomalies_until(&app, |l| l["items"][0]["transaction_id"] == tx.as_str()).await;
+    assert_eq!(listed["items"][0]["kind"], "LatePayment");
+    assert_eq!(listed["items"][0]["amount_fen"], 700);
+    refund_anomaly_at_wechat(&app, &id, &out_trade_no, &tx, 700).await;
+    let order = app.order(&token, &id).await;
+    assert_eq!(order.json["status"], "Cancelled");
+}
+
+#[tokio::test]
+async fn a_duplicate_payment_is_refunded_by_an_admin_and_the_first_stays_paid() {
+    let app = spawn_app().await;
+    let token = app.shopper("twice").await;
+    let product = app.create_product("Tea", 900, 3).await;
+    let placed = app.place_order(&token, &[(&product, 1)], None).await;
+    let (id, out_trade_no) = (placed.str("order_id"), placed.str("out_trade_no"));
+    app.pay(&token, &id).await;
+    let first = app
+        .sim_pay(&out_trade_no, json!({}))
+        .await
+        .str("transaction_id");
+    app.wait_for_status(&token, &id, "Paid").await;
+    let second = sim_pay_again(&app, &out_trade_no)
+        .await
+        .str("transaction_id");
+    assert_ne!(first, second);
+    let listed =
+        anomalies_until(&app, |l| l["items"][0]["transaction_id"] == second.as_str()).await;
+    assert_eq!(listed["items"][0]["kind"], "DuplicatePayment");
+    assert_eq!(listed["items"][0]["amount_fen"], 900);
+    refund_anomaly_at_wechat(&app, &id, &out_trade_no, &second, 900).await;
+    // The order's own payment is untouched: still paid, still refundable in full.
+    let order = app.order(&token, &id).await;
+    assert_eq!(order.json["status"], "Paid");
+    assert_eq!(app.refund(&id, 900, "").await.status, 202);
+    app.wait_for_status(&token, &id, "Refunded").await;
 }

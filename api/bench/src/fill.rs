@@ -15,7 +15,7 @@ use std::task::Poll;
 
 use chrono::{DateTime, Duration, Utc};
 use futures::StreamExt as _;
-use paylog_core::checkout::{CartItem, Checkout, cancel_order, place_order};
+use paylog_core::checkout::{CartItem, Checkout, ClosedAtWechat, cancel_order, place_order};
 use paylog_core::identity::OpenId;
 use paylog_core::order::{Order, OrderCommand, OrderState};
 use paylog_core::payment_refs::{PrepayId, TransactionId};
@@ -123,7 +123,7 @@ impl Generator {
         let stream = paylog_core::streams::order_stream(order_id);
         if n.is_multiple_of(10) {
             let at = self.tick();
-            let cancelled = cancel_order(&order, &self.product_refs(), at)?;
+            let cancelled = cancel_order(&order, &self.product_refs(), at, ClosedAtWechat::Yes)?;
             self.absorb(&cancelled, order);
             requests.push(request(&cancelled)?);
             return Ok(requests);

@@ -13,7 +13,7 @@
 use std::fmt;
 
 use paylog_core::payment_refs::{OutRefundNo, PrepayId, TransactionId};
-use paylog_core::{OrderId, UserId};
+use paylog_core::{OrderId, ProductId, UserId};
 use uuid::Uuid;
 
 /// The namespace of every derived id (uuid v5).
@@ -22,6 +22,15 @@ const NAMESPACE: Uuid = Uuid::from_u128(0x6f1b_3c55_9d0e_4b7a_a1f2_5e8c_0d3b_7a4
 /// A fact that names a command (or an id) deterministically.
 #[derive(Debug, Clone, Copy)]
 pub enum CommandKey<'a> {
+    /// The product an admin's `Idempotency-Key` names: a retried create names it again.
+    ProductFor { idempotency_key: &'a str },
+    /// The CreateProduct command of that product.
+    CreateProduct { idempotency_key: &'a str },
+    /// An admin's stock adjustment of a product under an `Idempotency-Key`.
+    AdjustStock {
+        product: ProductId,
+        idempotency_key: &'a str,
+    },
     /// The order a user's `Idempotency-Key` names: a retried POST names the same order.
     OrderFor {
         user: UserId,
@@ -85,6 +94,14 @@ impl CommandKey<'_> {
 impl fmt::Display for CommandKey<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Self::ProductFor { idempotency_key } => write!(f, "product:{idempotency_key}"),
+            Self::CreateProduct { idempotency_key } => {
+                write!(f, "create-product:{idempotency_key}")
+            }
+            Self::AdjustStock {
+                product,
+                idempotency_key,
+            } => write!(f, "adjust-stock:{product}:{idempotency_key}"),
             Self::OrderFor {
                 user,
                 idempotency_key,
@@ -168,6 +185,28 @@ mod tests {
             }
             .to_string(),
             format!("place-order:{nil}:k")
+        );
+        assert_eq!(
+            CommandKey::AdjustStock {
+                product: ProductId::from_uuid(nil),
+                idempotency_key: "k"
+            }
+            .to_string(),
+            format!("adjust-stock:{nil}:k")
+        );
+        assert_eq!(
+            CommandKey::CreateProduct {
+                idempotency_key: "k"
+            }
+            .to_string(),
+            "create-product:k"
+        );
+        assert_eq!(
+            CommandKey::ProductFor {
+                idempotency_key: "k"
+            }
+            .to_string(),
+            "product:k"
         );
         assert_eq!(
             CommandKey::OrderFor {

@@ -59,6 +59,17 @@ impl Engine {
         meta: CommandMeta,
         command: &C,
     ) -> Result<Committed, Error> {
+        // A re-sent command (a retried request, a re-delivered notify) whose id already
+        // committed gets its original result before anything is decided again: deciding
+        // on today's state could refuse it (`AlreadyExists`) or decide differently.
+        if let Some(outcome) = self.store.committed(meta.command_id).await? {
+            return Ok(Committed {
+                position: outcome.last_position,
+                appended: 0,
+                duplicate: true,
+                command: command.name(),
+            });
+        }
         let mut last_conflict = StreamId::from(String::new());
         for _ in 0..MAX_ATTEMPTS {
             let planned = command.plan(self, &meta).await?;

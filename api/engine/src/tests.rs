@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use chrono::{Duration, Utc};
-use paylog_core::checkout::{CartItem, Checkout};
+use paylog_core::checkout::{CartItem, Checkout, ClosedAtWechat};
 use paylog_core::identity::{PasswordHash, Username};
 use paylog_core::order::{OrderCommand, OrderStatus};
 use paylog_core::payment_refs::TransactionId;
@@ -176,7 +176,7 @@ async fn refused_order_appends_nothing_and_cancel_releases_stock() {
     );
 
     f.engine
-        .cancel_order(CommandMeta::now(), order.order_id)
+        .cancel_order(CommandMeta::now(), order.order_id, ClosedAtWechat::Yes)
         .await
         .expect("cancel");
     let cancelled = f
@@ -198,7 +198,7 @@ async fn refused_order_appends_nothing_and_cancel_releases_stock() {
 
     let again = f
         .engine
-        .cancel_order(CommandMeta::now(), order.order_id)
+        .cancel_order(CommandMeta::now(), order.order_id, ClosedAtWechat::Yes)
         .await;
     assert!(
         matches!(
@@ -236,6 +236,47 @@ async fn a_repeated_command_id_appends_once_and_returns_the_first_result() {
             .stock,
         15
     );
+}
+
+#[tokio::test]
+async fn a_resent_command_gets_its_original_result_before_anything_is_decided_again() {
+    let f = fixture();
+    let product_id = product(&f.engine, 5, 100).await;
+    let meta = CommandMeta::now();
+    let order = checkout(product_id, 2);
+    let first = f
+        .engine
+        .place_order(meta, order.clone())
+        .await
+        .expect("placed");
+    // Deciding again would say AlreadyExists (and a later cancel would make a re-sent
+    // cancel InvalidTransition): the committed command id answers first.
+    let again = f
+        .engine
+        .place_order(meta, order.clone())
+        .await
+        .expect("the re-sent PlaceOrder gets its first result");
+    assert!(again.duplicate && again.appended == 0);
+    assert_eq!(again.position, first.position);
+    let cancel = CommandMeta::now();
+    f.engine
+        .cancel_order(cancel, order.order_id, ClosedAtWechat::Yes)
+        .await
+        .expect("cancelled");
+    let recancel = f
+        .engine
+        .cancel_order(cancel, order.order_id, ClosedAtWechat::Yes)
+        .await
+        .expect("the re-sent cancel gets its first result");
+    assert!(recancel.duplicate);
+    // A new command id is decided as usual.
+    let other = f.engine.place_order(CommandMeta::now(), order).await;
+    assert!(matches!(
+        other,
+        Err(crate::EngineError::Domain(
+            DomainError::AlreadyExists { .. }
+        ))
+    ));
 }
 
 #[tokio::test]

@@ -3,6 +3,10 @@
 //! - `POST /sim/pay` `{"out_trade_no"|"prepay_id", "notify"?: bool, "duplicates"?,
 //!   "drop_first"?, "wrong_amount"?, "bad_sign"?}`: the user paid. With
 //!   `"notify": false` no notify is ever sent (orderquery still says SUCCESS).
+//! - `POST /sim/pay-again` `{"out_trade_no", "notify"?, …plan}`: the order is paid once
+//!   more, as a new transaction of the order's amount, whatever its state: a second
+//!   payment of a paid order (duplicate), or a payment of a closed one (late). Its
+//!   notify names the new transaction; a refund naming it returns that payment.
 //! - `POST /sim/refund-faults` (a `DeliveryPlan`): faults for the next refund notify.
 //! - `POST /sim/refund-outcome` (a `RefundOutcome`): `{"status"?: "CHANGE"|"REFUNDCLOSE",
 //!   "processing"?: bool, "lose_answer"?: bool}` for the next refund.
@@ -18,11 +22,10 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::state::{DeliveryPlan, NotifyKind, RefundOutcome, TradeState};
+use super::state::{DeliveryPlan, NotifyKind, RefundOutcome, SimPayment, TradeState};
 use super::wire::random_digits;
 use super::{Sim, deliver};
 
@@ -59,15 +62,12 @@ pub(crate) async fn pay(State(sim): State<Arc<Sim>>, Json(cmd): Json<PayCommand>
     let Some(order) = no.as_ref().and_then(|no| st.orders.get_mut(no)) else {
         return problem(StatusCode::NOT_FOUND, "no such order");
     };
-    if order.state != TradeState::NotPay {
+    let now = sim.now();
+    if order.state_at(now) != TradeState::NotPay {
         return problem(
             StatusCode::CONFLICT,
-            &format!("order is {}", order.state.as_wire()),
+            &format!("order is {}", order.state_at(now).as_wire()),
         );
-    }
-    let now = Utc::now();
-    if order.time_expire.is_some_and(|t| t <= now) {
-        return problem(StatusCode::CONFLICT, "order has expired");
     }
     order.state = TradeState::Success;
     order.transaction_id = Some(format!("4200{}", random_digits(24)));
@@ -95,6 +95,65 @@ pub(crate) async fn pay(State(sim): State<Arc<Sim>>, Json(cmd): Json<PayCommand>
     });
     Json(json!({ "out_trade_no": out_trade_no, "transaction_id": transaction_id, "delivery_id": id }))
         .into_response()
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PayAgainCommand {
+    out_trade_no: String,
+    #[serde(default = "yes")]
+    notify: bool,
+    #[serde(flatten)]
+    plan: DeliveryPlan,
+}
+
+pub(crate) async fn pay_again(
+    State(sim): State<Arc<Sim>>,
+    Json(cmd): Json<PayAgainCommand>,
+) -> Response {
+    let now = sim.now();
+    let mut st = sim.state();
+    let Some(order) = st.orders.get_mut(&cmd.out_trade_no) else {
+        return problem(StatusCode::NOT_FOUND, "no such order");
+    };
+    // The amount unifiedorder asked for (a wrong-amount first payment changed the
+    // order's own total_fee), one fen more with `wrong_amount`.
+    let asked = order
+        .params
+        .get("total_fee")
+        .and_then(|f| f.parse::<u64>().ok())
+        .unwrap_or(order.total_fee);
+    let payment = SimPayment {
+        transaction_id: format!("4200{}", random_digits(24)),
+        total_fee: asked + u64::from(cmd.plan.wrong_amount),
+        time_end: now,
+    };
+    order.other_payments.push(payment.clone());
+    let plan = DeliveryPlan {
+        wrong_amount: false,
+        ..cmd.plan.clone()
+    };
+    let notify = cmd.notify.then(|| {
+        (
+            order.notify_url.clone(),
+            sim.payment_notify_body(order, &payment, &plan),
+        )
+    });
+    let delivery = notify.map(|(url, body)| {
+        let id = deliver::register(&mut st, NotifyKind::Pay, &cmd.out_trade_no, &url, &plan);
+        (id, url, body)
+    });
+    drop(st);
+    let id = delivery.map(|(id, url, body)| {
+        deliver::spawn(sim.clone(), id, url, body, plan);
+        id
+    });
+    Json(json!({
+        "out_trade_no": cmd.out_trade_no,
+        "transaction_id": payment.transaction_id,
+        "total_fee": payment.total_fee,
+        "delivery_id": id,
+    }))
+    .into_response()
 }
 
 #[derive(Debug, Deserialize)]
@@ -138,5 +197,7 @@ pub(crate) async fn refund_outcome(
 }
 
 pub(crate) async fn state(State(sim): State<Arc<Sim>>) -> Response {
-    Json(&*sim.state()).into_response()
+    let mut state = sim.state();
+    state.expire(sim.now());
+    Json(&*state).into_response()
 }

@@ -7,7 +7,9 @@ use paylog_core::wxpay::{ApiKey, Fields, parse_xml, sign_fields, time, to_xml};
 
 use super::Sim;
 use super::notify::{PayNotice, refund_notify_xml};
-use super::state::{Attempt, Delivery, DeliveryPlan, NotifyKind, SimOrder, SimRefund, SimState};
+use super::state::{
+    Attempt, Delivery, DeliveryPlan, NotifyKind, SimOrder, SimPayment, SimRefund, SimState,
+};
 use super::wire::{fields, nonce};
 
 /// Seconds between attempts (15s, 15s, 30s, 3m, 10m, 20m, 30m ×3, 60m, 3h ×3, 6h ×2).
@@ -28,15 +30,30 @@ impl Sim {
         } else {
             o.total_fee
         };
+        let payment = SimPayment {
+            transaction_id: o.transaction_id.clone().unwrap_or_default(),
+            total_fee: fee,
+            time_end: o.time_end.unwrap_or_else(Utc::now),
+        };
+        self.payment_notify_body(o, &payment, plan)
+    }
+
+    /// The payment notify of one transaction of `o` (its first or a further one).
+    pub(crate) fn payment_notify_body(
+        &self,
+        o: &SimOrder,
+        payment: &SimPayment,
+        plan: &DeliveryPlan,
+    ) -> String {
         let notice = PayNotice {
             appid: self.config.appid.clone(),
             mch_id: self.config.mch_id.clone(),
             nonce_str: nonce(),
             openid: o.openid.clone(),
             out_trade_no: o.out_trade_no.clone(),
-            transaction_id: o.transaction_id.clone().unwrap_or_default(),
-            total_fee: fee,
-            time_end: o.time_end.map(time::format_compact).unwrap_or_default(),
+            transaction_id: payment.transaction_id.clone(),
+            total_fee: payment.total_fee,
+            time_end: time::format_compact(payment.time_end),
             attach: o.params.get("attach").cloned().unwrap_or_default(),
         };
         let mut f = notice.fields();
@@ -60,16 +77,14 @@ impl Sim {
         } else {
             r.refund_fee
         };
+        let (transaction_id, total_fee) = o.refunded_payment(r);
         let inner = fields([
-            (
-                "transaction_id",
-                o.transaction_id.clone().unwrap_or_default(),
-            ),
+            ("transaction_id", transaction_id),
             ("out_trade_no", o.out_trade_no.clone()),
             ("refund_id", r.refund_id.clone()),
             ("out_refund_no", r.out_refund_no.clone()),
-            ("total_fee", o.total_fee.to_string()),
-            ("settlement_total_fee", o.total_fee.to_string()),
+            ("total_fee", total_fee.to_string()),
+            ("settlement_total_fee", total_fee.to_string()),
             ("refund_fee", fee.to_string()),
             ("settlement_refund_fee", fee.to_string()),
             ("refund_status", r.status.clone()),

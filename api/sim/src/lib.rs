@@ -26,6 +26,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
 use paylog_core::wxpay::{ApiKey, MAX_BODY_BYTES};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
@@ -33,7 +34,8 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use state::{
-    Attempt, Delivery, DeliveryPlan, NotifyKind, SimOrder, SimRefund, SimState, TradeState,
+    Attempt, Delivery, DeliveryPlan, NotifyKind, SimOrder, SimPayment, SimRefund, SimState,
+    TradeState,
 };
 
 /// Who the simulated merchant is and how fast simulated time runs.
@@ -48,6 +50,30 @@ pub struct SimConfig {
     /// Sign answers and notifies with this key instead of `api_key`: a
     /// misbehaving (or impostor) WeChat, to prove that clients refuse it.
     pub response_key: Option<SecretString>,
+    /// "Now" at this WeChat (order expiry, payment and refund times); the machine's
+    /// clock when `None`. Tests hand it the server's clock, so moving time past an
+    /// order's `time_expire` expires it here too.
+    pub clock: Option<SimClock>,
+}
+
+/// The simulator's source of "now" (see [`SimConfig::clock`]).
+#[derive(Clone)]
+pub struct SimClock(Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>);
+
+impl SimClock {
+    pub fn new(now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
+        Self(Arc::new(now))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for SimClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SimClock")
+    }
 }
 
 impl SimConfig {
@@ -59,6 +85,7 @@ impl SimConfig {
             app_secret,
             time_scale: 1.0,
             response_key: None,
+            clock: None,
         }
     }
 
@@ -91,6 +118,14 @@ impl Sim {
     /// data is still consistent enough to serve, so poisoning is ignored.
     fn state(&self) -> MutexGuard<'_, SimState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// "Now" at this WeChat.
+    fn now(&self) -> DateTime<Utc> {
+        self.config
+            .clock
+            .as_ref()
+            .map_or_else(Utc::now, SimClock::now)
     }
 
     fn scaled(&self, secs: u64) -> Duration {
@@ -126,7 +161,9 @@ impl SimHandle {
 
     /// A JSON snapshot of orders and deliveries (the same as `GET /sim/state`).
     pub fn state_json(&self) -> serde_json::Value {
-        serde_json::to_value(&*self.sim.state()).unwrap_or_default()
+        let mut state = self.sim.state();
+        state.expire(self.sim.now());
+        serde_json::to_value(&*state).unwrap_or_default()
     }
 
     /// Stops serving and stops pending notify deliveries.
@@ -195,6 +232,7 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/pay/downloadbill", post(bill::download_bill))
         .route("/sns/jscode2session", get(login::jscode2session))
         .route("/sim/pay", post(control::pay))
+        .route("/sim/pay-again", post(control::pay_again))
         .route("/sim/refuse-code", post(control::refuse_code))
         .route("/sim/refund-faults", post(control::refund_faults))
         .route("/sim/refund-outcome", post(control::refund_outcome))

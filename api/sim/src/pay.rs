@@ -81,9 +81,10 @@ pub(crate) async fn unified_order(State(sim): State<Arc<Sim>>, body: String) -> 
     };
     let params = order_params(&req);
     let out_trade_no = params["out_trade_no"].clone();
+    let now = sim.now();
     let mut st = sim.state();
     if let Some(existing) = st.orders.get(&out_trade_no) {
-        return match existing.state {
+        return match existing.state_at(now) {
             TradeState::Success | TradeState::Refund => {
                 sim.biz_fail(&req, ErrCode::OrderPaid, "该订单已支付")
             }
@@ -99,7 +100,6 @@ pub(crate) async fn unified_order(State(sim): State<Arc<Sim>>, body: String) -> 
             TradeState::NotPay => sim.biz_fail(&req, ErrCode::OutTradeNoUsed, "商户订单号重复"),
         };
     }
-    let now = Utc::now();
     let prepay_id = format!("wx{}{}", time::format_compact(now), random_digits(20));
     let order = SimOrder {
         out_trade_no: out_trade_no.clone(),
@@ -113,6 +113,7 @@ pub(crate) async fn unified_order(State(sim): State<Arc<Sim>>, body: String) -> 
         transaction_id: None,
         time_end: None,
         refunds: Vec::new(),
+        other_payments: Vec::new(),
         sign_type: req.sign_type,
         params,
     };
@@ -143,7 +144,7 @@ pub(crate) fn find_order<'a>(st: &'a super::SimState, req: &Request) -> Option<&
             let tx = req.get("transaction_id").ok()?;
             st.orders
                 .values()
-                .find(|o| o.transaction_id.as_deref() == Some(tx))
+                .find(|o| o.transaction_id.as_deref() == Some(tx) || o.other_payment(tx).is_some())
         }
     }
 }
@@ -153,15 +154,17 @@ pub(crate) async fn order_query(State(sim): State<Arc<Sim>>, body: String) -> Re
     if let Some(refused) = require_order_ref(&sim, &req) {
         return refused;
     }
+    let now = sim.now();
     let st = sim.state();
     let Some(o) = find_order(&st, &req) else {
         return sim.biz_fail(&req, ErrCode::OrderNotExist, "此交易订单号不存在");
     };
-    let paid = matches!(o.state, TradeState::Success | TradeState::Refund);
+    let state = o.state_at(now);
+    let paid = matches!(state, TradeState::Success | TradeState::Refund);
     let mut out = fields([
         ("out_trade_no", o.out_trade_no.clone()),
-        ("trade_state", o.state.as_wire().into()),
-        ("trade_state_desc", trade_state_desc(o.state).into()),
+        ("trade_state", state.as_wire().into()),
+        ("trade_state_desc", trade_state_desc(state).into()),
         ("total_fee", o.total_fee.to_string()),
         ("trade_type", "JSAPI".into()),
         ("openid", o.openid.clone()),
@@ -199,10 +202,12 @@ pub(crate) async fn close_order(State(sim): State<Arc<Sim>>, body: String) -> Re
         Ok(no) => no.to_owned(),
         Err(e) => return sim.param_error(&req, &e),
     };
+    let now = sim.now();
     let mut st = sim.state();
     let Some(o) = st.orders.get_mut(&no) else {
         return sim.biz_fail(&req, ErrCode::OrderNotExist, "此交易订单号不存在");
     };
+    o.state = o.state_at(now);
     match o.state {
         TradeState::Success | TradeState::Refund => {
             sim.biz_fail(&req, ErrCode::OrderPaid, "订单已支付，不能发起关单")

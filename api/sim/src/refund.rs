@@ -5,7 +5,6 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
 use paylog_core::wxpay::{ErrCode, WxPayError, fields as f, time};
 
 use super::Sim;
@@ -57,10 +56,22 @@ pub(crate) async fn refund(State(sim): State<Arc<Sim>>, body: String) -> Respons
     let Some(order) = st.orders.get_mut(&no) else {
         return sim.biz_fail(&req, ErrCode::OrderNotExist, "订单不存在");
     };
-    if !matches!(order.state, TradeState::Success | TradeState::Refund) {
+    // A refund naming a further payment's transaction returns that payment (a
+    // duplicate or late one), whatever the order's own state; anything else returns
+    // the order's first payment.
+    let other = req
+        .get("transaction_id")
+        .ok()
+        .and_then(|tx| order.other_payment(tx))
+        .cloned();
+    let (target, target_total) = match &other {
+        Some(p) => (Some(p.transaction_id.clone()), p.total_fee),
+        None => (None, order.total_fee),
+    };
+    if other.is_none() && !matches!(order.state, TradeState::Success | TradeState::Refund) {
         return sim.biz_fail(&req, ErrCode::Error, "订单未支付");
     }
-    if ask.total_fee != order.total_fee {
+    if ask.total_fee != target_total {
         return sim.biz_fail(
             &req,
             ErrCode::ParamError,
@@ -68,17 +79,15 @@ pub(crate) async fn refund(State(sim): State<Arc<Sim>>, body: String) -> Respons
         );
     }
     let answer = |r: &SimRefund, o: &super::SimOrder| {
+        let (transaction_id, total_fee) = o.refunded_payment(r);
         fields([
-            (
-                "transaction_id",
-                o.transaction_id.clone().unwrap_or_default(),
-            ),
+            ("transaction_id", transaction_id),
             ("out_trade_no", o.out_trade_no.clone()),
             ("out_refund_no", r.out_refund_no.clone()),
             ("refund_id", r.refund_id.clone()),
             ("refund_fee", r.refund_fee.to_string()),
-            ("total_fee", o.total_fee.to_string()),
-            ("cash_fee", o.total_fee.to_string()),
+            ("total_fee", total_fee.to_string()),
+            ("cash_fee", total_fee.to_string()),
         ])
     };
     if let Some(prev) = order
@@ -96,15 +105,20 @@ pub(crate) async fn refund(State(sim): State<Arc<Sim>>, body: String) -> Respons
         }
         return sim.ok(&req, answer(prev, order));
     }
-    if order.refunded().saturating_add(ask.refund_fee) > order.total_fee {
+    if order
+        .refunded(target.as_deref())
+        .saturating_add(ask.refund_fee)
+        > target_total
+    {
         return sim.biz_fail(&req, ErrCode::NotEnough, "订单可退金额不足");
     }
     let final_status = outcome.status.unwrap_or_else(|| "SUCCESS".to_owned());
     let refund = SimRefund {
+        transaction_id: target.clone(),
         out_refund_no: ask.out_refund_no,
         refund_id: format!("5030{}", random_digits(25)),
         refund_fee: ask.refund_fee,
-        success_time: Utc::now(),
+        success_time: sim.now(),
         notify_url: f::optional(&req.fields, "notify_url"),
         status: if outcome.processing {
             "PROCESSING".to_owned()
@@ -113,7 +127,9 @@ pub(crate) async fn refund(State(sim): State<Arc<Sim>>, body: String) -> Respons
         },
         final_status,
     };
-    order.state = TradeState::Refund;
+    if target.is_none() {
+        order.state = TradeState::Refund;
+    }
     order.refunds.push(refund.clone());
     let out = answer(&refund, order);
     // A refund still processing is notified of by nobody: refundquery settles it.

@@ -27,8 +27,19 @@ impl TradeState {
     }
 }
 
+/// A further payment of an order, made after its first (`POST /sim/pay-again`): the
+/// same order paid twice, or paid after it was closed — a new transaction each time.
+#[derive(Debug, Clone, Serialize)]
+pub struct SimPayment {
+    pub transaction_id: String,
+    pub total_fee: u64,
+    pub time_end: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SimRefund {
+    /// The further payment this refund returns; `None`: the order's first payment.
+    pub transaction_id: Option<String>,
     pub out_refund_no: String,
     pub refund_id: String,
     pub refund_fee: u64,
@@ -74,6 +85,8 @@ pub struct SimOrder {
     pub transaction_id: Option<String>,
     pub time_end: Option<DateTime<Utc>>,
     pub refunds: Vec<SimRefund>,
+    /// Payments after the first, each its own transaction.
+    pub other_payments: Vec<SimPayment>,
     #[serde(skip)]
     pub sign_type: SignType,
     /// The unifiedorder fields minus nonce and sign: a repeat with the same
@@ -83,12 +96,44 @@ pub struct SimOrder {
 }
 
 impl SimOrder {
-    pub fn refunded(&self) -> u64 {
+    /// The order's trade state at `now`: an unpaid order whose `time_expire` passed
+    /// is `CLOSED`, as WeChat reports it (no payment is accepted any more).
+    pub fn state_at(&self, now: DateTime<Utc>) -> TradeState {
+        match self.state {
+            TradeState::NotPay if self.time_expire.is_some_and(|t| t <= now) => TradeState::Closed,
+            state => state,
+        }
+    }
+
+    /// What was refunded of the transaction `of` names (`None`: the first payment).
+    pub fn refunded(&self, of: Option<&str>) -> u64 {
         self.refunds
             .iter()
-            .filter(|r| r.holds_money())
+            .filter(|r| r.holds_money() && r.transaction_id.as_deref() == of)
             .map(|r| r.refund_fee)
             .sum()
+    }
+
+    /// A further payment by its transaction id.
+    pub fn other_payment(&self, transaction_id: &str) -> Option<&SimPayment> {
+        self.other_payments
+            .iter()
+            .find(|p| p.transaction_id == transaction_id)
+    }
+
+    /// The transaction a refund returns and its amount.
+    pub fn refunded_payment(&self, r: &SimRefund) -> (String, u64) {
+        match r
+            .transaction_id
+            .as_deref()
+            .and_then(|tx| self.other_payment(tx))
+        {
+            Some(p) => (p.transaction_id.clone(), p.total_fee),
+            None => (
+                self.transaction_id.clone().unwrap_or_default(),
+                self.total_fee,
+            ),
+        }
     }
 }
 
@@ -155,6 +200,14 @@ pub struct SimState {
 }
 
 impl SimState {
+    /// Records as `CLOSED` every unpaid order whose `time_expire` passed by `now`, so
+    /// snapshots show what orderquery answers.
+    pub fn expire(&mut self, now: DateTime<Utc>) {
+        for order in self.orders.values_mut() {
+            order.state = order.state_at(now);
+        }
+    }
+
     pub fn order_by_prepay_id(&self, prepay_id: &str) -> Option<&SimOrder> {
         self.orders.values().find(|o| o.prepay_id == prepay_id)
     }

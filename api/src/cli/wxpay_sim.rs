@@ -38,6 +38,7 @@ impl WxpaySimArgs {
             app_secret: self.secret.clone().unwrap_or(demo.app_secret),
             time_scale: self.time_scale,
             response_key: None,
+            clock: None,
         }
     }
 }

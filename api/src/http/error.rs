@@ -215,6 +215,7 @@ fn domain(e: DomainError) -> ApiError {
         D::InvalidTransition { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_transition"),
         D::OrderExpired { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "order_expired"),
         D::NotYetExpired { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "not_yet_expired"),
+        D::OpenAtWechat => (StatusCode::CONFLICT, "open_at_wechat"),
         D::RefundExceedsPaid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "refund_exceeds_paid"),
         D::UnknownRefund(_) => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_refund"),
         D::RefundAmountMismatch { .. } => {

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::dto::{PageQuery, Product, ProductPage};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Admin, ApiJson, ApiPath, ApiQuery, Meta};
+use super::extract::{Admin, ApiJson, ApiPath, ApiQuery, IdempotencyKey, Meta};
 use super::state::AppState;
 use crate::services::catalog::NewProduct as Wanted;
 
@@ -59,12 +59,15 @@ pub async fn show(
 
 /// Adds a product to the catalog (admin).
 #[utoipa::path(post, path = "/v1/admin/products", tag = "admin", request_body = NewProduct,
+    params(("Idempotency-Key" = Option<String>, Header, description = "same key → same product")),
     security(("admin" = [])),
-    responses((status = 201, body = Product), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+    responses((status = 201, body = Product), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 409, body = ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     _admin: Admin,
     Meta(meta): Meta,
+    IdempotencyKey(key): IdempotencyKey,
     ApiJson(body): ApiJson<NewProduct>,
 ) -> Result<(StatusCode, Json<Product>), ApiError> {
     let wanted = Wanted {
@@ -72,24 +75,27 @@ pub async fn create(
         price: Fen::new(body.price_fen),
         stock: body.stock,
     };
-    let product = state.catalog.create(meta, wanted).await?;
+    let product = state.catalog.create(meta, wanted, key.as_deref()).await?;
     Ok((StatusCode::CREATED, Json(product.into())))
 }
 
 /// Adds or removes stock (admin); stock never goes below zero.
 #[utoipa::path(post, path = "/v1/admin/products/{id}/stock", tag = "admin", request_body = StockChange,
-    params(("id" = Uuid, Path, description = "product id")), security(("admin" = [])),
+    params(("id" = Uuid, Path, description = "product id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "same key → adjusted once")),
+    security(("admin" = [])),
     responses((status = 200, body = Product), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn adjust_stock(
     State(state): State<AppState>,
     _admin: Admin,
     Meta(meta): Meta,
+    IdempotencyKey(key): IdempotencyKey,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<StockChange>,
 ) -> Result<Json<Product>, ApiError> {
     state
         .catalog
-        .adjust_stock(meta, ProductId::from_uuid(id), body.delta)
+        .adjust_stock(meta, ProductId::from_uuid(id), body.delta, key.as_deref())
         .await?
         .map(|p| Json(p.into()))
         .ok_or_else(|| ApiError::not_found("product"))

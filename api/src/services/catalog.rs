@@ -2,7 +2,7 @@
 
 use paylog_core::product::{CreateProduct, ProductState};
 use paylog_core::{DomainError, Fen, ProductId};
-use paylog_engine::{CommandMeta, Engine};
+use paylog_engine::{CommandKey, CommandMeta, Engine};
 use paylog_projections::{Page, PageOf, ProductView, Views};
 use uuid::Uuid;
 
@@ -58,10 +58,34 @@ impl Catalog {
         Ok(self.engine.product(product_id).await?)
     }
 
-    /// Creates a product; its state once the views show it.
-    pub async fn create(&self, meta: CommandMeta, new: NewProduct) -> Result<ProductState, Error> {
+    /// Creates a product; its state once the views show it. With an idempotency key
+    /// the product id and the command id are derived from it: a retried request gets
+    /// the same product back (refused with 409 if the key names a different product).
+    pub async fn create(
+        &self,
+        meta: CommandMeta,
+        new: NewProduct,
+        idempotency_key: Option<&str>,
+    ) -> Result<ProductState, Error> {
         check_stock_change(new.stock)?;
-        let product_id = ProductId::from_uuid(Uuid::now_v7());
+        let (product_id, meta) = match idempotency_key {
+            Some(key) => (
+                ProductId::from_uuid(
+                    CommandKey::ProductFor {
+                        idempotency_key: key,
+                    }
+                    .id(),
+                ),
+                meta.with_command_id(
+                    CommandKey::CreateProduct {
+                        idempotency_key: key,
+                    }
+                    .id(),
+                ),
+            ),
+            None => (ProductId::from_uuid(Uuid::now_v7()), meta),
+        };
+        let (name, price) = (new.name.clone(), new.price);
         let command = CreateProduct {
             product_id,
             name: new.name,
@@ -71,20 +95,41 @@ impl Catalog {
         };
         let committed = self.engine.create_product(meta, command).await?;
         self.settle.settle(&committed).await;
-        self.engine
+        let product = self
+            .engine
             .product(product_id)
             .await?
-            .ok_or(Error::Misuse("a created product is missing"))
+            .ok_or(Error::Misuse("a created product is missing"))?;
+        if committed.duplicate && (product.name.as_str() != name || product.price != price) {
+            return Err(Error::Conflict {
+                code: "idempotency_key_reused",
+                message: "this Idempotency-Key was already used for a different product".into(),
+            });
+        }
+        Ok(product)
     }
 
     /// Adds `delta` units (removes, if negative); `None` if there is no such product.
+    /// With an idempotency key, a retried request adjusts once and gets the product
+    /// back as it is now.
     pub async fn adjust_stock(
         &self,
         meta: CommandMeta,
         product_id: ProductId,
         delta: i64,
+        idempotency_key: Option<&str>,
     ) -> Result<Option<ProductState>, Error> {
         check_stock_change(delta.unsigned_abs())?;
+        let meta = match idempotency_key {
+            Some(key) => meta.with_command_id(
+                CommandKey::AdjustStock {
+                    product: product_id,
+                    idempotency_key: key,
+                }
+                .id(),
+            ),
+            None => meta,
+        };
         let committed = match self.engine.adjust_stock(meta, product_id, delta).await {
             Ok(committed) => committed,
             Err(e) => match Error::from(e) {

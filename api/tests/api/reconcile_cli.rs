@@ -162,6 +162,7 @@ async fn reconcile_exits_zero_only_when_the_day_matches_and_names_every_differen
             pay_url: Some(sim.base_url().to_owned()),
             api_url: Some(sim.base_url().to_owned()),
             notify_url: Some(format!("http://{listen}/v1/wechat/pay/notify")),
+            ..WechatArgs::default()
         },
         admin_token: Some(SecretString::from(ADMIN)),
         token_secret: Some(SecretString::from("reconcile-test-token-secret-0123456789")),

@@ -29,6 +29,12 @@ fn serve(data_dir: &Path, args: &[&str], rust_log: &str) -> Command {
         "PAYLOG_WECHAT_SECRET",
         "PAYLOG_WECHAT_SIGN_TYPE",
         "PAYLOG_NOTIFY_URL",
+        "PAYLOG_REFUND_NOTIFY_URL",
+        "PAYLOG_WECHAT_PAY_URL",
+        "PAYLOG_WECHAT_API_URL",
+        "PAYLOG_WECHAT_CLIENT_CERT",
+        "PAYLOG_WECHAT_CLIENT_KEY",
+        "PAYLOG_WECHAT_CLIENT_P12",
     ] {
         cmd.env_remove(name);
     }
@@ -107,6 +113,126 @@ fn simulator_mode_refuses_a_public_address_without_the_flag() {
     assert!(
         stderr.contains("--allow-simulator-on-public-address"),
         "{stderr}"
+    );
+}
+
+/// Complete WeChat merchant settings (test values), then `extra`.
+fn wechat<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec![
+        "--listen",
+        "127.0.0.1:0",
+        "--token-secret",
+        GOOD_SECRET,
+        "--wechat-appid",
+        "wx1234567890abcdef",
+        "--wechat-mch-id",
+        "1900000109",
+        "--wechat-api-key",
+        "192006250b4c09247ec02edce69f6a2d",
+        "--wechat-secret",
+        "startup-test-app-secret",
+        "--notify-url",
+        "https://shop.example.com/v1/wechat/pay/notify",
+    ];
+    args.extend_from_slice(extra);
+    args
+}
+
+/// The TEST-ONLY client certificates of the WeChat client's tests.
+fn cert(name: &str) -> String {
+    format!(
+        "{}/wechat/tests/data/client_cert/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn wechat_pay_itself_without_a_client_certificate_is_refused() {
+    // The default pay URL is WeChat's real endpoint: refunds would all fail there.
+    let stderr = refused(&wechat(&[]));
+    for name in [
+        "PAYLOG_WECHAT_CLIENT_P12",
+        "PAYLOG_WECHAT_CLIENT_CERT",
+        "PAYLOG_WECHAT_CLIENT_KEY",
+    ] {
+        assert!(stderr.contains(name), "{stderr}");
+    }
+}
+
+#[test]
+fn bad_client_certificate_settings_are_refused_in_one_line() {
+    let (p12, pem, key, other) = (
+        cert("apiclient_cert.p12"),
+        cert("apiclient_cert.pem"),
+        cert("apiclient_key.pem"),
+        cert("other_key.pem"),
+    );
+    let leak: String = std::fs::read_to_string(&key)
+        .expect("key fixture")
+        .lines()
+        .nth(1)
+        .expect("a base64 line")
+        .to_owned();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["--wechat-client-p12", "/nonexistent/apiclient_cert.p12"],
+            "cannot read",
+        ),
+        (vec!["--wechat-client-p12", &pem], "PKCS#12"),
+        (
+            vec!["--wechat-client-cert", &pem],
+            "without PAYLOG_WECHAT_CLIENT_KEY",
+        ),
+        (
+            vec!["--wechat-client-key", &key],
+            "without PAYLOG_WECHAT_CLIENT_CERT",
+        ),
+        (
+            vec!["--wechat-client-cert", &key, "--wechat-client-key", &key],
+            "certificate",
+        ),
+        (
+            vec!["--wechat-client-cert", &pem, "--wechat-client-key", &other],
+            "unusable",
+        ),
+        (
+            vec!["--wechat-client-p12", &p12, "--wechat-client-cert", &pem],
+            "both",
+        ),
+    ];
+    for (extra, wanted) in cases {
+        let mut args = wechat(&[]);
+        args.extend(extra.iter().copied());
+        let stderr = refused(&args);
+        assert!(stderr.contains(wanted), "{extra:?}: {stderr}");
+        assert!(!stderr.contains(&leak), "no key material: {stderr}");
+    }
+}
+
+#[test]
+fn without_a_certificate_a_test_double_is_fine_and_its_absence_is_logged_once() {
+    let lines = lines_until(
+        &wechat(&["--wechat-pay-url", "http://127.0.0.1:9"]),
+        "paylog API listening",
+    );
+    let said: Vec<_> = lines
+        .iter()
+        .filter(|l| l.contains("no client certificate"))
+        .collect();
+    assert_eq!(said.len(), 1, "{lines:#?}");
+}
+
+#[test]
+fn the_legacy_p12_as_wechat_issues_it_lets_wechat_pay_itself_start() {
+    let p12 = cert("apiclient_cert.p12");
+    let lines = lines_until(
+        &wechat(&["--wechat-client-p12", &p12]),
+        "paylog API listening",
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("refund notify URL derived")
+            && l.contains("https://shop.example.com/v1/wechat/refund/notify")),
+        "{lines:#?}"
     );
 }
 

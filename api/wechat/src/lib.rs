@@ -30,7 +30,10 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 
 pub use bill::{BillCompression, MAX_BILL_DOWNLOAD_BYTES};
-pub use config::{ClientIdentity, DEFAULT_API_URL, DEFAULT_PAY_URL, WechatConfig};
+pub use config::{
+    ClientIdentity, DEFAULT_API_URL, DEFAULT_PAY_URL, IdentityError, WechatConfig,
+    is_wechat_pay_endpoint,
+};
 pub use error::WechatError;
 pub use login::WxSession;
 pub use pay::{RefundRequest, UnifiedOrderRequest};
@@ -41,6 +44,18 @@ pub struct WechatClient {
     config: WechatConfig,
     merchant: Merchant,
     http: reqwest::Client,
+    /// The same client presenting the merchant's certificate, for the calls that
+    /// need it (`secapi/…`); `None` without a certificate (the simulator).
+    cert_http: Option<reqwest::Client>,
+}
+
+/// Which HTTP client a call goes out on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tls {
+    /// Plain HTTPS: every call but the `secapi/` ones.
+    Plain,
+    /// With the merchant's client certificate when one is configured.
+    ClientCert,
 }
 
 /// A fresh 32-character alphanumeric nonce.
@@ -54,23 +69,36 @@ pub fn nonce() -> String {
 
 impl WechatClient {
     pub fn new(config: WechatConfig) -> Result<Self, WechatError> {
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout);
-        if let Some(identity) = &config.client_identity {
-            let id = identity
-                .to_reqwest()
-                .map_err(|e| WechatError::Setup(format!("client certificate: {e}")))?;
-            builder = builder.identity(id);
-        }
-        let http = builder
+        let builder = || {
+            reqwest::Client::builder()
+                .timeout(config.timeout)
+                .connect_timeout(config.timeout)
+        };
+        let http = builder()
             .build()
             .map_err(|e| WechatError::Setup(e.to_string()))?;
+        // Built now, so a certificate that does not load (or whose key is not the
+        // certificate's) stops start-up instead of the first refund.
+        let cert_http = match &config.client_identity {
+            Some(identity) => {
+                let id = identity
+                    .to_reqwest()
+                    .map_err(|e| WechatError::Setup(format!("client certificate: {e}")))?;
+                Some(
+                    builder()
+                        .identity(id)
+                        .build()
+                        .map_err(|e| WechatError::Setup(format!("client certificate: {e}")))?,
+                )
+            }
+            None => None,
+        };
         let merchant = config.merchant();
         Ok(Self {
             config,
             merchant,
             http,
+            cert_http,
         })
     }
 
@@ -134,17 +162,26 @@ impl WechatClient {
 
     /// Signs `fields`, POSTs them to `path` of the pay API with bounded retries on
     /// transport errors, and returns the verified response fields.
-    async fn call(&self, path: &str, fields: Fields) -> Result<Fields, WechatError> {
+    async fn call(&self, path: &str, fields: Fields, tls: Tls) -> Result<Fields, WechatError> {
         let body = self.merchant.signed_request(fields, &nonce())?;
         let url = format!("{}{path}", self.config.pay_url);
-        let text = self.post_with_retries(&url, body).await?;
+        let http = match (tls, &self.cert_http) {
+            (Tls::ClientCert, Some(cert_http)) => cert_http,
+            _ => &self.http,
+        };
+        let text = self.post_with_retries(http, &url, body).await?;
         Ok(verify_response(&text, &self.merchant)?)
     }
 
-    async fn post_with_retries(&self, url: &str, body: String) -> Result<String, WechatError> {
+    async fn post_with_retries(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        body: String,
+    ) -> Result<String, WechatError> {
         let mut attempt = 0u32;
         loop {
-            match self.post_once(url, body.clone()).await {
+            match Self::post_once(http, url, body.clone()).await {
                 Err(WechatError::Transport(e)) if attempt < self.config.max_retries => {
                     tracing::warn!(url, attempt, error = %e, "WeChat call failed; retrying");
                     tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
@@ -155,9 +192,12 @@ impl WechatClient {
         }
     }
 
-    async fn post_once(&self, url: &str, body: String) -> Result<String, WechatError> {
-        let resp = self
-            .http
+    async fn post_once(
+        http: &reqwest::Client,
+        url: &str,
+        body: String,
+    ) -> Result<String, WechatError> {
+        let resp = http
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
             .body(body)

@@ -5,7 +5,7 @@ use paylog_core::wxpay::{
     Fields, OrderQueryResponse, RefundQueryResponse, RefundResponse, UnifiedOrderResponse, time,
 };
 
-use super::{WechatClient, WechatError};
+use super::{Tls, WechatClient, WechatError};
 
 /// A JSAPI (mini-program) order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,7 +64,7 @@ impl WechatClient {
             ("time_expire", time::format_compact(req.time_expire)),
             ("attach", req.attach.clone().unwrap_or_default()),
         ]);
-        let r = self.call("/pay/unifiedorder", f).await?;
+        let r = self.call("/pay/unifiedorder", f, Tls::Plain).await?;
         Ok(UnifiedOrderResponse::from_fields(&r)?)
     }
 
@@ -74,6 +74,7 @@ impl WechatClient {
             .call(
                 "/pay/orderquery",
                 fields([("out_trade_no", out_trade_no.into())]),
+                Tls::Plain,
             )
             .await?;
         Ok(OrderQueryResponse::from_fields(&r)?)
@@ -85,6 +86,7 @@ impl WechatClient {
         self.call(
             "/pay/closeorder",
             fields([("out_trade_no", out_trade_no.into())]),
+            Tls::Plain,
         )
         .await?;
         Ok(())
@@ -109,7 +111,8 @@ impl WechatClient {
                 self.config.refund_notify_url.clone().unwrap_or_default(),
             ),
         ]);
-        let r = self.call("/secapi/pay/refund", f).await?;
+        // The one call that needs the merchant's client certificate.
+        let r = self.call("/secapi/pay/refund", f, Tls::ClientCert).await?;
         Ok(RefundResponse::from_fields(&r)?)
     }
 
@@ -122,6 +125,7 @@ impl WechatClient {
             .call(
                 "/pay/refundquery",
                 fields([("out_refund_no", out_refund_no.into())]),
+                Tls::Plain,
             )
             .await?;
         Ok(RefundQueryResponse::from_fields(&r)?)
@@ -136,6 +140,7 @@ impl WechatClient {
             .call(
                 "/pay/refundquery",
                 fields([("out_trade_no", out_trade_no.into())]),
+                Tls::Plain,
             )
             .await?;
         Ok(RefundQueryResponse::from_fields(&r)?)

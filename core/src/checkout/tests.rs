@@ -158,7 +158,7 @@ fn cancel_order_releases_every_line() {
     let (order, tea, cup) = given_placed();
     assert_eq!((tea.stock, cup.stock), (7, 1));
     let products = [(product_id(1), &tea), (product_id(2), &cup)];
-    let decision = cancel_order(&order, &products, t(5)).expect("cancels");
+    let decision = cancel_order(&order, &products, t(5), ClosedAtWechat::Yes).expect("cancels");
     assert!(matches!(
         decision.events_for(&order_stream(order_id(1))),
         [DomainEvent::Order(OrderEvent::OrderCancelled(_))]
@@ -201,7 +201,7 @@ fn close_order_releases_stock_only_after_expiry() {
 fn a_cancelled_order_cannot_release_its_stock_twice() {
     let (order, tea, cup) = given_placed();
     let products = [(product_id(1), &tea), (product_id(2), &cup)];
-    let cancelled = cancel_order(&order, &products, t(5)).expect("cancels");
+    let cancelled = cancel_order(&order, &products, t(5), ClosedAtWechat::Yes).expect("cancels");
     let events: Vec<OrderEvent> = cancelled
         .events_for(&order_stream(order_id(1)))
         .iter()
@@ -209,7 +209,7 @@ fn a_cancelled_order_cannot_release_its_stock_twice() {
         .collect();
     let order = events.iter().fold(order, Order::evolve);
     assert!(matches!(
-        cancel_order(&order, &products, t(6)),
+        cancel_order(&order, &products, t(6), ClosedAtWechat::Yes),
         Err(DomainError::InvalidTransition {
             command: "CancelOrder",
             ..
@@ -223,12 +223,12 @@ fn a_cancelled_order_cannot_release_its_stock_twice() {
         })
     ));
     assert_eq!(
-        cancel_order(&None, &products, t(5)),
+        cancel_order(&None, &products, t(5), ClosedAtWechat::Yes),
         Err(DomainError::NotFound { aggregate: "order" })
     );
     let (order, tea, _) = given_placed();
     assert_eq!(
-        cancel_order(&order, &[(product_id(1), &tea)], t(5)),
+        cancel_order(&order, &[(product_id(1), &tea)], t(5), ClosedAtWechat::Yes),
         Err(DomainError::ProductNotFound(product_id(2)))
     );
 }
@@ -265,4 +265,21 @@ fn a_wrong_amount_order_closes_at_once_and_releases_its_stock() {
         decision.events_for(&product_stream(product_id(2))),
         [DomainEvent::Product(ProductEvent::StockReleased(r))] if r.quantity == 1 && r.stock_after == 2
     ));
+}
+
+#[test]
+fn a_cancel_decided_without_closing_at_wechat_is_refused_once_the_order_has_a_prepay_id() {
+    // given: a placed order, which WeChat does not know yet
+    let (order, tea, cup) = given_placed();
+    let products = [(product_id(1), &tea), (product_id(2), &cup)];
+    assert!(cancel_order(&order, &products, t(5), ClosedAtWechat::No).is_ok());
+    // when: a /pay records a prepay id before the cancel decides
+    let requested = Order::decide(&order, request_payment()).expect("requested");
+    let order = requested.iter().fold(order, Order::evolve);
+    // then: a cancel that did not close it at WeChat is refused, one that did is not
+    assert_eq!(
+        cancel_order(&order, &products, t(5), ClosedAtWechat::No),
+        Err(DomainError::OpenAtWechat)
+    );
+    assert!(cancel_order(&order, &products, t(5), ClosedAtWechat::Yes).is_ok());
 }

@@ -249,7 +249,7 @@ impl Shop {
         let decision = if close {
             checkout::close_order(&state, &refs, at)
         } else {
-            checkout::cancel_order(&state, &refs, at)
+            checkout::cancel_order(&state, &refs, at, checkout::ClosedAtWechat::Yes)
         };
         self.append(decision.ok()?).await
     }

@@ -514,6 +514,10 @@ impl EventStore for NatsStore {
         read::stream_version(&self.shared, stream_id).await
     }
 
+    async fn committed(&self, command_id: uuid::Uuid) -> Result<Option<AppendOutcome>, StoreError> {
+        read::committed(&self.shared, command_id).await
+    }
+
     fn head(&self) -> u64 {
         self.shared.tip.borrow().position
     }

@@ -8,7 +8,7 @@ use super::api::StoredMsg;
 use super::codec::{self, HDR_POSITION, HDR_VERSION, Kind};
 use super::{Shared, Tip};
 use crate::error::StoreError;
-use crate::types::RecordedEvent;
+use crate::types::{AppendOutcome, RecordedEvent};
 use crate::validate::MAX_STREAM_ID_LEN;
 
 pub(super) fn check_stream_id(stream_id: &str) -> Result<(), StoreError> {
@@ -151,6 +151,24 @@ pub(super) async fn read_stream(
         }
     }
     Ok(events)
+}
+
+/// A committed command's outcome from its marker, as a duplicate.
+pub(super) async fn committed(
+    shared: &Shared,
+    command_id: uuid::Uuid,
+) -> Result<Option<AppendOutcome>, StoreError> {
+    match shared
+        .api
+        .get_last_for(&shared.subjects.marker(command_id))
+        .await?
+    {
+        Some(marker) => Ok(Some(AppendOutcome {
+            duplicate: true,
+            ..super::codec::decode_marker(&marker.data)?
+        })),
+        None => Ok(None),
+    }
 }
 
 /// The current version of a stream: the version header of its last message.

@@ -297,6 +297,11 @@ impl EventStore for RocksStore {
             .await
     }
 
+    async fn committed(&self, command_id: uuid::Uuid) -> Result<Option<AppendOutcome>, StoreError> {
+        self.blocking_read(move |db, _| read::committed(db, command_id))
+            .await
+    }
+
     fn head(&self) -> u64 {
         *self.shared.head.borrow()
     }

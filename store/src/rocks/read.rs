@@ -12,7 +12,7 @@ use super::codec::{
     stream_index_key, stream_index_prefix,
 };
 use crate::error::StoreError;
-use crate::types::RecordedEvent;
+use crate::types::{AppendOutcome, RecordedEvent};
 
 /// A column family handle; a missing one means the directory is not a paylog store.
 pub(super) fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily, StoreError> {
@@ -154,6 +154,22 @@ pub(super) fn check_tail(db: &DB, tail: &Tail) -> Result<(), StoreError> {
         )));
     }
     Ok(())
+}
+
+/// A committed command's outcome from the `commands` column family, as a duplicate.
+pub(super) fn committed(
+    db: &DB,
+    command_id: uuid::Uuid,
+) -> Result<Option<AppendOutcome>, StoreError> {
+    let commands = cf(db, codec::CF_COMMANDS)?;
+    let Some(bytes) = db.get_pinned_cf(commands, command_id.as_bytes())? else {
+        return Ok(None);
+    };
+    let outcome = codec::decode_outcome(&bytes)?;
+    Ok(Some(AppendOutcome {
+        duplicate: true,
+        ..outcome
+    }))
 }
 
 fn check_stream_id(stream_id: &str) -> Result<(), StoreError> {

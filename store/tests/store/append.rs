@@ -42,6 +42,33 @@ async fn the_first_append_gets_position_one_and_version_one() {
     );
 }
 
+#[tokio::test]
+async fn a_committed_command_is_found_by_its_id_with_its_first_outcome() {
+    let (_dir, store) = temp_store().await;
+    let req = single("order-1", ExpectedVersion::NoStream, 2);
+    assert_eq!(store.committed(req.command_id).await.expect("lookup"), None);
+    let outcome = store.append(req.clone()).await.expect("append");
+    let found = store
+        .committed(req.command_id)
+        .await
+        .expect("lookup")
+        .expect("committed");
+    assert!(found.duplicate);
+    assert_eq!(
+        (found.first_position, found.last_position, &found.streams),
+        (
+            outcome.first_position,
+            outcome.last_position,
+            &outcome.streams
+        )
+    );
+    let other = single("order-2", ExpectedVersion::NoStream, 1);
+    assert_eq!(
+        store.committed(other.command_id).await.expect("lookup"),
+        None
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_appenders_get_gapless_positions_and_contiguous_versions() {
     let (_dir, store) = temp_store().await;

@@ -36,6 +36,9 @@ pub enum Command {
     PlaceOrder(Checkout),
     Cancel {
         order_id: OrderId,
+        /// Whether the canceller closed the order at WeChat first; without, a cancel
+        /// of an order that has a prepay id is refused (`OpenAtWechat`).
+        closed_at_wechat: bool,
         at: DateTime<Utc>,
     },
     Close {
@@ -196,8 +199,12 @@ pub fn concretize(step: &Step, model: &Model, now: DateTime<Utc>) -> Option<Comm
                 now,
             ))
         }
-        Step::Cancel { order } => Command::Cancel {
+        Step::Cancel {
+            order,
+            closed_at_wechat,
+        } => Command::Cancel {
             order_id: order_id(order),
+            closed_at_wechat,
             at: now,
         },
         Step::Close { order, late } => {

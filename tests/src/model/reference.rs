@@ -225,7 +225,22 @@ impl Model {
                 Expect::Accepted(1)
             }
             Command::PlaceOrder(c) => self.place(c),
-            Command::Cancel { order_id, at } => self.release(*order_id, *at, Life::Cancelled),
+            Command::Cancel {
+                order_id,
+                closed_at_wechat,
+                at,
+            } => {
+                // A prepay id means the order may be open at WeChat: cancelling it
+                // without closing it there first is refused.
+                let open_at_wechat = self
+                    .orders
+                    .get(order_id)
+                    .is_some_and(|o| o.life == Life::PaymentRequested);
+                if open_at_wechat && !closed_at_wechat {
+                    return Expect::Refused;
+                }
+                self.release(*order_id, *at, Life::Cancelled)
+            }
             Command::Close { order_id, at } => self.release(*order_id, *at, Life::Closed),
             Command::OnOrder { order_id, command } => self.on_order(*order_id, command),
             Command::Notify(n) => match &n.genuine {

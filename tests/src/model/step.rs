@@ -137,6 +137,9 @@ pub enum Step {
     },
     Cancel {
         order: O,
+        /// The canceller closed the order at WeChat first (the service does when it
+        /// sees a prepay id; a `/pay` racing it can add one after it looked).
+        closed_at_wechat: bool,
     },
     /// The closer runs: at the order's expiry when `late`, else at the current time.
     Close {
@@ -251,7 +254,8 @@ fn racy() -> impl Strategy<Value = Step> {
     prop_oneof![
         3 => place_order(),
         3 => notify(),
-        1 => any::<O>().prop_map(|order| Step::Cancel { order }),
+        1 => (any::<O>(), any::<bool>())
+            .prop_map(|(order, closed_at_wechat)| Step::Cancel { order, closed_at_wechat }),
         1 => (any::<O>(), any::<bool>()).prop_map(|(order, late)| Step::Close { order, late }),
         1 => refund(),
         1 => (any::<P>(), -3i64..=3).prop_map(|(product, delta)| Step::AdjustStock { product, delta }),
@@ -268,7 +272,8 @@ pub fn step() -> impl Strategy<Value = Step> {
         6 => place_order(),
         3 => any::<O>().prop_map(|order| Step::RequestPayment { order }),
         8 => notify(),
-        1 => any::<O>().prop_map(|order| Step::Cancel { order }),
+        1 => (any::<O>(), any::<bool>())
+            .prop_map(|(order, closed_at_wechat)| Step::Cancel { order, closed_at_wechat }),
         1 => (any::<O>(), any::<bool>()).prop_map(|(order, late)| Step::Close { order, late }),
         7 => refund(),
         3 => (any::<O>(), any::<R>(), prop::bool::weighted(0.15))

@@ -7,6 +7,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use paylog_api::metrics::Metrics;
 use paylog_api::services::payments::{NotifyOutcome, Payments};
+use paylog_core::checkout::ClosedAtWechat;
 use paylog_engine::{CommandMeta, Engine, EngineError, SystemClock};
 use paylog_projections::{Projector, ProjectorHandle, Views};
 use paylog_store::{EventStore, RocksStore, StoreOptions};
@@ -64,7 +65,18 @@ async fn execute(api: &Api, meta: CommandMeta, command: &Command) -> Result<Outc
             product_id, delta, ..
         } => engine.adjust_stock(meta, product_id, delta).await,
         Command::PlaceOrder(c) => engine.place_order(meta, c).await,
-        Command::Cancel { order_id, .. } => engine.cancel_order(meta, order_id).await,
+        Command::Cancel {
+            order_id,
+            closed_at_wechat,
+            ..
+        } => {
+            let closed = if closed_at_wechat {
+                ClosedAtWechat::Yes
+            } else {
+                ClosedAtWechat::No
+            };
+            engine.cancel_order(meta, order_id, closed).await
+        }
         Command::Close { order_id, .. } => engine.close_order(meta, order_id).await,
         Command::OnOrder { order_id, command } => {
             engine.execute_order(meta, order_id, command).await

@@ -5,6 +5,7 @@
 //! to the order's stream only. What differs is decided in `paylog_core::order`.
 //! (`PlaceOrder`, `CancelOrder` and `CloseOrder` also touch products: see their files.)
 
+use paylog_core::checkout::ClosedAtWechat;
 use paylog_core::order::{Order, OrderCommand};
 use paylog_core::streams::order_stream;
 use paylog_core::{Aggregate, DomainError, OrderId};
@@ -51,7 +52,12 @@ impl Engine {
             OrderCommand::PlaceOrder(_) => {
                 Err(Error::Misuse("PlaceOrder goes through Engine::place_order"))
             }
-            OrderCommand::CancelOrder { at } => self.cancel_order(meta.at(at), order_id).await,
+            // Run as a command, a cancel is the domain's transition alone: whoever sends
+            // it answers for WeChat (the service closes there first).
+            OrderCommand::CancelOrder { at } => {
+                self.cancel_order(meta.at(at), order_id, ClosedAtWechat::Yes)
+                    .await
+            }
             OrderCommand::CloseOrder { at } => self.close_order(meta.at(at), order_id).await,
             command => self.run(meta, &OnOrder { order_id, command }).await,
         }

@@ -2,7 +2,7 @@
 //! in one append (the order's event and a `StockReleased` per line).
 
 use chrono::{DateTime, Utc};
-use paylog_core::checkout::{cancel_order, close_order};
+use paylog_core::checkout::{ClosedAtWechat, cancel_order, close_order};
 use paylog_core::order::{Order, OrderState};
 use paylog_core::product::{Product, ProductState};
 use paylog_core::streams::{order_stream, product_stream};
@@ -51,18 +51,25 @@ impl Plan for ReleaseOrder {
 }
 
 impl Engine {
-    /// The user gives up an unpaid order; its stock is released.
+    /// The user gives up an unpaid order; its stock is released. With
+    /// [`ClosedAtWechat::No`], an order that has a prepay id in the state this
+    /// decides on is refused ([`DomainError::OpenAtWechat`]).
     pub async fn cancel_order(
         &self,
         meta: CommandMeta,
         order_id: OrderId,
+        closed_at_wechat: ClosedAtWechat,
     ) -> Result<Committed, Error> {
+        let decide: Release = match closed_at_wechat {
+            ClosedAtWechat::Yes => |o, p, at| cancel_order(o, p, at, ClosedAtWechat::Yes),
+            ClosedAtWechat::No => |o, p, at| cancel_order(o, p, at, ClosedAtWechat::No),
+        };
         self.run(
             meta,
             &ReleaseOrder {
                 name: "CancelOrder",
                 order_id,
-                decide: cancel_order,
+                decide,
             },
         )
         .await

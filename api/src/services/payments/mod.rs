@@ -24,11 +24,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use paylog_core::order::{OrderCommand, OrderState};
+use paylog_core::checkout::ClosedAtWechat;
+use paylog_core::order::{OrderCommand, OrderState, OrderStatus};
 use paylog_core::payment_refs::{PrepayId, TransactionId};
 use paylog_core::wxpay::{ErrCode, RequestPayment, TradeState};
 use paylog_core::{DomainError, Fen};
-use paylog_engine::{Clock, CommandKey, CommandMeta, Committed, Engine};
+use paylog_engine::{Clock, CommandKey, CommandMeta, Committed, Engine, EngineError};
 use paylog_wechat::{UnifiedOrderRequest, WechatClient, WechatError};
 
 pub use notify::NotifyOutcome;
@@ -158,7 +159,7 @@ impl Payments {
             prepay_id: &prepay_id,
         }
         .id();
-        let committed = self
+        let recorded = self
             .engine
             .execute_order(
                 meta.with_command_id(id),
@@ -169,7 +170,22 @@ impl Payments {
                     at: now,
                 },
             )
-            .await?;
+            .await;
+        let committed = match recorded {
+            Ok(committed) => committed,
+            Err(EngineError::Domain(
+                e @ DomainError::InvalidTransition {
+                    from: OrderStatus::Cancelled | OrderStatus::Closed,
+                    ..
+                },
+            )) => {
+                // The order was cancelled or closed while unifiedorder was in flight:
+                // what WeChat just opened must not stay payable.
+                self.close_opened_for_dead_order(order).await;
+                return Err(e.into());
+            }
+            Err(e) => return Err(e.into()),
+        };
         let params = self.wechat.request_payment(prepay_id.as_str(), now);
         Ok((params, Some(committed)))
     }
@@ -196,11 +212,53 @@ impl Payments {
 
     /// Cancels an unpaid order: closes it at WeChat first (if a prepay exists), so the
     /// user cannot pay it afterwards, then records `OrderCancelled` and releases stock.
+    ///
+    /// Whether to close is decided again by the cancel command itself: one decided
+    /// without closing is refused (`OpenAtWechat`) if a `/pay` recorded a prepay id
+    /// after `order` was read; the order is then closed at WeChat and cancelled.
     pub async fn cancel(&self, meta: CommandMeta, order: &OrderState) -> Result<Committed, Error> {
+        let order_id = order.order_id;
         if order.status.is_awaiting_payment() && order.prepay.is_some() {
             self.close_at_wechat(order).await?;
+            return Ok(self
+                .engine
+                .cancel_order(meta, order_id, ClosedAtWechat::Yes)
+                .await?);
         }
-        Ok(self.engine.cancel_order(meta, order.order_id).await?)
+        match self
+            .engine
+            .cancel_order(meta, order_id, ClosedAtWechat::No)
+            .await
+        {
+            Err(EngineError::Domain(DomainError::OpenAtWechat)) => {
+                let now = self
+                    .engine
+                    .order(order_id)
+                    .await?
+                    .ok_or(DomainError::NotFound { aggregate: "order" })?;
+                self.close_at_wechat(&now).await?;
+                // The refused attempt appended nothing, so the same command id is free.
+                Ok(self
+                    .engine
+                    .cancel_order(meta, order_id, ClosedAtWechat::Yes)
+                    .await?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    /// Closes at WeChat an order that `/pay` opened there (unifiedorder) while it was
+    /// being cancelled or closed here. A failure is alerted: a payment the shopper
+    /// might still make is recorded as a late payment, to be refunded.
+    async fn close_opened_for_dead_order(&self, order: &OrderState) {
+        if let Err(e) = self.close_at_wechat(order).await {
+            tracing::error!(
+                alert = "dead_order_open_at_wechat",
+                order_id = %order.order_id,
+                error = %e,
+                "an order cancelled or closed here may still be payable at WeChat"
+            );
+        }
     }
 
     /// closeorder at WeChat; already closed or never created is fine. If the user

@@ -13,13 +13,17 @@
 //!   settled by a retry with that same number (WeChat refunds a number once) or by
 //!   the reconciler's refundquery.
 
+use paylog_core::Aggregate;
 use paylog_core::DomainError;
 use paylog_core::Fen;
 use paylog_core::OrderId;
-use paylog_core::order::{AttentionResolution, OrderCommand, OrderState, Refund, RefundTarget};
+use paylog_core::order::{
+    AttentionResolution, Order, OrderCommand, OrderState, Refund, RefundTarget,
+};
 use paylog_core::payment_refs::{OutRefundNo, RefundId, TransactionId};
 use paylog_core::wxpay::{ErrCode, RefundStatus};
 
+use paylog_core::wxpay::WxPayError;
 use paylog_engine::{CommandKey, CommandMeta, Committed};
 use paylog_wechat::{RefundRequest, WechatError};
 
@@ -27,24 +31,49 @@ use super::Payments;
 use crate::error::Error;
 
 /// `secapi/pay/refund` error codes after which WeChat did not and will not carry out
-/// *this* request (WeChat Pay v2 refund API, "错误码"): bad parameters or
-/// credentials, an unknown or too old order, not enough balance, an amount beyond
-/// what is refundable, a closed account, a rate limit on invalid requests.
-/// `SYSTEMERROR` and `BIZERR_NEED_RETRY` are documented as "call again with the same
-/// out_refund_no": their outcome is unknown, as is that of any unlisted code.
-const DEFINITIVE_REFUND_CODES: [&str; 7] = [
+/// *this* request, so recording it Failed (amount refundable again, number never sent
+/// again) cannot lie. From WeChat Pay v2's refund API error table (申请退款, 错误码):
+///
+/// | code | WeChat's remedy | here |
+/// |---|---|---|
+/// | `SYSTEMERROR` | 请不要更换商户退款单号，请使用相同参数再次调用API (the refund may have been made) | unknown: Pending |
+/// | `BIZERR_NEED_RETRY` | 请不要更换商户退款单号，请使用相同参数再次调用API | unknown: Pending |
+/// | `TRADE_OVERDUE` | past the refund period: refund by other means | Failed |
+/// | `ERROR` | a business error, refused with its reason | Failed |
+/// | `USER_ACCOUNT_ABNORMAL` | 此状态代表退款申请失败 (the user's account is closed) | Failed |
+/// | `INVALID_REQ_TOO_MUCH` | blocked for too many invalid requests; retry after a minute | Failed (not accepted) |
+/// | `NOTENOUGH` | 此状态代表退款申请失败 (balance too low) | Failed |
+/// | `INVALID_TRANSACTIONID` | no such transaction | Failed |
+/// | `PARAM_ERROR` | parameters wrong | Failed, unless its reason says the number was used with other amounts |
+/// | `APPID_NOT_EXIST`, `MCHID_NOT_EXIST`, `APPID_MCHID_NOT_MATCH` | credentials wrong | Failed |
+/// | `ORDERNOTEXIST` | no such (paid) order | Failed |
+/// | `REQUIRE_POST_METHOD`, `SIGNERROR`, `XML_FORMAT_ERROR`, `LACK_PARAMS`, `NOAUTH`, `CERT_ERROR` | the request was not read | Failed |
+/// | `FREQUENCY_LIMITED` | 该笔退款未受理，请降低频率后重试 | Failed (not accepted) |
+///
+/// Only `SYSTEMERROR` and `BIZERR_NEED_RETRY` mean "retry with the same
+/// out_refund_no": their outcome is unknown, as is that of any unlisted code (e.g.
+/// `ORDER_NOT_READY`). So is `REFUND_FEE_MISMATCH` (or a refusal whose reason says the
+/// amounts differ from an earlier request, 与之前请求不一致): WeChat already holds a
+/// request under this number, which may have refunded, so it is left to refundquery.
+const DEFINITIVE_REFUND_CODES: [&str; 5] = [
     "USER_ACCOUNT_ABNORMAL",
     "INVALID_REQ_TOO_MUCH",
+    "INVALID_TRANSACTIONID",
     "REQUIRE_POST_METHOD",
     "CERT_ERROR",
-    "REFUND_FEE_MISMATCH",
-    "INVALID_TRANSACTIONID",
-    "REFUND_NOT_ALLOW",
 ];
+
+/// A refusal's reason saying this number was already used with other amounts.
+const EARLIER_REQUEST_DIFFERS: &str = "与之前请求不一致";
 
 /// Whether a refund call's failure means WeChat definitively refused this request.
 pub fn is_definitive_refusal(e: &WechatError) -> Option<&ErrCode> {
-    let code = e.err_code()?;
+    let WechatError::Protocol(WxPayError::Business { code, description }) = e else {
+        return None;
+    };
+    if description.contains(EARLIER_REQUEST_DIFFERS) {
+        return None;
+    }
     let definitive = match code {
         ErrCode::SystemError | ErrCode::BizErrNeedRetry => false,
         ErrCode::Other(other) => DEFINITIVE_REFUND_CODES.contains(&other.as_str()),
@@ -111,19 +140,17 @@ impl Payments {
             out_refund_no: &out_refund_no,
         }
         .id();
+        let command = OrderCommand::RequestRefund {
+            out_refund_no: out_refund_no.clone(),
+            amount,
+            reason: reason.clone(),
+            at: meta.at,
+        };
         let committed = self
             .engine
-            .execute_order(
-                meta.with_command_id(id),
-                order_id,
-                OrderCommand::RequestRefund {
-                    out_refund_no: out_refund_no.clone(),
-                    amount,
-                    reason: reason.clone(),
-                    at: meta.at,
-                },
-            )
+            .execute_order(meta.with_command_id(id), order_id, command.clone())
             .await?;
+        self.check_repeat(&committed, order_id, command).await?;
         self.submit_refund(order_id, &out_refund_no, amount, reason, Source::Order)
             .await?;
         Ok(committed)
@@ -145,19 +172,17 @@ impl Payments {
             out_refund_no: &out_refund_no,
         }
         .id();
+        let command = OrderCommand::RefundAnomalousPayment {
+            transaction_id: transaction_id.clone(),
+            out_refund_no: out_refund_no.clone(),
+            reason: reason.clone(),
+            at: meta.at,
+        };
         let committed = self
             .engine
-            .execute_order(
-                meta.with_command_id(id),
-                order_id,
-                OrderCommand::RefundAnomalousPayment {
-                    transaction_id: transaction_id.clone(),
-                    out_refund_no: out_refund_no.clone(),
-                    reason: reason.clone(),
-                    at: meta.at,
-                },
-            )
+            .execute_order(meta.with_command_id(id), order_id, command.clone())
             .await?;
+        self.check_repeat(&committed, order_id, command).await?;
         let order = self
             .engine
             .order(order_id)
@@ -176,6 +201,28 @@ impl Payments {
         )
         .await?;
         Ok(committed)
+    }
+
+    /// A re-sent refund request gets its first result from the log without being
+    /// decided again; whether its number may go to WeChat again is still the domain's
+    /// answer on today's state: a number recorded as Failed never does (409), a
+    /// different amount under it is refused.
+    async fn check_repeat(
+        &self,
+        committed: &Committed,
+        order_id: OrderId,
+        command: OrderCommand,
+    ) -> Result<(), Error> {
+        if !committed.duplicate {
+            return Ok(());
+        }
+        let order = self
+            .engine
+            .order(order_id)
+            .await?
+            .ok_or(DomainError::NotFound { aggregate: "order" })?;
+        Order::decide(&Some(order), command)?;
+        Ok(())
     }
 
     /// An operator resolves a refund WeChat reported as `CHANGE` (after handling it in
@@ -386,8 +433,6 @@ impl Payments {
 
 #[cfg(test)]
 mod tests {
-    use paylog_core::wxpay::WxPayError;
-
     use super::*;
 
     fn business(code: &str) -> WechatError {
@@ -400,17 +445,43 @@ mod tests {
     #[test]
     fn only_wechats_definitive_refusals_fail_a_refund() {
         for code in [
-            "NOTENOUGH",
             "TRADE_OVERDUE",
-            "USER_ACCOUNT_ABNORMAL",
-            "PARAM_ERROR",
             "ERROR",
+            "USER_ACCOUNT_ABNORMAL",
+            "INVALID_REQ_TOO_MUCH",
+            "NOTENOUGH",
+            "INVALID_TRANSACTIONID",
+            "PARAM_ERROR",
+            "APPID_NOT_EXIST",
+            "MCHID_NOT_EXIST",
+            "APPID_MCHID_NOT_MATCH",
+            "ORDERNOTEXIST",
+            "REQUIRE_POST_METHOD",
+            "SIGNERROR",
+            "XML_FORMAT_ERROR",
+            "FREQUENCY_LIMITED",
+            "CERT_ERROR",
+            "NOAUTH",
+            "LACK_PARAMS",
         ] {
             assert!(is_definitive_refusal(&business(code)).is_some(), "{code}");
         }
-        for code in ["SYSTEMERROR", "BIZERR_NEED_RETRY", "SOMETHING_NEW"] {
+        // "Retry with the same out_refund_no", an earlier request under the number, or
+        // a code this version does not know: the outcome is unknown.
+        for code in [
+            "SYSTEMERROR",
+            "BIZERR_NEED_RETRY",
+            "REFUND_FEE_MISMATCH",
+            "ORDER_NOT_READY",
+            "SOMETHING_NEW",
+        ] {
             assert!(is_definitive_refusal(&business(code)).is_none(), "{code}");
         }
+        let differs = WechatError::Protocol(WxPayError::Business {
+            code: ErrCode::parse("PARAM_ERROR"),
+            description: "订单金额或退款金额与之前请求不一致，请核实后再试".into(),
+        });
+        assert!(is_definitive_refusal(&differs).is_none());
         assert!(is_definitive_refusal(&WechatError::Status(503)).is_none());
         assert!(
             is_definitive_refusal(&WechatError::Protocol(WxPayError::ReturnFail(

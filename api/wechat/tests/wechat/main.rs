@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod bill;
+mod client_cert;
 mod login;
 mod notify;
 mod pay;

@@ -1,6 +1,7 @@
 //! Client ↔ simulator round trips over real HTTP on 127.0.0.1, for every pay endpoint.
 
 use crate::support::*;
+use chrono::Utc;
 use paylog_core::wxpay::{ErrCode, RefundStatus, SignType, TradeState, WxPayError};
 use paylog_wechat::{RefundRequest, WechatError};
 use secrecy::SecretString;
@@ -302,4 +303,37 @@ async fn transport_errors_are_retried_then_reported() {
         .expect_err("nothing listens");
     assert!(matches!(err, WechatError::Transport(_)), "{err:?}");
     sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn orderquery_reports_closed_once_the_order_expired_at_the_simulators_clock() {
+    use std::sync::{Arc, Mutex};
+    // The simulator's clock, moved by the test (no sleeping past the expiry).
+    let now = Arc::new(Mutex::new(Utc::now()));
+    let mut config = sim_config();
+    let read = Arc::clone(&now);
+    config.clock = Some(paylog_sim::SimClock::new(move || {
+        *read.lock().unwrap_or_else(|p| p.into_inner())
+    }));
+    let sim = spawn_sim(config).await;
+    let c = client(client_config(&sim, "http://127.0.0.1:9/notify"));
+    let mut req = order("T-EXP", 100);
+    req.time_expire = Utc::now() + chrono::Duration::minutes(30);
+    c.unified_order(&req).await.expect("unifiedorder");
+    let before = c.order_query("T-EXP").await.expect("orderquery");
+    assert_eq!(before.trade_state, TradeState::NotPay);
+
+    *now.lock().unwrap() += chrono::Duration::minutes(31);
+    let after = c.order_query("T-EXP").await.expect("orderquery");
+    assert_eq!(after.trade_state, TradeState::Closed);
+    // …and it can no longer be paid, nor opened again.
+    let paid = reqwest::Client::new()
+        .post(format!("{}/sim/pay", sim.base_url()))
+        .json(&serde_json::json!({ "out_trade_no": "T-EXP" }))
+        .send()
+        .await
+        .expect("sim");
+    assert_eq!(paid.status(), 409);
+    let again = c.unified_order(&req).await.expect_err("expired");
+    assert_eq!(again.err_code(), Some(&ErrCode::OrderClosed));
 }
