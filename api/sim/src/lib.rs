@@ -16,6 +16,7 @@ pub mod notify;
 mod pay;
 mod refund;
 mod state;
+pub mod v3;
 mod wire;
 
 use std::net::SocketAddr;
@@ -32,8 +33,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use state::{
-    Attempt, Delivery, DeliveryPlan, NotifyKind, SimOrder, SimRefund, SimState, TradeState,
+    Attempt, Delivery, DeliveryPlan, NotifyKind, SimApi, SimOrder, SimRefund, SimState, TradeState,
 };
+pub use v3::SimV3Config;
 
 /// Who the simulated merchant is and how fast simulated time runs.
 #[derive(Debug, Clone)]
@@ -47,9 +49,15 @@ pub struct SimConfig {
     /// Sign answers and notifies with this key instead of `api_key`: a
     /// misbehaving (or impostor) WeChat, to prove that clients refuse it.
     pub response_key: Option<SecretString>,
+    /// The API v3 side: WeChat Pay key pair and id, APIv3 key, the merchant's
+    /// certificate serial and public key. `None` (only if the committed demo keys
+    /// failed to load) makes every v3 call answer 500 `SYSTEM_ERROR`.
+    pub v3: Option<SimV3Config>,
 }
 
 impl SimConfig {
+    /// v3 uses the committed TEST-ONLY demo keys ([`SimV3Config::demo`]); replace
+    /// `v3` to use others.
     pub fn new(appid: &str, mch_id: &str, api_key: SecretString, app_secret: SecretString) -> Self {
         Self {
             appid: appid.into(),
@@ -58,6 +66,9 @@ impl SimConfig {
             app_secret,
             time_scale: 1.0,
             response_key: None,
+            v3: SimV3Config::demo()
+                .inspect_err(|e| tracing::error!(error = %e, "the demo v3 keys do not load"))
+                .ok(),
         }
     }
 
@@ -197,6 +208,7 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/sim/refund-faults", post(control::refund_faults))
         .route("/sim/refund-outcome", post(control::refund_outcome))
         .route("/sim/state", get(control::state))
+        .merge(v3::routes())
         // A little over the parser's own limit, so it is the parser that says why.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES * 2))
         .with_state(sim)

@@ -115,6 +115,7 @@ pub(crate) async fn unified_order(State(sim): State<Arc<Sim>>, body: String) -> 
         refunds: Vec::new(),
         sign_type: req.sign_type,
         params,
+        api: super::state::SimApi::V2,
     };
     st.orders.insert(out_trade_no, order);
     sim.ok(

@@ -12,3 +12,4 @@ mod pay;
 mod redaction;
 mod sign_policy;
 mod support;
+mod v3;
