@@ -175,6 +175,7 @@ pub fn concretize(step: &Step, model: &Model, now: DateTime<Utc>) -> Option<Comm
                 prepay_id: PrepayId::parse(&format!("wx{:03}prepay{}", order.0, now.timestamp()))
                     .unwrap_or_else(|e| unreachable!("a valid prepay id: {e}")),
                 valid_until: now + Duration::hours(2),
+                api: Default::default(),
                 at: now,
             },
         },
