@@ -39,9 +39,9 @@ use tower::ServiceExt as _;
 use paylog_core::wxpay::SignType;
 use paylog_engine::{Clock, Engine, SystemClock};
 use paylog_sim::{SimConfig, SimHandle};
-use paylog_wechat::{WechatClient, WechatConfig};
+use paylog_wechat::{WechatClient, WechatConfig, WechatV3Client, WechatV3Config};
 
-use crate::config::{DurabilityArg, ServeArgs, WechatArgs};
+use crate::config::{DurabilityArg, PayVersionArg, ServeArgs, WechatArgs};
 use crate::error::Error;
 use crate::http::error::ApiError;
 use crate::http::rate_limit::{self, RateLimitSettings, RateLimits};
@@ -120,6 +120,14 @@ impl Application {
         args.check_secrets().map_err(Error::Startup)?;
         check_simulator_address(&args, addr)?;
         sign_policy(&args.wechat)?;
+        // Every v3 credential is checked before anything is opened.
+        let v3_merchant = if args.wechat.is_unconfigured() {
+            None
+        } else {
+            let w = &args.wechat;
+            w.v3.merchant(w.appid.as_deref(), w.mch_id.as_deref(), w.api_key.as_ref())
+                .map_err(Error::Startup)?
+        };
         let data_dir = args.store.data_dir.clone();
         let durability = match args.store.durability {
             DurabilityArg::Sync => Durability::Sync,
@@ -144,6 +152,13 @@ impl Application {
         let projector = Projector::spawn(Arc::clone(&log), views.clone());
 
         let (wechat_config, sim) = wechat_config(&args, addr).await?;
+        let wechat_v3 = wechat_v3_client(
+            &args,
+            v3_merchant,
+            &wechat_config,
+            sim.as_ref(),
+            Arc::clone(&clock),
+        )?;
         let wechat = WechatClient::new(wechat_config)
             .map_err(|e| Error::Startup(format!("WeChat client: {e}")))?;
         let token_secret = args.token_secret.clone().unwrap_or_else(|| {
@@ -153,12 +168,15 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let engine = Engine::new(Arc::clone(&log));
         let settle = Settle::new(views.clone(), Arc::clone(&metrics));
-        let payments = Payments::new(
+        let mut payments = Payments::new(
             engine.clone(),
             wechat.clone(),
             Arc::clone(&metrics),
             Arc::clone(&clock),
         );
+        if let Some(v3) = wechat_v3 {
+            payments = payments.with_v3(v3, args.wechat.v3.pay_version.api());
+        }
         let reconciler = Reconciler::new(
             payments.clone(),
             views.clone(),
@@ -473,10 +491,20 @@ async fn wechat_config(
         );
         (sim_client_config(&sim, &notify_url), Some(sim))
     } else {
+        // On v3 the v2 key is optional: without it only orders prepaid on v2
+        // (which need it for queries and refunds) cannot be served.
+        let v3_only = w.v3.pay_version == PayVersionArg::V3;
+        let api_key = w.api_key.clone().or_else(|| {
+            v3_only.then(|| {
+                tracing::info!("no PAYLOG_WECHAT_API_KEY: WeChat Pay v2 calls are disabled");
+                // Known to nobody: a v2 call fails at WeChat with a sign error.
+                SecretString::from(random_string(32))
+            })
+        });
         let missing: Vec<&str> = [
             ("PAYLOG_WECHAT_APPID", w.appid.is_none()),
             ("PAYLOG_WECHAT_MCH_ID", w.mch_id.is_none()),
-            ("PAYLOG_WECHAT_API_KEY", w.api_key.is_none()),
+            ("PAYLOG_WECHAT_API_KEY", api_key.is_none()),
             ("PAYLOG_WECHAT_SECRET", w.secret.is_none()),
             ("PAYLOG_NOTIFY_URL", w.notify_url.is_none()),
         ]
@@ -484,7 +512,7 @@ async fn wechat_config(
         .filter_map(|(name, absent)| absent.then_some(name))
         .collect();
         let (Some(appid), Some(mch_id), Some(key), Some(secret), Some(notify_url)) =
-            (&w.appid, &w.mch_id, &w.api_key, &w.secret, &w.notify_url)
+            (&w.appid, &w.mch_id, &api_key, &w.secret, &w.notify_url)
         else {
             return Err(Error::Startup(format!(
                 "incomplete WeChat configuration, missing {}",
@@ -513,4 +541,37 @@ async fn wechat_config(
         .clone()
         .or_else(|| refund_url_beside(&config.notify_url));
     Ok((config, sim))
+}
+
+/// The v3 client, when v3 is selected or configured (`merchant`, checked at
+/// the start of start-up); in simulator mode, always, with the simulator's demo
+/// merchant. It shares the v2 client's base URL and notify URLs (`…/v3`).
+fn wechat_v3_client(
+    args: &ServeArgs,
+    merchant: Option<paylog_core::wxpay_v3::MerchantV3>,
+    v2: &WechatConfig,
+    sim: Option<&SimHandle>,
+    clock: Arc<dyn Clock>,
+) -> Result<Option<WechatV3Client>, Error> {
+    let w = &args.wechat;
+    let merchant = match sim {
+        Some(sim) => Some(
+            paylog_sim::v3::demo_merchant(sim.config())
+                .map_err(|e| Error::Startup(format!("the simulator's v3 merchant: {e}")))?,
+        ),
+        None => merchant,
+    };
+    let Some(merchant) = merchant else {
+        return Ok(None);
+    };
+    let notify_url =
+        w.v3.notify_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/v3", v2.notify_url));
+    let mut config = WechatV3Config::new(merchant, notify_url);
+    config.pay_url = v2.pay_url.clone();
+    config.refund_notify_url = v2.refund_notify_url.as_ref().map(|u| format!("{u}/v3"));
+    let client = WechatV3Client::with_clock(config, Arc::new(move || clock.now()))
+        .map_err(|e| Error::Startup(format!("WeChat Pay v3 client: {e}")))?;
+    Ok(Some(client))
 }

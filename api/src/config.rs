@@ -11,6 +11,10 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use secrecy::SecretString;
 
+mod wechat_v3;
+
+pub use wechat_v3::{PayVersionArg, WechatV3Args};
+
 /// How hard an append waits for the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum DurabilityArg {
@@ -70,6 +74,9 @@ pub struct WechatArgs {
     /// The public URL WeChat posts payment notifies to (`…/v1/wechat/pay/notify`).
     #[arg(long = "notify-url", env = "PAYLOG_NOTIFY_URL")]
     pub notify_url: Option<String>,
+    /// WeChat Pay API v3 (`PAYLOG_WECHAT_PAY_VERSION`, keys, public key …).
+    #[command(flatten)]
+    pub v3: WechatV3Args,
 }
 
 impl WechatArgs {
@@ -79,6 +86,7 @@ impl WechatArgs {
             && self.mch_id.is_none()
             && self.api_key.is_none()
             && self.secret.is_none()
+            && !self.v3.any_set()
     }
 }
 

@@ -29,8 +29,9 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use paylog_core::wxpay_v3::api::ErrorBody;
 use paylog_core::wxpay_v3::{
-    ApiV3Key, Authorization, CertificateSerial, PublicKeyId, RsaSigningKey, RsaVerifyingKey,
-    WxPayV3Error, sign_response, verify::check_timestamp, verify_request,
+    ApiV3Key, Authorization, CertificateSerial, MerchantSigner, MerchantV3, PublicKeyId,
+    RsaSigningKey, RsaVerifyingKey, Verifier, WechatPayPublicKey, WxPayV3Error, sign_response,
+    verify::check_timestamp, verify_request,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -94,6 +95,29 @@ impl SimV3Config {
     pub fn public_key_pem(&self) -> Result<String, WxPayV3Error> {
         self.wechatpay_key.verifying_key().to_public_key_pem()
     }
+}
+
+/// The merchant a client of this simulator is (its appid and mchid, the demo
+/// merchant key and serial, its APIv3 key, and its WeChat Pay public key), for
+/// `paylog serve` without WeChat settings and for tests.
+pub fn demo_merchant(config: &crate::SimConfig) -> Result<MerchantV3, WxPayV3Error> {
+    let v3 = config.v3.as_ref().ok_or(WxPayV3Error::KeyParse {
+        what: "simulator v3 keys",
+        reason: "the simulator has none".to_owned(),
+    })?;
+    Ok(MerchantV3 {
+        appid: config.appid.clone(),
+        signer: MerchantSigner::new(
+            &config.mch_id,
+            v3.merchant_serial.clone(),
+            SimV3Config::demo_merchant_key()?,
+        )?,
+        apiv3_key: v3.apiv3_key.clone(),
+        verifier: Verifier::with_public_key(WechatPayPublicKey {
+            id: v3.public_key_id.clone(),
+            key: v3.wechatpay_key.verifying_key(),
+        }),
+    })
 }
 
 /// How the next answers misbehave (`POST /sim/v3/answer-faults`); the defaults
