@@ -565,7 +565,7 @@ fn wechat_v3_client(
         return Ok(None);
     };
     let notify_url =
-        w.v3.notify_url
+        w.v3.v3_notify_url
             .clone()
             .unwrap_or_else(|| format!("{}/v3", v2.notify_url));
     let mut config = WechatV3Config::new(merchant, notify_url);

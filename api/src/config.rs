@@ -13,6 +13,7 @@ use secrecy::SecretString;
 
 mod wechat_v3;
 
+pub(crate) use wechat_v3::read_pem;
 pub use wechat_v3::{PayVersionArg, WechatV3Args};
 
 /// How hard an append waits for the disk.

@@ -142,7 +142,7 @@ pub fn v3_args(data_dir: &std::path::Path, c: &SimConfig) -> WechatV3Args {
         public_key: Some(public_key),
         public_key_id: Some(v3.public_key_id.to_string()),
         platform_certificates: Vec::new(),
-        notify_url: None,
+        v3_notify_url: None,
     }
 }
 

@@ -77,7 +77,7 @@ pub struct WechatV3Args {
     /// v3: where WeChat delivers payment notifies; default: `PAYLOG_NOTIFY_URL`
     /// followed by `/v3`.
     #[arg(long = "v3-notify-url", env = "PAYLOG_V3_NOTIFY_URL")]
-    pub notify_url: Option<String>,
+    pub v3_notify_url: Option<String>,
 }
 
 impl WechatV3Args {
@@ -222,7 +222,7 @@ impl WechatV3Args {
 
 /// Reads a PEM file, bounded; the error names the setting and the path, never
 /// the content.
-fn read_pem(setting: &str, path: &Path) -> Result<String, String> {
+pub(crate) fn read_pem(setting: &str, path: &Path) -> Result<String, String> {
     let too_big = std::fs::metadata(path)
         .map_err(|e| format!("{setting}: cannot read {}: {e}", path.display()))?
         .len()

@@ -14,3 +14,4 @@ mod edge;
 mod http_shapes;
 mod startup;
 mod wechat_cli;
+mod wechat_v3_cli;

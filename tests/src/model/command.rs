@@ -169,13 +169,17 @@ pub fn concretize(step: &Step, model: &Model, now: DateTime<Utc>) -> Option<Comm
             expires_at: now + PAYMENT_WINDOW,
             at: now,
         }),
-        Step::RequestPayment { order } => Command::OnOrder {
+        Step::RequestPayment { order, v3 } => Command::OnOrder {
             order_id: order_id(order),
             command: OrderCommand::RequestPayment {
                 prepay_id: PrepayId::parse(&format!("wx{:03}prepay{}", order.0, now.timestamp()))
                     .unwrap_or_else(|e| unreachable!("a valid prepay id: {e}")),
                 valid_until: now + Duration::hours(2),
-                api: Default::default(),
+                api: if v3 {
+                    paylog_core::payment_refs::PayApi::V3
+                } else {
+                    paylog_core::payment_refs::PayApi::V2
+                },
                 at: now,
             },
         },

@@ -125,9 +125,11 @@ pub enum Step {
         user: U,
         cart: Vec<Line>,
     },
-    /// unifiedorder answered; the order records its prepay id.
+    /// unifiedorder (v2) or JSAPI prepay (v3) answered; the order records its
+    /// prepay id and the API it was opened on.
     RequestPayment {
         order: O,
+        v3: bool,
     },
     /// A payment notify arrives for `order`, paid by transaction `txn`.
     Notify {
@@ -266,7 +268,7 @@ pub fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(product, price, stock)| Step::CreateProduct { product, price, stock }),
         2 => (any::<P>(), -2i64..=5).prop_map(|(product, delta)| Step::AdjustStock { product, delta }),
         6 => place_order(),
-        3 => any::<O>().prop_map(|order| Step::RequestPayment { order }),
+        3 => (any::<O>(), any::<bool>()).prop_map(|(order, v3)| Step::RequestPayment { order, v3 }),
         8 => notify(),
         1 => any::<O>().prop_map(|order| Step::Cancel { order }),
         1 => (any::<O>(), any::<bool>()).prop_map(|(order, late)| Step::Close { order, late }),
