@@ -320,3 +320,39 @@ async fn forged_stale_unknown_and_tampered_notifies_are_refused() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn no_v3_secret_reaches_debug_or_an_error() {
+    let sim = spawn_sim(sim_config()).await;
+    let c = v3_client(&sim, "http://127.0.0.1:9/notify").await;
+    let apiv3 = paylog_sim::v3::DEMO_APIV3_KEY;
+    // A line from the middle of the private key's base64.
+    let pem_line = paylog_sim::v3::DEMO_MERCHANT_PRIVATE_KEY_PEM
+        .lines()
+        .nth(5)
+        .expect("a key line");
+    let mut seen = vec![format!("{c:?}"), format!("{:?}", c.config())];
+    // Failure paths: a forged answer, a refused request, an unreachable WeChat.
+    control(&sim, "/sim/v3/answer-faults", json!({"bad_sign": true})).await;
+    let e = c.query_by_out_trade_no("V3X100").await.expect_err("forged");
+    seen.extend([format!("{e}"), format!("{e:?}")]);
+    control(&sim, "/sim/v3/answer-faults", json!({})).await;
+    let e = c
+        .jsapi_prepay(prepay("bad no!", 1))
+        .await
+        .expect_err("invalid");
+    seen.extend([format!("{e}"), format!("{e:?}")]);
+    let mut config = c.config().clone();
+    config.pay_url = "http://127.0.0.1:9".into();
+    config.max_retries = 0;
+    let offline = WechatV3Client::new(config).expect("client");
+    let e = offline.close("V3X100").await.expect_err("unreachable");
+    seen.extend([format!("{e}"), format!("{e:?}")]);
+    let e = c.verify_notify(|_| None, b"{}").expect_err("no headers");
+    seen.extend([format!("{e}"), format!("{e:?}")]);
+    for text in &seen {
+        assert!(!text.contains(apiv3), "APIv3 key leaked: {text}");
+        assert!(!text.contains(pem_line), "private key leaked: {text}");
+    }
+    sim.shutdown().await;
+}
