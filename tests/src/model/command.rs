@@ -183,7 +183,12 @@ pub fn concretize(step: &Step, model: &Model, now: DateTime<Utc>) -> Option<Comm
                 at: now,
             },
         },
-        Step::Notify { order, txn, kind } => {
+        Step::Notify {
+            order,
+            txn,
+            kind,
+            v3,
+        } => {
             let total = model.orders.get(&order_id(order)).map_or(100, |o| o.total);
             let (target, amount) = match kind {
                 NotifyKind::Genuine | NotifyKind::ForgedSign | NotifyKind::TamperedAmount => {
@@ -198,6 +203,7 @@ pub fn concretize(step: &Step, model: &Model, now: DateTime<Utc>) -> Option<Comm
                 transaction_id(order, txn),
                 amount,
                 kind,
+                v3,
                 now,
             ))
         }

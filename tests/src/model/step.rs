@@ -131,11 +131,13 @@ pub enum Step {
         order: O,
         v3: bool,
     },
-    /// A payment notify arrives for `order`, paid by transaction `txn`.
+    /// A payment notify arrives for `order`, paid by transaction `txn`, in the
+    /// v2 (XML) or v3 (signed JSON, encrypted resource) form.
     Notify {
         order: O,
         txn: Txn,
         kind: NotifyKind,
+        v3: bool,
     },
     Cancel {
         order: O,
@@ -241,10 +243,13 @@ fn place_order() -> impl Strategy<Value = Step> {
 }
 
 fn notify() -> impl Strategy<Value = Step> {
-    (any::<O>(), any::<Txn>(), notify_kind()).prop_map(|(order, txn, kind)| Step::Notify {
-        order,
-        txn,
-        kind,
+    (any::<O>(), any::<Txn>(), notify_kind(), any::<bool>()).prop_map(|(order, txn, kind, v3)| {
+        Step::Notify {
+            order,
+            txn,
+            kind,
+            v3,
+        }
     })
 }
 
