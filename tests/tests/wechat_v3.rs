@@ -194,8 +194,9 @@ async fn a_v2_key_configured_as_the_apiv3_key_stops_start_up_with_a_clear_error(
         "no secret in the error: {message}"
     );
 
-    // A 16-byte key, a public key id without its key, and a missing key file.
-    let cases: [(&str, Change); 3] = [
+    // A 16-byte key, a public key id without its key, a missing key file, a
+    // serial that is not hex, and the merchant's own public key given as WeChat's.
+    let cases: [(&str, Change); 5] = [
         ("exactly 32", |a| {
             a.wechat.v3.apiv3_key = Some("sixteen-bytes-ab".to_owned().into());
         }),
@@ -207,6 +208,20 @@ async fn a_v2_key_configured_as_the_apiv3_key_stops_start_up_with_a_clear_error(
         ),
         ("PAYLOG_WECHAT_MCH_PRIVATE_KEY: cannot read", |a| {
             a.wechat.v3.mch_private_key = Some("/nonexistent/apiclient_key.pem".into());
+        }),
+        ("PAYLOG_WECHAT_MCH_SERIAL", |a| {
+            a.wechat.v3.mch_serial = Some("not-a-serial".into());
+        }),
+        ("is the merchant's own public key", |a| {
+            let own = a.store.data_dir.with_file_name("own_pub.pem");
+            let key = RsaSigningKey::from_pem(
+                "merchant key",
+                paylog_sim::v3::DEMO_MERCHANT_PRIVATE_KEY_PEM,
+            )
+            .expect("demo key");
+            std::fs::write(&own, key.verifying_key().to_public_key_pem().expect("pem"))
+                .expect("write");
+            a.wechat.v3.public_key = Some(own);
         }),
     ];
     for (expected, change) in cases {

@@ -255,3 +255,53 @@ fn keygen_writes_two_usable_key_pairs_and_refuses_an_existing_directory() {
         "never overwrites"
     );
 }
+
+#[test]
+fn the_simulator_takes_a_given_wechat_pay_key_and_id() {
+    use paylog_api::cli::wxpay_sim::WxpaySimArgs;
+
+    #[derive(Parser)]
+    struct SimCli {
+        #[command(flatten)]
+        args: WxpaySimArgs,
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let keys = dir.path().join("keys");
+    let out = keys.display().to_string();
+    wxpay(&["keygen", "--out", &out], "").expect("keygen");
+    let key = keys.join("wechatpay_key.pem").display().to_string();
+    let id = "PUB_KEY_ID_0114232923052024060500000000000042";
+    let cli = SimCli::try_parse_from([
+        "wxpay-sim",
+        "--wechatpay-private-key",
+        &key,
+        "--public-key-id",
+        id,
+    ])
+    .expect("flags");
+    let config = cli.args.sim_config().expect("config");
+    let v3 = config.v3.expect("v3");
+    assert_eq!(v3.public_key_id.as_str(), id);
+    let served = v3.public_key_pem().expect("pem");
+    let written = std::fs::read_to_string(keys.join("pub_key.pem")).expect("pub");
+    assert_eq!(
+        served.trim(),
+        written.trim(),
+        "the given key is the one served"
+    );
+
+    let cli = SimCli::try_parse_from(["wxpay-sim", "--public-key-id", id]);
+    assert!(cli.is_err(), "an id needs its key");
+    let bad = SimCli::try_parse_from([
+        "wxpay-sim",
+        "--wechatpay-private-key",
+        &key,
+        "--public-key-id",
+        "not-an-id",
+    ])
+    .expect("flags")
+    .args
+    .sim_config()
+    .expect_err("a bad id is refused");
+    assert!(format!("{bad:#}").contains("--public-key-id"), "{bad:#}");
+}
