@@ -170,6 +170,9 @@ pub struct SimState {
     pub next_refund_outcome: RefundOutcome,
     /// How v3 answers misbehave (`POST /sim/v3/answer-faults`).
     pub v3_answer_faults: crate::v3::AnswerFaults,
+    /// v3 bill files by download token (bounded).
+    #[serde(skip)]
+    pub v3_bill_files: Vec<(String, Vec<u8>)>,
 }
 
 impl SimState {

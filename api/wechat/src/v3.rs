@@ -24,8 +24,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use paylog_core::wxpay::{ErrCode, WxPayError};
 use paylog_core::wxpay_v3::api::{
-    CloseRequest, ErrorBody, JsapiPrepayRequest, PrepayResponse, Refund, RefundRequest,
-    Transaction, paths,
+    BillType, CloseRequest, ErrorBody, JsapiPrepayRequest, PrepayResponse, Refund, RefundRequest,
+    TradeBillResponse, Transaction, paths, trade_bill_path,
 };
 use paylog_core::wxpay_v3::verify::HEADER_SERIAL;
 use paylog_core::wxpay_v3::{
@@ -40,6 +40,8 @@ use super::{DEFAULT_PAY_URL, WechatError, nonce};
 
 /// Largest answer body read from WeChat (v3 answers are a few KiB).
 pub const MAX_RESPONSE_BYTES: usize = 256 * 1024;
+/// Largest bill file downloaded (a day of a busy shop is a few MiB).
+pub const MAX_BILL_BYTES: usize = 64 * 1024 * 1024;
 /// `User-Agent` sent with every call (WeChat asks for one).
 const USER_AGENT: &str = concat!("paylog/", env!("CARGO_PKG_VERSION"));
 
@@ -212,6 +214,57 @@ impl WechatV3Client {
         json(&answer, "refund query answer")
     }
 
+    /// `GET /v3/bill/tradebill`, then the file behind its `download_url`: that
+    /// download is signed like any request but its answer is not, so the file
+    /// is accepted only if its SHA1 is the `hash_value` of the (verified) bill
+    /// answer. The URL must be on the pay API's own origin. Returns the file as
+    /// downloaded.
+    pub async fn trade_bill(
+        &self,
+        bill_date: chrono::NaiveDate,
+        bill_type: BillType,
+    ) -> Result<Vec<u8>, WechatError> {
+        let path = trade_bill_path(bill_date, bill_type, false);
+        let answer = self.call::<()>(Method::GET, &path, None).await?;
+        let bill: TradeBillResponse = json(&answer, "trade bill answer")?;
+        let download = bill
+            .download_url
+            .strip_prefix(self.config.pay_url.as_str())
+            .filter(|p| p.starts_with('/'))
+            .ok_or_else(|| {
+                WechatError::BadAnswer("download_url is not on the pay API's origin".into())
+            })?
+            .to_owned();
+        let signed = self.config.merchant.signer.sign_request(
+            "GET",
+            &download,
+            (self.now)().timestamp(),
+            &nonce(),
+            "",
+        )?;
+        let url = format!("{}{download}", self.config.pay_url);
+        let authorization = signed.authorization.to_string();
+        let mut attempt = 0u32;
+        let (status, _, file) = loop {
+            match self
+                .send_once(&Method::GET, &url, &authorization, "", MAX_BILL_BYTES)
+                .await
+            {
+                Err(WechatError::Transport(e)) if attempt < self.config.max_retries => {
+                    tracing::warn!(attempt, error = %e, "bill download failed; retrying");
+                    tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
+                    attempt += 1;
+                }
+                other => break other?,
+            }
+        };
+        if status != 200 {
+            return Err(WechatError::Status(status));
+        }
+        bill.check_file(&file)?;
+        Ok(file)
+    }
+
     /// The signed `wx.requestPayment` parameters (`signType=RSA`) for a prepay id.
     pub fn pay_params(&self, prepay_id: &str) -> Result<MiniProgramPayParams, WechatError> {
         let m = &self.config.merchant;
@@ -281,7 +334,10 @@ impl WechatV3Client {
         let url = format!("{}{path}", self.config.pay_url);
         let mut attempt = 0u32;
         let (status, headers, bytes) = loop {
-            match self.send_once(&method, &url, &authorization, &body).await {
+            match self
+                .send_once(&method, &url, &authorization, &body, MAX_RESPONSE_BYTES)
+                .await
+            {
                 Err(WechatError::Transport(e)) if attempt < self.config.max_retries => {
                     tracing::warn!(path, attempt, error = %e, "WeChat v3 call failed; retrying");
                     tokio::time::sleep(Duration::from_millis(200 << attempt)).await;
@@ -319,6 +375,7 @@ impl WechatV3Client {
         url: &str,
         authorization: &str,
         body: &str,
+        max_bytes: usize,
     ) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>), WechatError> {
         let mut req = self
             .http
@@ -339,9 +396,9 @@ impl WechatV3Client {
         let headers = resp.headers().clone();
         let mut bytes = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(WechatError::transport)? {
-            if bytes.len() + chunk.len() > MAX_RESPONSE_BYTES {
+            if bytes.len() + chunk.len() > max_bytes {
                 return Err(WechatError::BadAnswer(format!(
-                    "answer over {MAX_RESPONSE_BYTES} bytes"
+                    "answer over {max_bytes} bytes"
                 )));
             }
             bytes.extend_from_slice(&chunk);

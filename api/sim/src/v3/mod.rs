@@ -13,6 +13,7 @@
 //! configuration. `POST /sim/v3/answer-faults` makes the next answers misbehave
 //! (see [`AnswerFaults`]).
 
+mod bill;
 mod notify;
 mod pay;
 mod refund;
@@ -133,6 +134,8 @@ pub struct AnswerFaults {
     pub stale_timestamp: bool,
     /// No `Wechatpay-*` header at all.
     pub unsigned: bool,
+    /// Bill downloads serve a file one byte off what its SHA1 announced.
+    pub corrupt_bill: bool,
 }
 
 /// A key id that is well-formed and nobody's.
@@ -160,6 +163,8 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
             "/v3/refund/domestic/refunds/{out_refund_no}",
             get(refund::refund_query),
         )
+        .route("/v3/bill/tradebill", get(bill::trade_bill))
+        .route("/v3/billdownload/file", get(bill::download))
         .route("/sim/v3/public-key", get(public_key))
         .route("/sim/v3/answer-faults", post(answer_faults))
 }

@@ -356,3 +356,43 @@ async fn no_v3_secret_reaches_debug_or_an_error() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_trade_bill_is_downloaded_and_checked_by_its_sha1() {
+    let sim = spawn_sim(sim_config()).await;
+    let c = v3_client(&sim, "http://127.0.0.1:9/notify").await;
+    c.jsapi_prepay(prepay("V3B100", 1234))
+        .await
+        .expect("prepay");
+    let (_, paid) = control(
+        &sim,
+        "/sim/pay",
+        json!({"out_trade_no": "V3B100", "notify": false}),
+    )
+    .await;
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
+        .date_naive();
+    let file = c
+        .trade_bill(today, paylog_core::wxpay_v3::api::BillType::All)
+        .await
+        .expect("bill");
+    let text = String::from_utf8(file).expect("utf-8");
+    assert!(text.contains("`V3B100"), "{text}");
+    assert!(
+        text.contains(paid["transaction_id"].as_str().expect("tx")),
+        "{text}"
+    );
+    assert!(text.contains("`12.34"), "{text}");
+
+    control(&sim, "/sim/v3/answer-faults", json!({"corrupt_bill": true})).await;
+    let e = c
+        .trade_bill(today, paylog_core::wxpay_v3::api::BillType::All)
+        .await
+        .expect_err("a file that is not what its SHA1 says");
+    assert!(
+        matches!(e, WechatError::V3(WxPayV3Error::BillHashMismatch { .. })),
+        "{e:?}"
+    );
+    sim.shutdown().await;
+}
