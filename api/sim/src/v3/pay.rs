@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
-use chrono::{DateTime, FixedOffset, Offset as _, Utc};
+use chrono::{DateTime, FixedOffset, Offset as _, SubsecRound as _, Utc};
 use paylog_core::wxpay::{Fields, SignType, time};
 use paylog_core::wxpay_v3::api::{
     CloseRequest, JsapiPrepayRequest, Payer, TradeState as V3TradeState, TradeType, Transaction,
@@ -25,10 +25,11 @@ use super::{answer, authenticate, error, json_body, param_error};
 /// gets the same prepay_id).
 const V3_REQUEST_FIELD: &str = "v3_request";
 
-/// Asia/Shanghai, the offset of every v3 time.
+/// Asia/Shanghai, the offset of every v3 time, in whole seconds as WeChat
+/// writes them.
 pub(crate) fn beijing(t: DateTime<Utc>) -> DateTime<FixedOffset> {
     let offset = FixedOffset::east_opt(8 * 3600).unwrap_or_else(|| Utc.fix());
-    t.with_timezone(&offset)
+    t.trunc_subsecs(0).with_timezone(&offset)
 }
 
 fn validate(sim: &Sim, req: &JsapiPrepayRequest) -> Result<(), String> {
@@ -64,6 +65,13 @@ fn validate(sim: &Sim, req: &JsapiPrepayRequest) -> Result<(), String> {
     }
     if req.payer.openid.is_empty() {
         return Err("payer.openid is required".into());
+    }
+    // WeChat's format is yyyy-MM-DDTHH:mm:ss+TIMEZONE, without fractions.
+    if req
+        .time_expire
+        .is_some_and(|t| chrono::Timelike::nanosecond(&t) != 0)
+    {
+        return Err("time_expire must be yyyy-MM-DDTHH:mm:ss+08:00 (whole seconds)".into());
     }
     Ok(())
 }

@@ -8,6 +8,7 @@
 //! v2 after the shop switched new payments to v3. Both clients are built at the
 //! composition root (`app.rs`).
 
+use chrono::SubsecRound as _;
 use paylog_core::Fen;
 use paylog_core::order::OrderState;
 use paylog_core::payment_refs::PayApi;
@@ -92,7 +93,8 @@ impl Gateway<'_> {
                     notify_url: String::new(),
                     description: req.body.clone(),
                     out_trade_no: req.out_trade_no.clone(),
-                    time_expire: offset.map(|o| req.time_expire.with_timezone(&o)),
+                    // WeChat's format has whole seconds (`2026-11-30T10:34:56+08:00`).
+                    time_expire: offset.map(|o| req.time_expire.trunc_subsecs(0).with_timezone(&o)),
                     attach: req.attach.clone(),
                     goods_tag: None,
                     amount: PrepayAmount {
