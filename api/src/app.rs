@@ -11,7 +11,8 @@
 //! Then it stops the reconciler, the projector and the store's writer, and the
 //! simulator if one was started.
 //!
-//! Data layout: the log at `<data_dir>/log`, the views at `<data_dir>/views`.
+//! Data layout: the log at `<data_dir>/log`, the views at `<data_dir>/views`, the
+//! daily bill's reconciliation reports at `<data_dir>/reconciliation/`.
 
 use std::future::Future;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -56,6 +57,10 @@ use crate::services::catalog::Catalog;
 use crate::services::health::Health;
 use crate::services::ordering::Ordering;
 use crate::services::payments::{Payments, Reconciler};
+use crate::services::reconciliation::BillReconciliation;
+
+/// Where the daily bill's reconciliation reports are kept, under the data dir.
+pub const RECONCILIATION_DIR: &str = "reconciliation";
 
 /// A built server, not yet serving.
 #[derive(Debug)]
@@ -86,6 +91,8 @@ pub struct AppHandles {
     pub store: Arc<dyn EventStore>,
     pub views: Views,
     pub reconciler: Reconciler,
+    /// The daily bill's reconciliation (tests run its daily step themselves).
+    pub bill: BillReconciliation,
     /// The in-process simulator's base URL, when WeChat was not configured.
     pub sim_url: Option<String>,
 }
@@ -183,6 +190,16 @@ impl Application {
             args.reconcile_after,
             args.reconcile_interval,
         );
+        let bill = BillReconciliation::new(
+            Arc::clone(&log),
+            payments.clone(),
+            Arc::clone(&clock),
+            Some(args.store.data_dir.join(RECONCILIATION_DIR)),
+            args.reconcile_daily_at,
+        );
+        if let Some(at) = args.reconcile_daily_at {
+            tracing::info!(%at, "the daily bill is reconciled every day at this Beijing time");
+        }
         if args.admin_token.is_none() {
             tracing::info!("no PAYLOG_ADMIN_TOKEN: the admin API is disabled");
         }
@@ -210,6 +227,7 @@ impl Application {
                 args.max_open_orders_per_user,
             )?,
             payments,
+            bill: bill.clone(),
             audit: Audit::new(Arc::clone(&log), views.clone()),
             // Built only after the WeChat client was: its configuration is loaded.
             health: Health::new(
@@ -228,6 +246,7 @@ impl Application {
             store: log,
             views,
             reconciler,
+            bill,
             sim_url: sim.as_ref().map(|s| s.base_url().to_owned()),
         };
         let edge = EdgeLimits {
@@ -279,12 +298,16 @@ impl Application {
         F: Future<Output = ()> + Send + 'static,
     {
         let (stop_tx, stop_rx) = watch::channel(false);
+        let daily_bill = self.handles.bill.clone().spawn_daily(stop_rx.clone());
         let reconciler = self.handles.reconciler.clone().spawn(stop_rx);
         tracing::info!(addr = %self.handles.addr, "paylog API listening");
         serve(self.listener, self.router, self.edge, shutdown).await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
         let _ = reconciler.await;
+        if let Some(daily_bill) = daily_bill {
+            let _ = daily_bill.await;
+        }
         self.projector.shutdown().await;
         self.store.close().await;
         if let Some(sim) = self.sim {
@@ -398,7 +421,7 @@ async fn rebuild_views_ahead_of_the_log(log: &dyn EventStore, views: &Views) -> 
 /// `PAYLOG_WECHAT_SIGN_TYPE`: the sign type of requests, and whether notifies may be
 /// signed with either algorithm. `either` (the migration between MD5 and HMAC-SHA256)
 /// signs requests with MD5, WeChat's default, and accepts notifies signed either way.
-fn sign_policy(w: &WechatArgs) -> Result<(SignType, bool), Error> {
+pub(crate) fn sign_policy(w: &WechatArgs) -> Result<(SignType, bool), Error> {
     if w.sign_type.eq_ignore_ascii_case("either") {
         return Ok((SignType::Md5, true));
     }

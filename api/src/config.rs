@@ -197,6 +197,12 @@ pub struct ServeArgs {
     /// rate limits and `spbill_create_ip`); nobody else's is read.
     #[arg(long, env = "PAYLOG_TRUSTED_PROXIES", value_delimiter = ',')]
     pub trusted_proxies: Vec<std::net::IpAddr>,
+
+    /// Reconcile yesterday's WeChat bill every day at this Beijing time (`HH:MM`, e.g.
+    /// `10:30`: WeChat publishes day D's bill from about 10:00 on D+1). Off when unset.
+    /// Reports are kept in `<data dir>/reconciliation/`.
+    #[arg(long, env = "PAYLOG_RECONCILE_DAILY_AT", value_parser = parse_time_of_day)]
+    pub reconcile_daily_at: Option<chrono::NaiveTime>,
 }
 
 /// The shortest token secret or admin token `paylog serve` accepts, in bytes: a
@@ -224,6 +230,13 @@ impl ServeArgs {
         }
         Ok(())
     }
+}
+
+/// Parses a time of day `HH:MM` (24-hour).
+pub fn parse_time_of_day(s: &str) -> Result<chrono::NaiveTime, String> {
+    let s = s.trim();
+    chrono::NaiveTime::parse_from_str(s, "%H:%M")
+        .map_err(|_| format!("`{s}` is not a time of day like 10:30"))
 }
 
 /// Parses `500ms`, `30s`, `5m`, `2h` or a bare number of seconds.
@@ -258,5 +271,17 @@ mod tests {
         assert!(parse_duration("").is_err());
         assert!(parse_duration("5 parsecs").is_err());
         assert!(parse_duration("m").is_err());
+    }
+
+    #[test]
+    fn times_of_day_parse_and_garbage_is_refused() {
+        use super::parse_time_of_day;
+        assert_eq!(
+            parse_time_of_day("10:30").ok(),
+            chrono::NaiveTime::from_hms_opt(10, 30, 0)
+        );
+        for bad in ["", "25:00", "10", "10:30:00", "ten"] {
+            assert!(parse_time_of_day(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -86,7 +86,7 @@ impl Views {
     /// are dropped here. Blocking: call at start-up or from `spawn_blocking`.
     pub fn open(path: impl AsRef<Path>) -> Result<Views> {
         let path = path.as_ref().to_path_buf();
-        let mut options = Options::default();
+        let mut options = view_options();
         options.create_if_missing(true);
         options.create_missing_column_families(true);
         options.set_keep_log_file_num(5);
@@ -268,6 +268,16 @@ fn read_info(db: &Db, id: u64) -> Result<GenerationInfo> {
     layout::decode(&bytes, "generation info")
 }
 
+/// Options of the views database and of each view's column family: memtables and
+/// blocks within the process's one RocksDB memory budget, shared with the log.
+fn view_options() -> Options {
+    let memory = paylog_store::rocks::memory::shared();
+    let mut options = Options::default();
+    memory.apply_to_db(&mut options);
+    options.set_block_based_table_factory(&memory.table_options());
+    options
+}
+
 fn set_active(db: &Db, id: u64) -> Result<()> {
     let mut options = rocksdb::WriteOptions::default();
     options.set_sync(true);
@@ -279,7 +289,7 @@ fn create_generation(db: &Db) -> Result<Generation> {
     let id = read_u64(db, META_NEXT)?.unwrap_or(1);
     let info = GenerationInfo::current();
     for view in View::ALL {
-        db.create_cf(layout::cf_name(id, view), &Options::default())?;
+        db.create_cf(layout::cf_name(id, view), &view_options())?;
     }
     let mut batch = WriteBatch::default();
     let meta = meta(db)?;

@@ -65,6 +65,8 @@ pub struct TestConfig {
     /// simulator's v3 credentials, written to key files as a merchant would
     /// configure them. The v2 key stays configured (orders prepaid on v2).
     pub wechat_pay_v3: bool,
+    /// The daily bill's reconciliation time (Beijing); off by default.
+    pub reconcile_daily_at: Option<chrono::NaiveTime>,
 }
 
 impl Default for TestConfig {
@@ -77,6 +79,7 @@ impl Default for TestConfig {
             sim_time_scale: 0.001,
             max_open_orders_per_user: 10_000,
             wechat_pay_v3: false,
+            reconcile_daily_at: None,
         }
     }
 }
@@ -201,6 +204,7 @@ pub fn serve_args(
         rate_limit_register_per_minute: 0,
         rate_limit_orders_per_minute: 0,
         trusted_proxies: Vec::new(),
+        reconcile_daily_at: config.reconcile_daily_at,
     }
 }
 

@@ -250,3 +250,31 @@ async fn hoarding_stops_at_the_open_orders_limit_and_a_cancel_frees_a_slot() {
     assert_eq!(again.status, 201, "{}", again.text);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_placements_by_one_user_never_pass_the_open_orders_limit() {
+    const LIMIT: usize = 3;
+    const AT_ONCE: usize = 12;
+    let app = spawn_app_with(TestConfig {
+        max_open_orders_per_user: LIMIT,
+        ..TestConfig::default()
+    })
+    .await;
+    let token = app.shopper("sprinter").await;
+    let tea = app.create_product("Tea", 100, 100).await;
+
+    // All at once: each placement reads the count before the others are in the views,
+    // unless one user's placements are serialised.
+    let cart = [(tea.as_str(), 1)];
+    let answers =
+        futures::future::join_all((0..AT_ONCE).map(|_| app.place_order(&token, &cart, None))).await;
+    let placed = answers.iter().filter(|a| a.status == 201).count();
+    let refused = answers
+        .iter()
+        .filter(|a| a.status == 409 && a.error_code() == "too_many_open_orders")
+        .count();
+    assert_eq!(placed, LIMIT, "{answers:?}");
+    assert_eq!(refused, AT_ONCE - LIMIT, "{answers:?}");
+    assert_eq!(app.stock(&tea).await, 100 - LIMIT as u64);
+    app.stop().await;
+}

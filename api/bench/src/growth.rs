@@ -9,16 +9,14 @@
 //! log before it is measured. The stages cannot alternate (a log only grows), so each
 //! stage is compared with the empty log's numbers from the same run.
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener as StdListener};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use paylog_store::{Durability, EventStore, RocksStore, StoreOptions};
-use serde::Deserialize;
 
 use super::Sizes;
+use super::child::Server;
 use super::fill::{self, Generator, append_all};
 use super::load::{self, Load, MakeRequest};
 use super::report::{Line, median, mib, micros, rate};
@@ -33,15 +31,6 @@ const READY_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// How long to wait, at most, for a caught-up child to finish its background work.
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// Below this share of one core over half a second, a child counts as idle.
-const IDLE_CPU: f64 = 0.05;
-
-#[derive(Debug, Deserialize)]
-struct Health {
-    log_head: u64,
-    views_position: u64,
-}
 
 /// One stage's medians.
 struct Stage {
@@ -88,7 +77,7 @@ pub fn run(
             rocks.close().await;
             Ok::<_, anyhow::Error>(generator)
         })?;
-        let mut child = Server::start(server_exe, dir.path(), n)?;
+        let mut child = Server::start(server_exe, dir.path(), &n.to_string(), &[], &[])?;
         let stage = runtime.block_on(measure(&mut child, sizes, &shop, &tokens));
         let stopped = child.stop();
         let stage = stage?;
@@ -109,28 +98,7 @@ async fn measure(
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(5))
         .build()?;
-    let events = loop {
-        if let Some(status) = child.exited()? {
-            anyhow::bail!(
-                "paylog serve exited with {status} (see {})",
-                child.log.display()
-            );
-        }
-        if let Ok(response) = http
-            .get(format!("http://{}/healthz", child.addr))
-            .send()
-            .await
-            && let Ok(health) = response.json::<Health>().await
-            && health.views_position >= health.log_head
-        {
-            break health.log_head;
-        }
-        anyhow::ensure!(
-            started.elapsed() < READY_TIMEOUT,
-            "paylog serve was not ready in time"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let events = child.wait_ready(&http, READY_TIMEOUT).await?;
     let ready_secs = started.elapsed().as_secs_f64();
     // Catching up leaves RocksDB flushing and compacting for a while; measuring then
     // would price the catch-up, not the command. Wait (bounded) until the server idles.
@@ -231,131 +199,4 @@ fn lines(stages: &[Stage]) -> Vec<Line> {
             line
         })
         .collect()
-}
-
-/// `paylog serve` as a child process on a free loopback port.
-struct Server {
-    child: Child,
-    addr: SocketAddr,
-    log: PathBuf,
-}
-
-impl Server {
-    fn start(exe: &Path, data_dir: &Path, stage: usize) -> anyhow::Result<Self> {
-        // The port is free now; the race with another process taking it before the
-        // child binds is harmless (the child fails and the bench says so).
-        let addr = StdListener::bind((Ipv4Addr::LOCALHOST, 0))?.local_addr()?;
-        let log = data_dir.join(format!("serve-{stage}.log"));
-        let child = Command::new(exe)
-            .arg("serve")
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--listen")
-            .arg(addr.to_string())
-            .arg("--token-secret")
-            .arg(TOKEN_SECRET)
-            // A few simulated shoppers place many orders each: the anti-hoarding limit
-            // would measure refusals, not the engine.
-            .args(["--max-open-orders-per-user", "1000000000"])
-            // Every simulated shopper comes from 127.0.0.1: per-address rate limits
-            // would measure refusals too.
-            .args(["--rate-limit-orders-per-minute", "0"])
-            .args(["--rate-limit-login-per-minute", "0"])
-            .args(["--rate-limit-register-per-minute", "0"])
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log)?)
-            .spawn()?;
-        Ok(Self { child, addr, log })
-    }
-
-    fn exited(&mut self) -> anyhow::Result<Option<std::process::ExitStatus>> {
-        Ok(self.child.try_wait()?)
-    }
-
-    /// The child's peak resident set (`VmHWM`), bytes.
-    fn peak_rss(&self) -> anyhow::Result<f64> {
-        self.status_kib("VmHWM:").map(|kib| kib * 1024.0)
-    }
-
-    /// The child's resident set now (`VmRSS`), bytes.
-    fn rss(&self) -> anyhow::Result<f64> {
-        self.status_kib("VmRSS:").map(|kib| kib * 1024.0)
-    }
-
-    fn status_kib(&self, field: &str) -> anyhow::Result<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix(field))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
-            .ok_or_else(|| anyhow::anyhow!("no {field} in /proc/{}/status", self.child.id()))
-    }
-
-    /// CPU seconds the child has used (user + system), from `/proc/<pid>/stat`.
-    fn cpu_secs(&self) -> anyhow::Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // Fields after the command name (which is in parentheses and may hold spaces).
-        let rest = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest)
-            .ok_or_else(|| anyhow::anyhow!("unreadable /proc/{}/stat", self.child.id()))?;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // utime and stime are fields 14 and 15 of stat, 12 and 13 after the name.
-        let ticks = |i: usize| -> anyhow::Result<f64> {
-            Ok(fields
-                .get(i)
-                .ok_or_else(|| anyhow::anyhow!("short /proc/{}/stat", self.child.id()))?
-                .parse::<f64>()?)
-        };
-        // USER_HZ is 100 on Linux for every architecture paylog runs on.
-        Ok((ticks(11)? + ticks(12)?) / 100.0)
-    }
-
-    /// Waits until two half-second samples in a row show the child below [`IDLE_CPU`].
-    async fn wait_until_idle(&self, timeout: Duration) -> anyhow::Result<()> {
-        let deadline = Instant::now() + timeout;
-        let mut quiet = 0;
-        let mut last = self.cpu_secs()?;
-        while quiet < 2 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(500)).await;
-            let now = self.cpu_secs()?;
-            quiet = if now - last < IDLE_CPU * 0.5 {
-                quiet + 1
-            } else {
-                0
-            };
-            last = now;
-        }
-        Ok(())
-    }
-
-    /// SIGTERM (a clean shutdown), then SIGKILL if it has not exited in 30 s.
-    fn stop(mut self) -> anyhow::Result<()> {
-        let _ = Command::new("kill")
-            .arg("-TERM")
-            .arg(self.child.id().to_string())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < deadline {
-            if self.child.try_wait()?.is_some() {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        self.child.kill()?;
-        self.child.wait()?;
-        Ok(())
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        // A failed stage must not leave a server behind.
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
 }

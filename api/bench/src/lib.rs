@@ -10,11 +10,15 @@
 //!   notifies over HTTP, with a bare axum echo as the ceiling;
 //! - `rebuild.rs`: row 4, projection rebuild vs a raw scan of the log;
 //! - `growth.rs`: row 5, PlaceOrder latency and server RSS as the log grows;
+//! - `flood.rs` (with `child.rs`): row 6, a flood of password logins against one
+//!   shopper, before and after the bounded hash pool and the login rate limit;
 //! - `fill.rs`: realistic logs generated through the domain code, appended fast;
 //! - `report.rs`: the table, medians, units.
 
 mod append;
+mod child;
 mod fill;
+pub mod flood;
 mod growth;
 mod http;
 mod load;
@@ -47,6 +51,9 @@ pub struct Sizes {
     pub rebuild_events: u64,
     /// Row 5: events in the log at each stage.
     pub growth_events: Vec<u64>,
+    /// Row 6: concurrent flooding logins, and seconds of flood per defence.
+    pub flood_clients: usize,
+    pub flood_secs: f64,
 }
 
 impl Sizes {
@@ -60,6 +67,8 @@ impl Sizes {
             http_max_requests: 2_000_000,
             rebuild_events: 1_000_000,
             growth_events: vec![0, 1_000_000, 5_000_000],
+            flood_clients: flood::FLOOD_CLIENTS,
+            flood_secs: 10.0,
         }
     }
 
@@ -73,6 +82,8 @@ impl Sizes {
             http_max_requests: 200_000,
             rebuild_events: 100_000,
             growth_events: vec![0, 50_000, 200_000],
+            flood_clients: flood::FLOOD_CLIENTS,
+            flood_secs: 3.0,
         }
     }
 
@@ -86,6 +97,10 @@ impl Sizes {
             http_max_requests: 2_000,
             rebuild_events: 3_000,
             growth_events: vec![0, 3_000],
+            // Enough to fill the hash pool's queue; the unbounded run would otherwise
+            // take gigabytes in a smoke test.
+            flood_clients: 24,
+            flood_secs: 0.5,
         }
     }
 }
@@ -113,7 +128,7 @@ pub trait Target: Send + Sync {
 #[derive(Clone)]
 pub struct Config {
     pub sizes: Sizes,
-    /// Only these rows (1 to 5); empty means all.
+    /// Only these rows (1 to 6); empty means all.
     pub rows: Vec<u8>,
     /// Where the temp dirs go (the system's temp dir by default).
     pub scratch: PathBuf,
@@ -181,6 +196,14 @@ pub fn run(config: &Config, mut progress: impl FnMut(&str)) -> Report {
             5,
             "Growth",
             growth::run(sizes, scratch, &config.server_exe, config.target.as_ref()),
+        );
+    }
+    if wanted(6) {
+        progress("row 6: login flood");
+        row(
+            6,
+            "Login flood",
+            flood::run(sizes, scratch, &config.server_exe),
         );
     }
     Report {

@@ -8,6 +8,9 @@
 //!   "processing"?: bool, "lose_answer"?: bool}` for the next refund.
 //! - `POST /sim/refuse-code` `{"code"}`: `jscode2session` answers 40029 for it.
 //! - `GET /sim/state`: orders and deliveries, with every attempt and reply.
+//! - `POST /sim/bill-fault` (a `bill::BillFault`): `{"date": "YYYY-MM-DD", "kind":
+//!   "drop_payment"|"extra_payment"|"payment_amount"|"payment_status"|"drop_refund"|
+//!   "extra_refund"|"refund_status"|"malformed", …}`: a difference in that day's bill.
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! A local WeChat simulator that speaks the real v2 protocol over HTTP.
 //!
 //! It serves the pay endpoints (`/pay/unifiedorder`, `/pay/orderquery`,
-//! `/pay/closeorder`, `/secapi/pay/refund`, `/pay/refundquery`) and login
+//! `/pay/closeorder`, `/secapi/pay/refund`, `/pay/refundquery`, `/pay/downloadbill`) and login
 //! (`/sns/jscode2session`) under WeChat's paths and field names, verifies every
 //! request's sign, keeps per-order state and signs everything it answers. A
 //! control API under `/sim/` plays the user and the network: see [`control`].
@@ -9,6 +9,7 @@
 //! Notifies are delivered on WeChat's retry schedule scaled by
 //! [`SimConfig::time_scale`] until the receiver answers `SUCCESS`.
 
+pub mod bill;
 mod control;
 mod deliver;
 mod login;
@@ -202,12 +203,14 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/pay/closeorder", post(pay::close_order))
         .route("/secapi/pay/refund", post(refund::refund))
         .route("/pay/refundquery", post(refund::refund_query))
+        .route("/pay/downloadbill", post(bill::download_bill))
         .route("/sns/jscode2session", get(login::jscode2session))
         .route("/sim/pay", post(control::pay))
         .route("/sim/refuse-code", post(control::refuse_code))
         .route("/sim/refund-faults", post(control::refund_faults))
         .route("/sim/refund-outcome", post(control::refund_outcome))
         .route("/sim/state", get(control::state))
+        .route("/sim/bill-fault", post(bill::add_fault))
         .merge(v3::routes())
         // A little over the parser's own limit, so it is the parser that says why.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES * 2))

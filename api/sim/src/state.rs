@@ -173,6 +173,8 @@ pub struct SimState {
     /// v3 bill files by download token (bounded).
     #[serde(skip)]
     pub v3_bill_files: Vec<(String, Vec<u8>)>,
+    /// Differences put into daily bills (`POST /sim/bill-fault`).
+    pub bill_faults: Vec<crate::bill::BillFault>,
 }
 
 impl SimState {

@@ -106,8 +106,8 @@ pub struct BenchArgs {
     /// Print JSON instead of the Markdown table.
     #[arg(long)]
     pub json: bool,
-    /// Only these rows (1 to 5), e.g. `--rows 1,4`.
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=5))]
+    /// Only these rows (1 to 6), e.g. `--rows 1,4`.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=6))]
     pub rows: Vec<u8>,
     /// Override the size of row 4's log (for profiling runs).
     #[arg(long, hide = true)]

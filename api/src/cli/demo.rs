@@ -199,6 +199,7 @@ pub async fn run_demo_on(
         rate_limit_register_per_minute: 0,
         rate_limit_orders_per_minute: 0,
         trusted_proxies: Vec::new(),
+        reconcile_daily_at: None,
     };
     let app = Application::build(args, listener)
         .await

@@ -12,6 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use paylog_core::DomainError;
 use paylog_projections::ProjectionError;
+use paylog_wechat::WechatError;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -139,6 +140,15 @@ impl From<Error> for ApiError {
             }
             Error::Views(ProjectionError::InvalidArgument(m)) => {
                 Self::bad_request("invalid_argument", m)
+            }
+            Error::Wechat(WechatError::Bill(e)) => {
+                tracing::warn!(error = %e, "WeChat's daily bill could not be read");
+                // The bill's own error names its line; it holds no secret.
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "bill_unreadable",
+                    format!("WeChat's daily bill could not be read: {e}"),
+                )
             }
             Error::Wechat(e) => {
                 tracing::warn!(error = %e, "WeChat call failed");

@@ -4,8 +4,10 @@
 //! ([`crate::services`]), map the answer to a status and a body. The services wait
 //! for the views (read-your-writes) before they return. One file per resource:
 //! - `auth.rs` (WeChat login, register, password login);
-//! - `products.rs`, `orders.rs`, `payment.rs` (`/pay`), `refunds.rs` (admin);
-//! - `notify.rs` (WeChat's XML callbacks), `notify_v3.rs` (its v3 JSON callbacks), `ops.rs` (health, metrics, OpenAPI);
+//! - `products.rs`, `orders.rs`, `payment.rs` (`/pay`), `refunds.rs` (admin),
+//!   `reconciliation.rs` (admin: the daily bill compared with the log);
+//! - `notify.rs` (WeChat's XML callbacks), `notify_v3.rs` (its v3 JSON callbacks),
+//!   `ops.rs` (health, metrics, OpenAPI);
 //! - `audit.rs` (admin: an order's history and state as of an instant, the log's
 //!   events page by page, daily sales reports);
 //! - `error.rs` (the JSON error shape), `extract.rs` (auth, JSON/path/query with JSON
@@ -31,6 +33,7 @@ mod orders;
 mod payment;
 mod products;
 pub mod rate_limit;
+pub mod reconciliation;
 mod refunds;
 mod state;
 
@@ -78,6 +81,7 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(refunds::resolve))
         .routes(routes!(refunds::anomalies))
         .routes(routes!(refunds::refund_anomaly))
+        .routes(routes!(reconciliation::show, reconciliation::run))
         .routes(routes!(audit::order_history_of))
         .routes(routes!(audit::events))
         .routes(routes!(audit::daily))

@@ -12,6 +12,7 @@ use crate::services::catalog::Catalog;
 use crate::services::health::Health;
 use crate::services::ordering::Ordering;
 use crate::services::payments::Payments;
+use crate::services::reconciliation::BillReconciliation;
 
 /// Shared by every handler; cheap to clone.
 #[derive(Debug, Clone)]
@@ -21,6 +22,8 @@ pub struct AppState {
     pub ordering: Ordering,
     /// For WeChat's notifies.
     pub payments: Payments,
+    /// The daily bill's reconciliation (admin).
+    pub bill: BillReconciliation,
     pub audit: Audit,
     pub health: Health,
     /// `None`: the admin API is disabled.

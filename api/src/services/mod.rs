@@ -11,15 +11,20 @@
 //! - [`ordering`]: a user's orders: place, show, cancel, pay; admin refunds;
 //! - [`payments`]: what happens between an order, WeChat Pay and the log (notifies,
 //!   refunds, the reconciler);
+//! - [`reconciliation`]: the daily bill compared with the log, missing payments
+//!   recovered, the daily run;
 //! - [`audit`]: an order's history, the raw log, daily sales;
-//! - [`health`]: liveness and readiness.
+//! - [`health`]: liveness and readiness;
+//! - [`keyed_lock`]: one async lock per key, for decisions read from the views.
 
 pub mod accounts;
 pub mod audit;
 pub mod catalog;
 pub mod health;
+pub mod keyed_lock;
 pub mod ordering;
 pub mod payments;
+pub mod reconciliation;
 
 use std::sync::Arc;
 use std::time::Duration;

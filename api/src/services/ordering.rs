@@ -16,6 +16,7 @@ use paylog_projections::{OrderSummary, OrderView, Page, PageOf, Views};
 use uuid::Uuid;
 
 use super::Settle;
+use super::keyed_lock::KeyedLocks;
 use super::payments::Payments;
 use crate::error::Error;
 
@@ -57,6 +58,9 @@ pub struct Ordering {
     payment_timeout: chrono::Duration,
     /// Unpaid orders a user may hold at once.
     max_open_orders_per_user: usize,
+    /// Serialises one user's placements, so that each one's open-orders count sees
+    /// the one before it (see [`Ordering::check_open_orders`]).
+    placing: KeyedLocks<UserId>,
 }
 
 /// The requested quantity per product (duplicates merged, as the domain merges them).
@@ -107,17 +111,20 @@ impl Ordering {
             settle,
             payment_timeout,
             max_open_orders_per_user,
+            placing: KeyedLocks::default(),
         })
     }
 
     /// Refuses a new order when `user` already holds the maximum of unpaid orders.
     ///
     /// Counted on the views (newest first), which every placement settles before it
-    /// answers, so one client's successive orders are all seen; orders placed more
-    /// than twice the payment timeout ago are not read (the reconciler closed them
-    /// long since), which bounds the scan. Concurrent placements by one user can each
-    /// pass the check before either is visible: the limit may be exceeded by the
-    /// number of requests in flight.
+    /// answers; orders placed more than twice the payment timeout ago are not read
+    /// (the reconciler closed them long since), which bounds the scan. The caller
+    /// holds the user's `placing` lock from this check until its order is settled,
+    /// so concurrent placements by one user each see the ones before them: the limit
+    /// is exact within one process. (Several `paylog serve` processes sharing one
+    /// replicated log each hold their own locks: together they may admit one extra
+    /// order per process.)
     fn check_open_orders(
         &self,
         user: UserId,
@@ -197,6 +204,7 @@ impl Ordering {
         {
             return replay(existing, user, &items);
         }
+        let _placing = self.placing.lock(user).await;
         self.check_open_orders(user, meta.at)?;
         let checkout = Checkout {
             order_id,

@@ -81,6 +81,7 @@ async fn a_client_sending_one_header_byte_at_a_time_is_cut_off() {
         rate_limit_register_per_minute: 0,
         rate_limit_orders_per_minute: 0,
         trusted_proxies: Vec::new(),
+        reconcile_daily_at: None,
     };
     let app = Application::build(args, listener).await.expect("build app");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

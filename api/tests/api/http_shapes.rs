@@ -54,6 +54,7 @@ async fn router_with(
         rate_limit_register_per_minute: 0,
         rate_limit_orders_per_minute: 0,
         trusted_proxies: Vec::new(),
+        reconcile_daily_at: None,
     };
     let mut args = args;
     adjust(&mut args);
@@ -154,7 +155,7 @@ async fn every_route_is_in_the_openapi_document_with_its_wire_enums() {
     let paths = doc["paths"].as_object().expect("paths");
     assert_eq!(
         paths.len(),
-        27,
+        28,
         "one entry per declared path: {:?}",
         paths.keys()
     );
@@ -166,6 +167,14 @@ async fn every_route_is_in_the_openapi_document_with_its_wire_enums() {
     ] {
         assert!(doc["paths"][admin].is_object(), "{admin} is documented");
     }
+    for method in ["get", "post"] {
+        assert!(
+            doc["paths"]["/v1/admin/reconciliation/{date}"][method].is_object(),
+            "{method} /v1/admin/reconciliation/{{date}} is documented"
+        );
+    }
+    let kinds = &doc["components"]["schemas"]["DifferenceKindDto"]["enum"];
+    assert_eq!(kinds.as_array().map(Vec::len), Some(5), "{kinds}");
     assert!(doc["paths"]["/v1/orders"]["get"].is_object());
     let statuses = &doc["components"]["schemas"]["OrderStatus"]["enum"];
     assert_eq!(statuses.as_array().map(Vec::len), Some(8), "{statuses}");

@@ -12,6 +12,8 @@ mod cli_events;
 mod crash_server;
 mod edge;
 mod http_shapes;
+mod login_flood;
+mod reconcile_cli;
 mod startup;
 mod wechat_cli;
 mod wechat_v3_cli;

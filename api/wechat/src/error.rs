@@ -1,5 +1,6 @@
 //! `WechatError`: the one error type of the WeChat client.
 
+use paylog_core::wxpay::bill::BillError;
 use paylog_core::wxpay::{ErrCode, WxPayError};
 use paylog_core::wxpay_v3::WxPayV3Error;
 
@@ -30,6 +31,10 @@ pub enum WechatError {
     /// A login (`jscode2session`) failure reported by WeChat.
     #[error("WeChat login failed: errcode {errcode}: {errmsg}")]
     Login { errcode: i64, errmsg: String },
+    /// A daily bill (`downloadbill`) that could not be read: too large, not a bill,
+    /// refused by WeChat, or malformed (the error names the line).
+    #[error("daily bill: {0}")]
+    Bill(#[from] BillError),
     /// A JSON answer that does not have the documented shape.
     #[error("unexpected answer from WeChat: {0}")]
     BadAnswer(String),

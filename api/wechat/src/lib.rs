@@ -14,6 +14,7 @@
 //! WeChat-level failures (`SYSTEMERROR` …) are returned, not retried, so the
 //! caller decides.
 
+mod bill;
 mod config;
 mod error;
 mod login;
@@ -29,6 +30,7 @@ use paylog_core::wxpay::{
 use rand::Rng;
 use rand::distr::Alphanumeric;
 
+pub use bill::{BillCompression, MAX_BILL_DOWNLOAD_BYTES};
 pub use config::{ClientIdentity, DEFAULT_API_URL, DEFAULT_PAY_URL, WechatConfig};
 pub use error::WechatError;
 pub use login::WxSession;

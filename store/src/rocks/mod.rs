@@ -11,6 +11,7 @@
 mod batch_tests;
 mod codec;
 mod import;
+pub mod memory;
 mod options;
 mod read;
 mod read_only;

@@ -1,6 +1,6 @@
 //! [`StoreOptions`] and [`Durability`], and the RocksDB tuning derived from them.
 
-use rocksdb::{BlockBasedOptions, ColumnFamilyDescriptor, Options, WriteOptions};
+use rocksdb::{ColumnFamilyDescriptor, Options, WriteOptions};
 
 use super::codec::{ALL_CFS, CF_COMMANDS, CF_HEADS};
 
@@ -55,6 +55,7 @@ impl StoreOptions {
 
 pub(super) fn db_options() -> Options {
     let mut options = Options::default();
+    super::memory::shared().apply_to_db(&mut options);
     options.create_if_missing(true);
     options.create_missing_column_families(true);
     options.set_keep_log_file_num(10);
@@ -69,11 +70,12 @@ pub(super) fn column_families() -> Vec<ColumnFamilyDescriptor> {
         .iter()
         .map(|name| {
             let mut options = Options::default();
+            // Every column family reads through the process's one block cache.
+            let mut table = super::memory::shared().table_options();
             if *name == CF_HEADS || *name == CF_COMMANDS {
-                let mut table = BlockBasedOptions::default();
                 table.set_bloom_filter(10.0, false);
-                options.set_block_based_table_factory(&table);
             }
+            options.set_block_based_table_factory(&table);
             ColumnFamilyDescriptor::new(*name, options)
         })
         .collect()

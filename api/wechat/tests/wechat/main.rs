@@ -6,6 +6,7 @@
 // (clippy.toml allows that inside #[test] functions, not in their helpers).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod bill;
 mod login;
 mod notify;
 mod pay;
