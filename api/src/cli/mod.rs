@@ -48,7 +48,7 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Compare WeChat's daily bill of a Beijing day (default: yesterday) with the log;
     /// exit 0 only when they match.
-    Reconcile(reconcile::ReconcileArgs),
+    Reconcile(Box<reconcile::ReconcileArgs>),
     /// WeChat Pay signing toolbox: v2 sign, verify, pay-params, decrypt-refund; and
     /// `wxpay v3 sign-request|verify|decrypt|pay-params|keygen` (stdin in).
     Wxpay {
@@ -71,7 +71,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => audit::run(args),
         Command::Export(args) => export::run(args),
         Command::Import(args) => import::run(args),
-        Command::Reconcile(args) => reconcile::run(args),
+        Command::Reconcile(args) => reconcile::run(*args),
         Command::Wxpay { cmd } => {
             wxpay::run(cmd, std::io::stdin().lock(), std::io::stdout().lock())
         }
