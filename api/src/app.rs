@@ -40,10 +40,11 @@ use tower::ServiceExt as _;
 use paylog_core::wxpay::SignType;
 use paylog_engine::{Clock, Engine, SystemClock};
 use paylog_sim::{SimConfig, SimHandle};
-use paylog_wechat::{ClientIdentity, WechatClient, WechatConfig};
+use paylog_wechat::{ClientIdentity, WechatClient, WechatConfig, WechatV3Client, WechatV3Config};
 
 use crate::config::{
-    DurabilityArg, ServeArgs, WechatArgs, absolute_http_url, derive_refund_notify_url,
+    DurabilityArg, PayVersionArg, ServeArgs, WechatArgs, absolute_http_url,
+    derive_refund_notify_url,
 };
 use crate::error::Error;
 use crate::http::error::ApiError;
@@ -133,6 +134,14 @@ impl Application {
         let client_identity = client_identity(&args.wechat)?;
         require_client_identity(&args.wechat, client_identity.is_some())?;
         let refund_notify_url = refund_notify_url(&args)?;
+        // Every v3 credential is checked before anything is opened.
+        let v3_merchant = if args.wechat.is_unconfigured() {
+            None
+        } else {
+            let w = &args.wechat;
+            w.v3.merchant(w.appid.as_deref(), w.mch_id.as_deref(), w.api_key.as_ref())
+                .map_err(Error::Startup)?
+        };
         let data_dir = args.store.data_dir.clone();
         let durability = match args.store.durability {
             DurabilityArg::Sync => Durability::Sync,
@@ -161,6 +170,13 @@ impl Application {
         if let Some(url) = refund_notify_url {
             wechat_config.refund_notify_url = Some(url);
         }
+        let wechat_v3 = wechat_v3_client(
+            &args,
+            v3_merchant,
+            &wechat_config,
+            sim.as_ref(),
+            Arc::clone(&clock),
+        )?;
         let wechat = WechatClient::new(wechat_config)
             .map_err(|e| Error::Startup(format!("WeChat client: {e}")))?;
         let token_secret = args.token_secret.clone().unwrap_or_else(|| {
@@ -170,12 +186,15 @@ impl Application {
         let metrics = Arc::new(Metrics::new());
         let engine = Engine::new(Arc::clone(&log));
         let settle = Settle::new(views.clone(), Arc::clone(&metrics));
-        let payments = Payments::new(
+        let mut payments = Payments::new(
             engine.clone(),
             wechat.clone(),
             Arc::clone(&metrics),
             Arc::clone(&clock),
         );
+        if let Some(v3) = wechat_v3 {
+            payments = payments.with_v3(v3, args.wechat.v3.pay_version.api());
+        }
         let reconciler = Reconciler::new(
             payments.clone(),
             views.clone(),
@@ -523,7 +542,10 @@ fn client_identity(w: &WechatArgs) -> Result<Option<ClientIdentity>, Error> {
 /// pointed at it without one refuses to start; anywhere else (the simulator, a test
 /// double) the certificate is optional and its absence is said once.
 fn require_client_identity(w: &WechatArgs, has_identity: bool) -> Result<(), Error> {
-    if has_identity {
+    // A v3-only shop (no v2 API key) never calls secapi/pay/refund: v3 refunds are
+    // authenticated by the request signature, not by a client certificate.
+    let refunds_on_v2 = w.v3.pay_version == PayVersionArg::V2 || w.api_key.is_some();
+    if has_identity || !refunds_on_v2 {
         return Ok(());
     }
     // Simulator mode talks to the in-process simulator; configured, the default is
@@ -594,10 +616,20 @@ async fn wechat_config(
         );
         (sim_client_config(&sim, &notify_url), Some(sim))
     } else {
+        // On v3 the v2 key is optional: without it only orders prepaid on v2
+        // (which need it for queries and refunds) cannot be served.
+        let v3_only = w.v3.pay_version == PayVersionArg::V3;
+        let api_key = w.api_key.clone().or_else(|| {
+            v3_only.then(|| {
+                tracing::info!("no PAYLOG_WECHAT_API_KEY: WeChat Pay v2 calls are disabled");
+                // Known to nobody: a v2 call fails at WeChat with a sign error.
+                SecretString::from(random_string(32))
+            })
+        });
         let missing: Vec<&str> = [
             ("PAYLOG_WECHAT_APPID", w.appid.is_none()),
             ("PAYLOG_WECHAT_MCH_ID", w.mch_id.is_none()),
-            ("PAYLOG_WECHAT_API_KEY", w.api_key.is_none()),
+            ("PAYLOG_WECHAT_API_KEY", api_key.is_none()),
             ("PAYLOG_WECHAT_SECRET", w.secret.is_none()),
             ("PAYLOG_NOTIFY_URL", w.notify_url.is_none()),
         ]
@@ -605,7 +637,7 @@ async fn wechat_config(
         .filter_map(|(name, absent)| absent.then_some(name))
         .collect();
         let (Some(appid), Some(mch_id), Some(key), Some(secret), Some(notify_url)) =
-            (&w.appid, &w.mch_id, &w.api_key, &w.secret, &w.notify_url)
+            (&w.appid, &w.mch_id, &api_key, &w.secret, &w.notify_url)
         else {
             return Err(Error::Startup(format!(
                 "incomplete WeChat configuration, missing {}",
@@ -631,4 +663,37 @@ async fn wechat_config(
     config.accept_either_sign_type = accept_either_sign_type;
     config.refund_notify_url = derive_refund_notify_url(&config.notify_url).ok();
     Ok((config, sim))
+}
+
+/// The v3 client, when v3 is selected or configured (`merchant`, checked at
+/// the start of start-up); in simulator mode, always, with the simulator's demo
+/// merchant. It shares the v2 client's base URL and notify URLs (`…/v3`).
+fn wechat_v3_client(
+    args: &ServeArgs,
+    merchant: Option<paylog_core::wxpay_v3::MerchantV3>,
+    v2: &WechatConfig,
+    sim: Option<&SimHandle>,
+    clock: Arc<dyn Clock>,
+) -> Result<Option<WechatV3Client>, Error> {
+    let w = &args.wechat;
+    let merchant = match sim {
+        Some(sim) => Some(
+            paylog_sim::v3::demo_merchant(sim.config())
+                .map_err(|e| Error::Startup(format!("the simulator's v3 merchant: {e}")))?,
+        ),
+        None => merchant,
+    };
+    let Some(merchant) = merchant else {
+        return Ok(None);
+    };
+    let notify_url =
+        w.v3.v3_notify_url
+            .clone()
+            .unwrap_or_else(|| format!("{}/v3", v2.notify_url));
+    let mut config = WechatV3Config::new(merchant, notify_url);
+    config.pay_url = v2.pay_url.clone();
+    config.refund_notify_url = v2.refund_notify_url.as_ref().map(|u| format!("{u}/v3"));
+    let client = WechatV3Client::with_clock(config, Arc::new(move || clock.now()))
+        .map_err(|e| Error::Startup(format!("WeChat Pay v3 client: {e}")))?;
+    Ok(Some(client))
 }

@@ -11,6 +11,11 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use secrecy::SecretString;
 
+mod wechat_v3;
+
+pub(crate) use wechat_v3::read_pem;
+pub use wechat_v3::{PayVersionArg, WechatV3Args};
+
 /// How hard an append waits for the disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum DurabilityArg {
@@ -81,6 +86,9 @@ pub struct WechatArgs {
     /// the merchant id, legacy RC2-40 encryption read as is); instead of the PEM pair.
     #[arg(long = "wechat-client-p12", env = "PAYLOG_WECHAT_CLIENT_P12")]
     pub client_p12: Option<PathBuf>,
+    /// WeChat Pay API v3 (`PAYLOG_WECHAT_PAY_VERSION`, keys, public key …).
+    #[command(flatten)]
+    pub v3: WechatV3Args,
 }
 
 impl WechatArgs {
@@ -90,6 +98,7 @@ impl WechatArgs {
             && self.mch_id.is_none()
             && self.api_key.is_none()
             && self.secret.is_none()
+            && !self.v3.any_set()
     }
 }
 

@@ -11,6 +11,38 @@ use uuid::Uuid;
 use crate::error::DomainError;
 use crate::ids::truncate;
 
+/// Which WeChat Pay API a prepay was opened on. An order keeps talking to WeChat
+/// on that API (query, close, refund, `wx.requestPayment` parameters) even after
+/// the shop switched the API new payments use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PayApi {
+    /// API v2 (XML, MD5/HMAC-SHA256): every prepay recorded before v3 existed.
+    #[default]
+    V2,
+    /// API v3 (JSON, SHA256-with-RSA).
+    V3,
+}
+
+impl PayApi {
+    pub fn is_v2(&self) -> bool {
+        *self == Self::V2
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::V2 => "v2",
+            Self::V3 => "v3",
+        }
+    }
+}
+
+impl fmt::Display for PayApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 macro_rules! wx_ref {
     ($(#[$doc:meta])* $name:ident, $what:literal, $max:expr, $extra:pat) => {
         $(#[$doc])*

@@ -73,6 +73,7 @@ pub fn request_payment() -> OrderCommand {
     OrderCommand::RequestPayment {
         prepay_id: PrepayId::parse("wx201410272009395522657a690389285100").expect("valid"),
         valid_until: t(120),
+        api: Default::default(),
         at: t(1),
     }
 }

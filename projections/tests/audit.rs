@@ -39,6 +39,7 @@ async fn as_of_gives_the_state_at_each_step_of_a_scripted_history() {
             OrderCommand::RequestPayment {
                 prepay_id,
                 valid_until: at + Duration::hours(2),
+                api: Default::default(),
                 at,
             },
             OrderStatus::PaymentRequested,

@@ -10,7 +10,9 @@ use chrono::{DateTime, Utc};
 use paylog_engine::Clock;
 
 use paylog_api::app::AppHandles;
-use paylog_api::config::{DurabilityArg, ServeArgs, StoreArgs, WechatArgs};
+use paylog_api::config::{
+    DurabilityArg, PayVersionArg, ServeArgs, StoreArgs, WechatArgs, WechatV3Args,
+};
 use paylog_sim::{self as sim, SimConfig, SimHandle};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -59,6 +61,10 @@ pub struct TestConfig {
     pub sim_time_scale: f64,
     /// Unpaid orders one user may hold (high by default: tests place many orders).
     pub max_open_orders_per_user: usize,
+    /// New payments on WeChat Pay API v3 (`PAYLOG_WECHAT_PAY_VERSION=v3`) with the
+    /// simulator's v3 credentials, written to key files as a merchant would
+    /// configure them. The v2 key stays configured (orders prepaid on v2).
+    pub wechat_pay_v3: bool,
     /// The daily bill's reconciliation time (Beijing); off by default.
     pub reconcile_daily_at: Option<chrono::NaiveTime>,
     /// The merchant's client certificate, as the server is given it.
@@ -92,6 +98,7 @@ impl Default for TestConfig {
             admin_token: Some(ADMIN_TOKEN.to_owned()),
             sim_time_scale: 0.001,
             max_open_orders_per_user: 10_000,
+            wechat_pay_v3: false,
             reconcile_daily_at: None,
             client_cert: ClientCert::None,
         }
@@ -141,6 +148,28 @@ impl std::fmt::Debug for TestApp {
     }
 }
 
+/// v3 settings for the simulator's demo merchant: its private key and the
+/// simulator's WeChat Pay public key written to PEM files beside `data_dir`.
+pub fn v3_args(data_dir: &std::path::Path, c: &SimConfig) -> WechatV3Args {
+    let v3 = c.v3.as_ref().expect("the simulator has v3 keys");
+    let dir = data_dir.with_file_name("v3-keys");
+    std::fs::create_dir_all(&dir).expect("key dir");
+    let key = dir.join("apiclient_key.pem");
+    std::fs::write(&key, paylog_sim::v3::DEMO_MERCHANT_PRIVATE_KEY_PEM).expect("write key");
+    let public_key = dir.join("pub_key.pem");
+    std::fs::write(&public_key, v3.public_key_pem().expect("pem")).expect("write public key");
+    WechatV3Args {
+        pay_version: PayVersionArg::V3,
+        mch_private_key: Some(key),
+        mch_serial: Some(v3.merchant_serial.to_string()),
+        apiv3_key: Some(SecretString::from(paylog_sim::v3::DEMO_APIV3_KEY)),
+        public_key: Some(public_key),
+        public_key_id: Some(v3.public_key_id.to_string()),
+        platform_certificates: Vec::new(),
+        v3_notify_url: None,
+    }
+}
+
 /// Settings as `paylog serve` would parse them, pointing at `sim`.
 pub fn serve_args(
     data_dir: PathBuf,
@@ -166,6 +195,11 @@ pub fn serve_args(
             client_cert,
             client_key,
             client_p12,
+            v3: if config.wechat_pay_v3 {
+                v3_args(&data_dir, c)
+            } else {
+                WechatV3Args::default()
+            },
         },
         None => WechatArgs {
             sign_type: "MD5".into(),
@@ -225,6 +259,18 @@ pub async fn spawn_app_with(config: TestConfig) -> TestApp {
     let sim = sim::start(sim_listener, sim_config.clone())
         .await
         .expect("start simulator");
+    start_app(dir, data_dir, sim, sim_config, clock, config).await
+}
+
+/// The server on `data_dir` (inside `dir`) talking to `sim`.
+async fn start_app(
+    dir: TempDir,
+    data_dir: PathBuf,
+    sim: SimHandle,
+    sim_config: SimConfig,
+    clock: Arc<TestClock>,
+    config: TestConfig,
+) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
     let addr = listener.local_addr().expect("app address");
     let args = serve_args(data_dir.clone(), addr, Some((&sim, &sim_config)), &config);
@@ -585,6 +631,32 @@ impl TestApp {
             .run_once()
             .await
             .expect("reconciler run")
+    }
+
+    /// Stops the server and starts another one on the same data and the same
+    /// simulator with `config` (e.g. switched from WeChat Pay v2 to v3).
+    pub async fn restart_with(mut self, config: TestConfig) -> TestApp {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            let stopped = server.await.expect("server task");
+            assert!(stopped.is_ok(), "server stopped with {stopped:?}");
+        }
+        let TestApp {
+            sim,
+            sim_config,
+            data_dir,
+            _dir,
+            handles,
+            http,
+            clock,
+            ..
+        } = self;
+        // The handles hold the store open; the new server needs its lock.
+        drop((handles, http));
+        // The simulator keeps the clock it was given: the new server shares it.
+        start_app(_dir, data_dir, sim, sim_config, clock, config).await
     }
 
     /// Stops the server (draining requests, closing the log) and waits for it; returns

@@ -31,3 +31,18 @@ async fn the_demo_runs_the_whole_story_and_every_step_behaves() {
     }
     assert!(printed.contains("demo finished"));
 }
+
+#[tokio::test]
+async fn the_demo_on_wechat_pay_v3_runs_the_same_story() {
+    let mut out = Vec::new();
+    let outcome =
+        paylog_api::cli::demo::run_demo_on(&mut out, paylog_api::config::PayVersionArg::V3)
+            .await
+            .expect("the v3 demo succeeds");
+    let printed = String::from_utf8_lossy(&out);
+    assert_eq!(outcome.payments_confirmed, 1);
+    assert_eq!(outcome.notifies_acknowledged, 2);
+    assert_eq!(outcome.order["status"], "PartiallyRefunded");
+    assert!(printed.contains("\"signType\":\"RSA\""), "{printed}");
+    assert!(printed.contains("demo finished"));
+}

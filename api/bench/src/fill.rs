@@ -133,6 +133,7 @@ impl Generator {
         let command = OrderCommand::RequestPayment {
             prepay_id: prepay,
             valid_until: at + Duration::hours(2),
+            api: Default::default(),
             at,
         };
         let events = Order::decide(&order, command)?;

@@ -292,6 +292,7 @@ async fn duplicate_payment_confirmations_append_nothing() {
     let request = OrderCommand::RequestPayment {
         prepay_id: paylog_core::payment_refs::PrepayId::parse("wx2024prepay").expect("valid"),
         valid_until: now + Duration::hours(2),
+        api: Default::default(),
         at: now,
     };
     f.engine

@@ -25,7 +25,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::state::{DeliveryPlan, NotifyKind, RefundOutcome, SimPayment, TradeState};
+use super::state::{DeliveryPlan, NotifyKind, RefundOutcome, SimApi, SimPayment, TradeState};
 use super::wire::random_digits;
 use super::{Sim, deliver};
 
@@ -74,11 +74,17 @@ pub(crate) async fn pay(State(sim): State<Arc<Sim>>, Json(cmd): Json<PayCommand>
     order.time_end = Some(now);
     let (out_trade_no, transaction_id) = (order.out_trade_no.clone(), order.transaction_id.clone());
     let notify = cmd.notify.then(|| {
-        (
-            order.notify_url.clone(),
-            sim.pay_notify_body(order, &cmd.plan),
-        )
+        let body = match order.api {
+            SimApi::V2 => Some(deliver::Outgoing::V2 {
+                body: sim.pay_notify_body(order, &cmd.plan),
+            }),
+            SimApi::V3 => crate::v3::pay_notify(&sim, order, &cmd.plan)
+                .map(|body| deliver::Outgoing::V3 { body }),
+        };
+        (order.notify_url.clone(), body)
     });
+    // A v3 notify that could not be sealed (no v3 keys) is not delivered.
+    let notify = notify.and_then(|(url, body)| body.map(|b| (url, b)));
     if cmd.plan.wrong_amount {
         // WeChat took one fen more than the order: its transaction is of that amount
         // (orderquery says so, and a refund of it is of that amount).
@@ -90,7 +96,7 @@ pub(crate) async fn pay(State(sim): State<Arc<Sim>>, Json(cmd): Json<PayCommand>
     });
     drop(st);
     let id = delivery_id.map(|(id, url, body)| {
-        deliver::spawn(sim.clone(), id, url, body, cmd.plan);
+        deliver::spawn_outgoing(sim.clone(), id, url, body, cmd.plan);
         id
     });
     Json(json!({ "out_trade_no": out_trade_no, "transaction_id": transaction_id, "delivery_id": id }))

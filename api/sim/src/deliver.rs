@@ -130,8 +130,27 @@ pub(crate) fn register(
     id
 }
 
+/// What a delivery sends: a v2 XML body, or a v3 JSON body signed afresh at
+/// each attempt (a retry hours later must not carry a stale timestamp).
+#[derive(Debug, Clone)]
+pub(crate) enum Outgoing {
+    V2 { body: String },
+    V3 { body: String },
+}
+
 /// Delivers `body` to `url` in the background until acknowledged or out of retries.
 pub(crate) fn spawn(sim: Arc<Sim>, id: usize, url: String, body: String, plan: DeliveryPlan) {
+    spawn_outgoing(sim, id, url, Outgoing::V2 { body }, plan);
+}
+
+/// [`spawn`] for either API.
+pub(crate) fn spawn_outgoing(
+    sim: Arc<Sim>,
+    id: usize,
+    url: String,
+    body: Outgoing,
+    plan: DeliveryPlan,
+) {
     tokio::spawn(async move {
         let mut stop = sim.shutdown.clone();
         let mut acked = false;
@@ -147,7 +166,7 @@ pub(crate) fn spawn(sim: Arc<Sim>, id: usize, url: String, body: String, plan: D
                 record(&sim, id, lost());
                 continue;
             }
-            let a = send(&sim, &url, &body, false).await;
+            let a = send(&sim, &url, &body, &plan, false).await;
             acked = a.acknowledged;
             record(&sim, id, a);
             if acked {
@@ -156,7 +175,7 @@ pub(crate) fn spawn(sim: Arc<Sim>, id: usize, url: String, body: String, plan: D
         }
         if acked {
             for _ in 0..plan.duplicates {
-                let a = send(&sim, &url, &body, true).await;
+                let a = send(&sim, &url, &body, &plan, true).await;
                 record(&sim, id, a);
             }
         }
@@ -189,16 +208,42 @@ fn record(sim: &Sim, id: usize, a: Attempt) {
     }
 }
 
-/// One POST; acknowledged only by HTTP 2xx with `return_code=SUCCESS`.
-async fn send(sim: &Sim, url: &str, body: &str, duplicate: bool) -> Attempt {
+/// One POST; acknowledged only by HTTP 2xx with `return_code=SUCCESS` (v2),
+/// by HTTP 200 or 204 (v3).
+async fn send(
+    sim: &Sim,
+    url: &str,
+    out: &Outgoing,
+    plan: &DeliveryPlan,
+    duplicate: bool,
+) -> Attempt {
     let at = Utc::now();
-    let sent = sim
-        .http
-        .post(url)
-        .header("content-type", "text/xml")
-        .body(body.to_owned())
-        .send()
-        .await;
+    let request = match out {
+        Outgoing::V2 { body } => sim
+            .http
+            .post(url)
+            .header("content-type", "text/xml")
+            .body(body.clone()),
+        Outgoing::V3 { body } => {
+            let mut r = sim
+                .http
+                .post(url)
+                .header("content-type", "application/json")
+                .body(body.clone());
+            let headers = crate::v3::wechatpay_headers(
+                sim,
+                body.as_bytes(),
+                plan.bad_sign,
+                plan.wrong_key_id,
+                plan.stale_timestamp,
+            );
+            for (name, value) in headers {
+                r = r.header(name, value);
+            }
+            r
+        }
+    };
+    let sent = request.send().await;
     let (status, reply, error) = match sent {
         Ok(resp) => {
             let status = resp.status().as_u16();
@@ -209,11 +254,18 @@ async fn send(sim: &Sim, url: &str, body: &str, duplicate: bool) -> Attempt {
         }
         Err(e) => (None, None, Some(e.to_string())),
     };
-    let acknowledged = status.is_some_and(|s| (200..300).contains(&s))
-        && reply
-            .as_deref()
-            .and_then(|r| parse_xml(r).ok())
-            .is_some_and(|f: Fields| f.get("return_code").map(String::as_str) == Some("SUCCESS"));
+    let acknowledged = match out {
+        Outgoing::V2 { .. } => {
+            status.is_some_and(|s| (200..300).contains(&s))
+                && reply
+                    .as_deref()
+                    .and_then(|r| parse_xml(r).ok())
+                    .is_some_and(|f: Fields| {
+                        f.get("return_code").map(String::as_str) == Some("SUCCESS")
+                    })
+        }
+        Outgoing::V3 { .. } => matches!(status, Some(200 | 204)),
+    };
     Attempt {
         at,
         sent: true,

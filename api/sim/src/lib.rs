@@ -17,6 +17,7 @@ pub mod notify;
 mod pay;
 mod refund;
 mod state;
+pub mod v3;
 mod wire;
 
 use std::net::SocketAddr;
@@ -34,9 +35,10 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use state::{
-    Attempt, Delivery, DeliveryPlan, NotifyKind, SimOrder, SimPayment, SimRefund, SimState,
+    Attempt, Delivery, DeliveryPlan, NotifyKind, SimApi, SimOrder, SimPayment, SimRefund, SimState,
     TradeState,
 };
+pub use v3::SimV3Config;
 
 /// Who the simulated merchant is and how fast simulated time runs.
 #[derive(Debug, Clone)]
@@ -50,6 +52,10 @@ pub struct SimConfig {
     /// Sign answers and notifies with this key instead of `api_key`: a
     /// misbehaving (or impostor) WeChat, to prove that clients refuse it.
     pub response_key: Option<SecretString>,
+    /// The API v3 side: WeChat Pay key pair and id, APIv3 key, the merchant's
+    /// certificate serial and public key. `None` (only if the committed demo keys
+    /// failed to load) makes every v3 call answer 500 `SYSTEM_ERROR`.
+    pub v3: Option<SimV3Config>,
     /// "Now" at this WeChat (order expiry, payment and refund times); the machine's
     /// clock when `None`. Tests hand it the server's clock, so moving time past an
     /// order's `time_expire` expires it here too.
@@ -77,6 +83,8 @@ impl std::fmt::Debug for SimClock {
 }
 
 impl SimConfig {
+    /// v3 uses the committed TEST-ONLY demo keys ([`SimV3Config::demo`]); replace
+    /// `v3` to use others.
     pub fn new(appid: &str, mch_id: &str, api_key: SecretString, app_secret: SecretString) -> Self {
         Self {
             appid: appid.into(),
@@ -86,6 +94,9 @@ impl SimConfig {
             time_scale: 1.0,
             response_key: None,
             clock: None,
+            v3: SimV3Config::demo()
+                .inspect_err(|e| tracing::error!(error = %e, "the demo v3 keys do not load"))
+                .ok(),
         }
     }
 
@@ -238,6 +249,7 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/sim/refund-outcome", post(control::refund_outcome))
         .route("/sim/state", get(control::state))
         .route("/sim/bill-fault", post(bill::add_fault))
+        .merge(v3::routes())
         // A little over the parser's own limit, so it is the parser that says why.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES * 2))
         .with_state(sim)

@@ -116,6 +116,7 @@ pub(crate) async fn unified_order(State(sim): State<Arc<Sim>>, body: String) -> 
         other_payments: Vec::new(),
         sign_type: req.sign_type,
         params,
+        api: super::state::SimApi::V2,
     };
     st.orders.insert(out_trade_no, order);
     sim.ok(

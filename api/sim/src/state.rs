@@ -72,6 +72,15 @@ pub struct RefundOutcome {
     pub lose_answer: bool,
 }
 
+/// Which API opened an order: its payment notify speaks that API.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SimApi {
+    #[default]
+    V2,
+    V3,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SimOrder {
     pub out_trade_no: String,
@@ -93,6 +102,8 @@ pub struct SimOrder {
     /// parameters gets the same prepay_id, different ones `OUT_TRADE_NO_USED`.
     #[serde(skip)]
     pub params: Fields,
+    /// The API of the prepay (unifiedorder or v3 JSAPI).
+    pub api: SimApi,
 }
 
 impl SimOrder {
@@ -149,6 +160,13 @@ pub struct DeliveryPlan {
     pub wrong_amount: bool,
     /// Deliver a notify signed (or, for refunds, encrypted) with a wrong key.
     pub bad_sign: bool,
+    /// v3: `Wechatpay-Serial` names a key id the merchant does not know.
+    pub wrong_key_id: bool,
+    /// v3: `Wechatpay-Timestamp` ten minutes old.
+    pub stale_timestamp: bool,
+    /// v3: one character of the resource ciphertext altered (signed afterwards,
+    /// so only the AES-GCM tag catches it).
+    pub tampered_ciphertext: bool,
 }
 
 /// One try at delivering a notify.
@@ -195,6 +213,11 @@ pub struct SimState {
     pub next_refund_plan: DeliveryPlan,
     /// How the next refund ends (`POST /sim/refund-outcome`).
     pub next_refund_outcome: RefundOutcome,
+    /// How v3 answers misbehave (`POST /sim/v3/answer-faults`).
+    pub v3_answer_faults: crate::v3::AnswerFaults,
+    /// v3 bill files by download token (bounded).
+    #[serde(skip)]
+    pub v3_bill_files: Vec<(String, Vec<u8>)>,
     /// Differences put into daily bills (`POST /sim/bill-fault`).
     pub bill_faults: Vec<crate::bill::BillFault>,
 }

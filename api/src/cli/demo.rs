@@ -3,7 +3,9 @@
 //! notify (and a duplicate), refund part of it — printing every step.
 //!
 //! [`run_demo`] is the library function (the tests call it); it fails on the first
-//! step that misbehaves, so `paylog demo` exits non-zero then.
+//! step that misbehaves, so `paylog demo` exits non-zero then. `--wechat-pay v3`
+//! ([`run_demo_on`]) tells the same story on WeChat Pay API v3: RSA `paySign`,
+//! signed JSON notifies with encrypted resources, answered 204.
 
 use std::io::Write;
 use std::net::Ipv4Addr;
@@ -17,7 +19,15 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::app::{AppHandles, Application};
-use crate::config::{DurabilityArg, ServeArgs, StoreArgs, WechatArgs};
+use crate::config::{DurabilityArg, PayVersionArg, ServeArgs, StoreArgs, WechatArgs, WechatV3Args};
+
+/// Flags of `paylog demo`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DemoArgs {
+    /// The WeChat Pay API the shop pays on.
+    #[arg(long = "wechat-pay", value_enum, default_value_t = PayVersionArg::V2)]
+    pub wechat_pay: PayVersionArg,
+}
 
 const ADMIN_TOKEN: &str = "demo-admin-token-not-for-production-use";
 
@@ -32,15 +42,17 @@ pub struct DemoOutcome {
     pub notifies_acknowledged: usize,
 }
 
-pub fn run() -> anyhow::Result<ExitCode> {
+pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     super::runtime()?.block_on(async {
         let mut out = std::io::stdout();
-        run_demo(&mut out).await?;
+        run_demo_on(&mut out, args.wechat_pay).await?;
         Ok(ExitCode::SUCCESS)
     })
 }
 
 struct Demo<'a> {
+    /// `signType` of the `wx.requestPayment` parameters (MD5 on v2, RSA on v3).
+    expected_sign_type: &'static str,
     http: Client,
     base: String,
     sim: String,
@@ -141,6 +153,14 @@ impl Demo<'_> {
 
 /// Runs the whole story and writes each step to `out`.
 pub async fn run_demo(out: &mut (dyn Write + Send)) -> anyhow::Result<DemoOutcome> {
+    run_demo_on(out, PayVersionArg::V2).await
+}
+
+/// [`run_demo`] on the given WeChat Pay API.
+pub async fn run_demo_on(
+    out: &mut (dyn Write + Send),
+    api: PayVersionArg,
+) -> anyhow::Result<DemoOutcome> {
     let dir = tempfile::tempdir().context("creating a temporary data dir")?;
     let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .await
@@ -154,6 +174,10 @@ pub async fn run_demo(out: &mut (dyn Write + Send)) -> anyhow::Result<DemoOutcom
         listen,
         wechat: WechatArgs {
             sign_type: "MD5".into(),
+            v3: WechatV3Args {
+                pay_version: api,
+                ..WechatV3Args::default()
+            },
             ..WechatArgs::default()
         },
         admin_token: Some(SecretString::from(ADMIN_TOKEN)),
@@ -189,7 +213,12 @@ pub async fn run_demo(out: &mut (dyn Write + Send)) -> anyhow::Result<DemoOutcom
     let server = tokio::spawn(app.run_until_stopped(async move {
         let _ = stopped.await;
     }));
+    let expected_sign_type = match api {
+        PayVersionArg::V2 => "MD5",
+        PayVersionArg::V3 => "RSA",
+    };
     let mut demo = Demo {
+        expected_sign_type,
         http: Client::builder()
             .timeout(Duration::from_secs(10))
             .build()
@@ -288,6 +317,11 @@ async fn story(d: &mut Demo<'_>) -> anyhow::Result<DemoOutcome> {
         )
         .await?;
     d.show("requestPayment", &params)?;
+    ensure!(
+        params["signType"] == d.expected_sign_type,
+        "signType should be {}: {params}",
+        d.expected_sign_type
+    );
 
     d.step("the shopper pays at WeChat; WeChat notifies paylog, then sends a duplicate")?;
     let paid = d

@@ -15,6 +15,7 @@ pub mod replay;
 pub mod serve;
 pub mod wxpay;
 pub mod wxpay_sim;
+pub mod wxpay_v3;
 
 use std::process::ExitCode;
 
@@ -34,7 +35,7 @@ pub enum Command {
     Serve(Box<crate::config::ServeArgs>),
     /// The whole story over real HTTP against a temp dir and the simulator: log in,
     /// create a product, order, pay, notify (and a duplicate), partial refund.
-    Demo,
+    Demo(demo::DemoArgs),
     /// Print the event log as JSON lines.
     Events(events::EventsArgs),
     /// Rebuild every view from the log (`--verify`: compare with the live views first).
@@ -47,8 +48,9 @@ pub enum Command {
     Import(import::ImportArgs),
     /// Compare WeChat's daily bill of a Beijing day (default: yesterday) with the log;
     /// exit 0 only when they match.
-    Reconcile(reconcile::ReconcileArgs),
-    /// WeChat Pay v2 signing toolbox: sign, verify, pay-params, decrypt-refund (stdin in).
+    Reconcile(Box<reconcile::ReconcileArgs>),
+    /// WeChat Pay signing toolbox: v2 sign, verify, pay-params, decrypt-refund; and
+    /// `wxpay v3 sign-request|verify|decrypt|pay-params|keygen` (stdin in).
     Wxpay {
         #[command(subcommand)]
         cmd: wxpay::WxpayCommand,
@@ -63,13 +65,13 @@ pub enum Command {
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve::run(*args),
-        Command::Demo => demo::run(),
+        Command::Demo(args) => demo::run(args),
         Command::Events(args) => events::run(args),
         Command::Replay(args) => replay::run(args),
         Command::Audit(args) => audit::run(args),
         Command::Export(args) => export::run(args),
         Command::Import(args) => import::run(args),
-        Command::Reconcile(args) => reconcile::run(args),
+        Command::Reconcile(args) => reconcile::run(*args),
         Command::Wxpay { cmd } => {
             wxpay::run(cmd, std::io::stdin().lock(), std::io::stdout().lock())
         }

@@ -71,6 +71,11 @@ pub enum WxpayCommand {
         #[arg(long, env = "PAYLOG_WECHAT_API_KEY", hide_env_values = true)]
         key: SecretString,
     },
+    /// The WeChat Pay API v3 toolbox.
+    V3 {
+        #[command(subcommand)]
+        cmd: super::wxpay_v3::WxpayV3Command,
+    },
 }
 
 /// Runs one `wxpay` subcommand over the given stdin and stdout.
@@ -134,6 +139,7 @@ pub fn run(
             writeln!(stdout)?;
             Ok(ExitCode::SUCCESS)
         }
+        WxpayCommand::V3 { cmd } => super::wxpay_v3::run(cmd, stdin, stdout),
         WxpayCommand::DecryptRefund { key } => {
             let outer =
                 wxpay::parse_xml(&read_input(stdin)?).context("reading the refund notify")?;
@@ -149,7 +155,7 @@ pub fn run(
     }
 }
 
-fn read_input(stdin: impl Read) -> anyhow::Result<String> {
+pub(crate) fn read_input(stdin: impl Read) -> anyhow::Result<String> {
     let mut buf = String::new();
     // Read one byte past the limit so an oversized body is reported as such.
     stdin

@@ -6,7 +6,8 @@
 //! - `auth.rs` (WeChat login, register, password login);
 //! - `products.rs`, `orders.rs`, `payment.rs` (`/pay`), `refunds.rs` (admin),
 //!   `reconciliation.rs` (admin: the daily bill compared with the log);
-//! - `notify.rs` (WeChat's XML callbacks), `ops.rs` (health, metrics, OpenAPI);
+//! - `notify.rs` (WeChat's XML callbacks), `notify_v3.rs` (its v3 JSON callbacks),
+//!   `ops.rs` (health, metrics, OpenAPI);
 //! - `audit.rs` (admin: an order's history and state as of an instant, the log's
 //!   events page by page, daily sales reports);
 //! - `error.rs` (the JSON error shape), `extract.rs` (auth, JSON/path/query with JSON
@@ -25,6 +26,7 @@ pub mod dto;
 pub mod error;
 mod extract;
 mod notify;
+mod notify_v3;
 pub mod openapi;
 mod ops;
 mod orders;
@@ -85,6 +87,8 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(audit::daily))
         .routes(routes!(notify::pay))
         .routes(routes!(notify::refund))
+        .routes(routes!(notify_v3::pay))
+        .routes(routes!(notify_v3::refund))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::livez))
         .routes(routes!(ops::readyz))

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use paylog_core::OrderId;
 use paylog_core::wxpay::RequestPayment;
+use paylog_core::wxpay_v3::MiniProgramPayParams;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -23,6 +24,29 @@ pub struct PayParams {
     pub package: String,
     pub sign_type: String,
     pub pay_sign: String,
+}
+
+impl From<crate::services::payments::PaymentParams> for PayParams {
+    fn from(p: crate::services::payments::PaymentParams) -> Self {
+        match p {
+            crate::services::payments::PaymentParams::V2(p) => p.into(),
+            crate::services::payments::PaymentParams::V3(p) => p.into(),
+        }
+    }
+}
+
+/// v3: `signType` is `RSA`.
+impl From<MiniProgramPayParams> for PayParams {
+    fn from(p: MiniProgramPayParams) -> Self {
+        Self {
+            app_id: p.app_id,
+            time_stamp: p.time_stamp,
+            nonce_str: p.nonce_str,
+            package: p.package,
+            sign_type: p.sign_type,
+            pay_sign: p.pay_sign,
+        }
+    }
 }
 
 impl From<RequestPayment> for PayParams {

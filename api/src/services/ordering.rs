@@ -10,7 +10,6 @@ use std::time::Duration;
 use paylog_core::checkout::{CartItem, Checkout};
 use paylog_core::order::{AttentionResolution, OrderState, OrderStatus};
 use paylog_core::payment_refs::{OutRefundNo, TransactionId};
-use paylog_core::wxpay::RequestPayment;
 use paylog_core::{DomainError, Fen, OrderId, ProductId, UserId};
 use paylog_engine::{CommandKey, CommandMeta, Engine};
 use paylog_projections::{OrderSummary, OrderView, Page, PageOf, Views};
@@ -293,7 +292,7 @@ impl Ordering {
         user: UserId,
         order_id: OrderId,
         client_ip: &str,
-    ) -> Result<Option<RequestPayment>, Error> {
+    ) -> Result<Option<crate::services::payments::PaymentParams>, Error> {
         let Some(order) = self.own_order(user, order_id).await? else {
             return Ok(None);
         };

@@ -16,3 +16,4 @@ mod login_flood;
 mod reconcile_cli;
 mod startup;
 mod wechat_cli;
+mod wechat_v3_cli;

@@ -2,6 +2,7 @@
 
 use paylog_core::wxpay::bill::BillError;
 use paylog_core::wxpay::{ErrCode, WxPayError};
+use paylog_core::wxpay_v3::WxPayV3Error;
 
 /// What a call to WeChat can end in, besides success.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,11 @@ pub enum WechatError {
     /// malformed XML, `return_code=FAIL`, or `result_code=FAIL` with an `err_code`.
     #[error(transparent)]
     Protocol(#[from] WxPayError),
+    /// A v3 answer or notify refused by the protocol layer (unsigned, a signature
+    /// that does not verify, a stale timestamp, an unknown `Wechatpay-Serial`, a
+    /// resource that does not decrypt), or a v3 request that could not be signed.
+    #[error("WeChat Pay v3: {0}")]
+    V3(#[from] WxPayV3Error),
     /// A login (`jscode2session`) failure reported by WeChat.
     #[error("WeChat login failed: errcode {errcode}: {errmsg}")]
     Login { errcode: i64, errmsg: String },

@@ -1,4 +1,4 @@
-//! The async WeChat Pay v2 and login client.
+//! The async WeChat Pay v2 and login client, and the v3 client ([`v3`]).
 //!
 //! Every pay response is parsed by the strict parser of `paylog_core::wxpay` and
 //! its sign verified before any field is used; a FAIL without a sign is reported
@@ -19,6 +19,7 @@ mod config;
 mod error;
 mod login;
 mod pay;
+pub mod v3;
 
 use std::time::Duration;
 
@@ -37,6 +38,7 @@ pub use config::{
 pub use error::WechatError;
 pub use login::WxSession;
 pub use pay::{RefundRequest, UnifiedOrderRequest};
+pub use v3::{WechatV3Client, WechatV3Config};
 
 /// A cloneable handle to WeChat (cheap: the HTTP client is reference-counted).
 #[derive(Debug, Clone)]

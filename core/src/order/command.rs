@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::event::AttentionResolution;
 use crate::ids::{OrderId, ProductId, UserId};
 use crate::money::Fen;
-use crate::payment_refs::{OutRefundNo, PrepayId, RefundId, TransactionId};
+use crate::payment_refs::{OutRefundNo, PayApi, PrepayId, RefundId, TransactionId};
 
 /// One line of an order as priced at placement (by
 /// [`checkout::place_order`](crate::checkout::place_order), from the product's state).
@@ -36,6 +36,8 @@ pub enum OrderCommand {
     RequestPayment {
         prepay_id: PrepayId,
         valid_until: DateTime<Utc>,
+        /// The API the prepay was opened on.
+        api: PayApi,
         at: DateTime<Utc>,
     },
     /// A verified payment notify (or an orderquery saying SUCCESS).

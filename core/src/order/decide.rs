@@ -14,7 +14,7 @@ use super::{MAX_LINES, MAX_REFUND_REASON_CHARS};
 use crate::error::DomainError;
 use crate::ids::OutTradeNo;
 use crate::money::Fen;
-use crate::payment_refs::{OutRefundNo, PrepayId, RefundId, TransactionId};
+use crate::payment_refs::{OutRefundNo, PayApi, PrepayId, RefundId, TransactionId};
 
 pub(super) fn decide(
     state: &Option<OrderState>,
@@ -38,8 +38,9 @@ pub(super) fn decide(
         OrderCommand::RequestPayment {
             prepay_id,
             valid_until,
+            api,
             at,
-        } => request_payment(order, prepay_id, valid_until, at),
+        } => request_payment(order, prepay_id, valid_until, api, at),
         OrderCommand::ConfirmPayment {
             transaction_id,
             amount,
@@ -153,6 +154,7 @@ fn request_payment(
     order: &OrderState,
     prepay_id: PrepayId,
     valid_until: DateTime<Utc>,
+    api: PayApi,
     at: DateTime<Utc>,
 ) -> Result<Vec<OrderEvent>, DomainError> {
     // Asking WeChat for a prepay id after expiry would let the user pay an order
@@ -169,6 +171,7 @@ fn request_payment(
         order_id: order.order_id,
         prepay_id,
         valid_until,
+        api,
         at,
     })])
 }

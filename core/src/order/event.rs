@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{CloseReason, OrderStatus};
 use crate::ids::{OrderId, OutTradeNo, ProductId, UserId};
 use crate::money::Fen;
-use crate::payment_refs::{OutRefundNo, PrepayId, RefundId, TransactionId};
+use crate::payment_refs::{OutRefundNo, PayApi, PrepayId, RefundId, TransactionId};
 
 /// A priced line: `line_total = unit_price × quantity`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -36,6 +36,10 @@ pub struct PaymentRequested {
     pub order_id: OrderId,
     pub prepay_id: PrepayId,
     pub valid_until: DateTime<Utc>,
+    /// The API the prepay was opened on. Absent in events recorded before v3
+    /// (they are all v2), and left out when v2 so those payloads are unchanged.
+    #[serde(default, skip_serializing_if = "PayApi::is_v2")]
+    pub api: PayApi,
     pub at: DateTime<Utc>,
 }
 

@@ -23,6 +23,7 @@ pub(super) fn evolve(state: Option<OrderState>, event: &OrderEvent) -> Option<Or
             order.prepay = Some(Prepay {
                 prepay_id: e.prepay_id.clone(),
                 valid_until: e.valid_until,
+                api: e.api,
                 requested_at: e.at,
             });
             order.updated_at = e.at;

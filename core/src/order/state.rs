@@ -9,7 +9,7 @@ use super::event::OrderLine;
 use crate::error::DomainError;
 use crate::ids::{OrderId, OutTradeNo, UserId};
 use crate::money::Fen;
-use crate::payment_refs::{OutRefundNo, PrepayId, RefundId, TransactionId};
+use crate::payment_refs::{OutRefundNo, PayApi, PrepayId, RefundId, TransactionId};
 
 /// Where an order is in its life; see the transition table in [`crate::order`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -74,6 +74,9 @@ impl fmt::Display for OrderStatus {
 pub struct Prepay {
     pub prepay_id: PrepayId,
     pub valid_until: DateTime<Utc>,
+    /// The API the prepay was opened on; the order stays on it.
+    #[serde(default)]
+    pub api: PayApi,
     pub requested_at: DateTime<Utc>,
 }
 

@@ -114,6 +114,7 @@ fn request_payment_records_the_prepay_id_and_can_be_renewed() {
     let renew = OrderCommand::RequestPayment {
         prepay_id: PrepayId::parse("wx2").expect("valid"),
         valid_until: t(130),
+        api: Default::default(),
         at: t(10),
     };
     let (_, after) = when(&given, renew);
@@ -130,6 +131,7 @@ fn request_payment_is_refused_after_expiry_or_with_a_stale_validity() {
     let late = OrderCommand::RequestPayment {
         prepay_id: PrepayId::parse("wx1").expect("valid"),
         valid_until: t(200),
+        api: Default::default(),
         at: t(30),
     };
     assert_eq!(
@@ -139,6 +141,7 @@ fn request_payment_is_refused_after_expiry_or_with_a_stale_validity() {
     let stale = OrderCommand::RequestPayment {
         prepay_id: PrepayId::parse("wx1").expect("valid"),
         valid_until: t(1),
+        api: Default::default(),
         at: t(1),
     };
     assert_eq!(
@@ -318,6 +321,7 @@ proptest::proptest! {
                 0 => OrderCommand::RequestPayment {
                     prepay_id: PrepayId::parse("wx1").expect("valid"),
                     valid_until: t(minute + 120),
+                    api: Default::default(),
                     at: t(minute),
                 },
                 1 => confirm(n, if amount % 3 == 0 { amount } else { TOTAL }),

@@ -168,6 +168,18 @@ impl RsaVerifyingKey {
     pub fn bits(&self) -> usize {
         self.key.size() * 8
     }
+
+    /// The key as SubjectPublicKeyInfo PEM (`BEGIN PUBLIC KEY`), the form WeChat
+    /// hands out the WeChat Pay public key in.
+    pub fn to_public_key_pem(&self) -> Result<String, WxPayV3Error> {
+        use rsa::pkcs8::{EncodePublicKey, LineEnding};
+        self.key
+            .to_public_key_pem(LineEnding::LF)
+            .map_err(|e| WxPayV3Error::KeyParse {
+                what: "public key",
+                reason: e.to_string(),
+            })
+    }
 }
 
 impl fmt::Debug for RsaVerifyingKey {

@@ -322,6 +322,7 @@ impl Shop {
                 let command = OrderCommand::RequestPayment {
                     prepay_id,
                     valid_until: at + Duration::hours(2),
+                    api: Default::default(),
                     at,
                 };
                 self.on_order(order_id, command).await;

@@ -172,16 +172,26 @@ pub fn concretize(step: &Step, model: &Model, now: DateTime<Utc>) -> Option<Comm
             expires_at: now + PAYMENT_WINDOW,
             at: now,
         }),
-        Step::RequestPayment { order } => Command::OnOrder {
+        Step::RequestPayment { order, v3 } => Command::OnOrder {
             order_id: order_id(order),
             command: OrderCommand::RequestPayment {
                 prepay_id: PrepayId::parse(&format!("wx{:03}prepay{}", order.0, now.timestamp()))
                     .unwrap_or_else(|e| unreachable!("a valid prepay id: {e}")),
                 valid_until: now + Duration::hours(2),
+                api: if v3 {
+                    paylog_core::payment_refs::PayApi::V3
+                } else {
+                    paylog_core::payment_refs::PayApi::V2
+                },
                 at: now,
             },
         },
-        Step::Notify { order, txn, kind } => {
+        Step::Notify {
+            order,
+            txn,
+            kind,
+            v3,
+        } => {
             let total = model.orders.get(&order_id(order)).map_or(100, |o| o.total);
             let (target, amount) = match kind {
                 NotifyKind::Genuine | NotifyKind::ForgedSign | NotifyKind::TamperedAmount => {
@@ -196,6 +206,7 @@ pub fn concretize(step: &Step, model: &Model, now: DateTime<Utc>) -> Option<Comm
                 transaction_id(order, txn),
                 amount,
                 kind,
+                v3,
                 now,
             ))
         }

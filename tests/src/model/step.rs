@@ -125,15 +125,19 @@ pub enum Step {
         user: U,
         cart: Vec<Line>,
     },
-    /// unifiedorder answered; the order records its prepay id.
+    /// unifiedorder (v2) or JSAPI prepay (v3) answered; the order records its
+    /// prepay id and the API it was opened on.
     RequestPayment {
         order: O,
+        v3: bool,
     },
-    /// A payment notify arrives for `order`, paid by transaction `txn`.
+    /// A payment notify arrives for `order`, paid by transaction `txn`, in the
+    /// v2 (XML) or v3 (signed JSON, encrypted resource) form.
     Notify {
         order: O,
         txn: Txn,
         kind: NotifyKind,
+        v3: bool,
     },
     Cancel {
         order: O,
@@ -242,10 +246,13 @@ fn place_order() -> impl Strategy<Value = Step> {
 }
 
 fn notify() -> impl Strategy<Value = Step> {
-    (any::<O>(), any::<Txn>(), notify_kind()).prop_map(|(order, txn, kind)| Step::Notify {
-        order,
-        txn,
-        kind,
+    (any::<O>(), any::<Txn>(), notify_kind(), any::<bool>()).prop_map(|(order, txn, kind, v3)| {
+        Step::Notify {
+            order,
+            txn,
+            kind,
+            v3,
+        }
     })
 }
 
@@ -270,7 +277,7 @@ pub fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(product, price, stock)| Step::CreateProduct { product, price, stock }),
         2 => (any::<P>(), -2i64..=5).prop_map(|(product, delta)| Step::AdjustStock { product, delta }),
         6 => place_order(),
-        3 => any::<O>().prop_map(|order| Step::RequestPayment { order }),
+        3 => (any::<O>(), any::<bool>()).prop_map(|(order, v3)| Step::RequestPayment { order, v3 }),
         8 => notify(),
         1 => (any::<O>(), any::<bool>())
             .prop_map(|(order, closed_at_wechat)| Step::Cancel { order, closed_at_wechat }),

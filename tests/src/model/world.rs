@@ -11,7 +11,7 @@ use paylog_core::checkout::ClosedAtWechat;
 use paylog_engine::{CommandMeta, Engine, EngineError, SystemClock};
 use paylog_projections::{Projector, ProjectorHandle, Views};
 use paylog_store::{EventStore, RocksStore, StoreOptions};
-use paylog_wechat::WechatClient;
+use paylog_wechat::{WechatClient, WechatV3Client};
 use tempfile::TempDir;
 use uuid::Uuid;
 
@@ -82,7 +82,18 @@ async fn execute(api: &Api, meta: CommandMeta, command: &Command) -> Result<Outc
             engine.execute_order(meta, order_id, command).await
         }
         Command::Notify(n) => {
-            return match api.payments.pay_notify(&n.body).await {
+            let outcome = if n.v3 {
+                let get = |name: &str| {
+                    n.headers
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                        .map(|(_, v)| v.as_str())
+                };
+                api.payments.pay_notify_v3(get, n.body.as_bytes()).await
+            } else {
+                api.payments.pay_notify(&n.body).await
+            };
+            return match outcome {
                 NotifyOutcome::Paid
                 | NotifyOutcome::AmountMismatch
                 | NotifyOutcome::LatePayment
@@ -172,12 +183,17 @@ impl World {
         let engine = Engine::new(store.clone());
         let wechat =
             WechatClient::new(notify::wechat_config()).map_err(|e| format!("wechat: {e}"))?;
+        let v3 = WechatV3Client::new(notify::wechat_v3_config()?)
+            .map_err(|e| format!("wechat v3: {e}"))?;
+        // New prepays stay on v2 (nothing calls WeChat here); v3 notifies are
+        // verified with the v3 client either way.
         let payments = Payments::new(
             engine.clone(),
             wechat,
             Arc::new(Metrics::new()),
             Arc::new(SystemClock),
-        );
+        )
+        .with_v3(v3, paylog_core::payment_refs::PayApi::V2);
         Ok(World {
             api: Api {
                 engine: engine.clone(),

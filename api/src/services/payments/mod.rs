@@ -12,11 +12,14 @@
 //! - An order is closed at WeChat (closeorder) before it is cancelled or closed here,
 //!   so the user cannot pay an order we consider dead.
 //!
-//! - `notify.rs`: the payment and refund notifies;
+//! - `gateway.rs`: the same operations on WeChat Pay API v2 or v3, per order;
+//! - `notify.rs`: the payment and refund notifies (`notify_v3.rs`: their v3 form);
 //! - `refund.rs`: refunds;
 //! - `reconciler.rs`: the background task for lost notifies and expired orders.
 
+mod gateway;
 mod notify;
+mod notify_v3;
 mod reconciler;
 mod refund;
 
@@ -26,12 +29,13 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use paylog_core::checkout::ClosedAtWechat;
 use paylog_core::order::{OrderCommand, OrderState, OrderStatus};
-use paylog_core::payment_refs::{PrepayId, TransactionId};
-use paylog_core::wxpay::{ErrCode, RequestPayment, TradeState};
+use paylog_core::payment_refs::{PayApi, PrepayId, TransactionId};
+use paylog_core::wxpay::{ErrCode, TradeState};
 use paylog_core::{DomainError, Fen};
 use paylog_engine::{Clock, CommandKey, CommandMeta, Committed, Engine, EngineError};
-use paylog_wechat::{UnifiedOrderRequest, WechatClient, WechatError};
+use paylog_wechat::{UnifiedOrderRequest, WechatClient, WechatError, WechatV3Client};
 
+pub use gateway::PaymentParams;
 pub use notify::NotifyOutcome;
 pub use reconciler::{ReconcileReport, Reconciler};
 pub use refund::{RefundSettlement, is_definitive_refusal};
@@ -62,7 +66,12 @@ pub enum Confirmation {
 #[derive(Debug, Clone)]
 pub struct Payments {
     engine: Engine,
+    /// API v2 (also what orders prepaid before v3 stay on).
     wechat: WechatClient,
+    /// API v3, when configured.
+    v3: Option<WechatV3Client>,
+    /// The API new prepays are opened on.
+    new_prepays_on: PayApi,
     metrics: Arc<Metrics>,
     /// "Now" for every fact recorded here and every reconciler decision.
     clock: Arc<dyn Clock>,
@@ -78,9 +87,23 @@ impl Payments {
         Self {
             engine,
             wechat,
+            v3: None,
+            new_prepays_on: PayApi::V2,
             metrics,
             clock,
         }
+    }
+
+    /// Adds the v3 client; `new_prepays_on` says which API new prepays use. Orders
+    /// prepaid on either API stay on it.
+    pub fn with_v3(mut self, v3: WechatV3Client, new_prepays_on: PayApi) -> Self {
+        self.v3 = Some(v3);
+        self.new_prepays_on = new_prepays_on;
+        self
+    }
+
+    pub fn wechat_v3(&self) -> Option<&WechatV3Client> {
+        self.v3.as_ref()
     }
 
     /// A fresh command stamped with this service's clock.
@@ -100,7 +123,7 @@ impl Payments {
         meta: CommandMeta,
         order: &OrderState,
         client_ip: &str,
-    ) -> Result<(RequestPayment, Option<Committed>), Error> {
+    ) -> Result<(PaymentParams, Option<Committed>), Error> {
         let now = meta.at;
         if !order.status.is_awaiting_payment() {
             return Err(DomainError::InvalidTransition {
@@ -116,9 +139,15 @@ impl Payments {
             .into());
         }
         if let Some(prepay) = order.prepay.as_ref().filter(|p| p.valid_until > now) {
-            let params = self.wechat.request_payment(prepay.prepay_id.as_str(), now);
+            // Signed the way the prepay's API signs (v2 MD5/HMAC or v3 RSA).
+            let params = self
+                .gateway(prepay.api)?
+                .pay_params(prepay.prepay_id.as_str(), now)?;
             return Ok((params, None));
         }
+        // A new prepay goes to the configured API, even for an order whose
+        // earlier (expired) prepay was on the other one.
+        let gateway = self.gateway(self.new_prepays_on)?;
         let openid = self
             .engine
             .user(order.user_id)
@@ -145,11 +174,11 @@ impl Payments {
             time_expire: order.expires_at,
             attach: None,
         };
-        let answer = match self.wechat.unified_order(&request).await {
+        let answer = match gateway.prepay(&request).await {
             Ok(answer) => answer,
             Err(e) => return Err(self.unified_order_failed(order, e).await),
         };
-        let prepay_id = PrepayId::parse(&answer.prepay_id)
+        let prepay_id = PrepayId::parse(&answer)
             .map_err(|e| WechatError::BadAnswer(format!("prepay_id: {e}")))?;
         let validity = chrono::Duration::from_std(PREPAY_VALIDITY)
             .map_err(|_| Error::Misuse("PREPAY_VALIDITY out of range"))?;
@@ -167,6 +196,7 @@ impl Payments {
                 OrderCommand::RequestPayment {
                     prepay_id: prepay_id.clone(),
                     valid_until,
+                    api: gateway.api(),
                     at: now,
                 },
             )
@@ -186,7 +216,7 @@ impl Payments {
             }
             Err(e) => return Err(e.into()),
         };
-        let params = self.wechat.request_payment(prepay_id.as_str(), now);
+        let params = gateway.pay_params(prepay_id.as_str(), now)?;
         Ok((params, Some(committed)))
     }
 
@@ -264,7 +294,11 @@ impl Payments {
     /// closeorder at WeChat; already closed or never created is fine. If the user
     /// paid meanwhile, the payment is recorded and the caller gets `order_paid`.
     pub(crate) async fn close_at_wechat(&self, order: &OrderState) -> Result<(), Error> {
-        let Err(e) = self.wechat.close_order(order.out_trade_no.as_str()).await else {
+        let Err(e) = self
+            .gateway_of(order)?
+            .close_order(order.out_trade_no.as_str())
+            .await
+        else {
             return Ok(());
         };
         match e.err_code() {
@@ -283,7 +317,11 @@ impl Payments {
     /// Asks WeChat (orderquery) whether the order was paid and records the payment
     /// if so. `None` when WeChat says it is not paid (or does not know it).
     pub async fn sync_payment(&self, order: &OrderState) -> Result<Option<Confirmation>, Error> {
-        let answer = match self.wechat.order_query(order.out_trade_no.as_str()).await {
+        let answer = match self
+            .gateway_of(order)?
+            .order_query(order.out_trade_no.as_str())
+            .await
+        {
             Ok(answer) => answer,
             Err(e) if e.err_code() == Some(&ErrCode::OrderNotExist) => return Ok(None),
             Err(e) => return Err(e.into()),

@@ -128,7 +128,7 @@ fn protocol_outcome(e: &WxPayError) -> NotifyOutcome {
     }
 }
 
-fn recording_failed(kind: &str, e: &Error) -> NotifyOutcome {
+pub(super) fn recording_failed(kind: &str, e: &Error) -> NotifyOutcome {
     match e {
         Error::Domain(DomainError::UnknownRefund(_)) => NotifyOutcome::UnknownOrder,
         Error::Domain(d) => {
@@ -143,7 +143,7 @@ fn recording_failed(kind: &str, e: &Error) -> NotifyOutcome {
 }
 
 impl Payments {
-    async fn order_for(&self, out_trade_no: &str) -> Result<Option<OrderState>, Error> {
+    pub(super) async fn order_for(&self, out_trade_no: &str) -> Result<Option<OrderState>, Error> {
         let Some(order_id) = OutTradeNo::parse(out_trade_no)
             .ok()
             .and_then(|no| no.order_id())

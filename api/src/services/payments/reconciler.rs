@@ -196,7 +196,7 @@ impl Reconciler {
     async fn settle_refund(&self, order: &OrderState, refund: &Refund) -> Result<bool, Error> {
         let answer = match self
             .payments
-            .wechat
+            .gateway_of(order)?
             .refund_query_by_refund_no(refund.out_refund_no.as_str())
             .await
         {

@@ -395,7 +395,7 @@ impl Payments {
                 refund_desc: Some(reason).filter(|r| !r.is_empty()),
             },
         };
-        let Err(e) = self.wechat.refund(&request).await else {
+        let Err(e) = self.gateway_of(&order)?.refund(&request).await else {
             return Ok(());
         };
         let Some(code) = is_definitive_refusal(&e) else {

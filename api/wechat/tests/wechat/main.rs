@@ -14,3 +14,4 @@ mod pay;
 mod redaction;
 mod sign_policy;
 mod support;
+mod v3;
