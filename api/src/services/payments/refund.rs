@@ -147,10 +147,8 @@ impl Payments {
             at: meta.at,
         };
         let committed = self
-            .engine
-            .execute_order(meta.with_command_id(id), order_id, command.clone())
+            .record_refund(meta.with_command_id(id), order_id, command)
             .await?;
-        self.check_repeat(&committed, order_id, command).await?;
         self.submit_refund(order_id, &out_refund_no, amount, reason, Source::Order)
             .await?;
         Ok(committed)
@@ -179,10 +177,8 @@ impl Payments {
             at: meta.at,
         };
         let committed = self
-            .engine
-            .execute_order(meta.with_command_id(id), order_id, command.clone())
+            .record_refund(meta.with_command_id(id), order_id, command)
             .await?;
-        self.check_repeat(&committed, order_id, command).await?;
         let order = self
             .engine
             .order(order_id)
@@ -200,6 +196,23 @@ impl Payments {
             Source::Transaction(&transaction_id, amount),
         )
         .await?;
+        Ok(committed)
+    }
+
+    /// Records a refund request (`RequestRefund` or `RefundAnomalousPayment`) before
+    /// anything goes to WeChat, so that its notify always finds it; a repeat is
+    /// checked by [`Self::check_repeat`].
+    async fn record_refund(
+        &self,
+        meta: CommandMeta,
+        order_id: OrderId,
+        command: OrderCommand,
+    ) -> Result<Committed, Error> {
+        let committed = self
+            .engine
+            .execute_order(meta, order_id, command.clone())
+            .await?;
+        self.check_repeat(&committed, order_id, command).await?;
         Ok(committed)
     }
 
