@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use paylog_engine::Clock;
 
 use paylog_api::app::AppHandles;
-use paylog_api::config::{DurabilityArg, ServeArgs, StoreArgs, WechatArgs};
+use paylog_api::config::{DurabilityArg, LogSource, ServeArgs, StoreArgs, WechatArgs};
 use paylog_sim::{self as sim, SimConfig, SimHandle};
 use reqwest::Method;
 use secrecy::{ExposeSecret, SecretString};
@@ -145,6 +145,7 @@ pub fn serve_args(
             data_dir,
             // Tests take the same durable path as production.
             durability: DurabilityArg::Sync,
+            log: LogSource::default(),
         },
         listen,
         wechat,

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::app::{AppHandles, Application};
-use crate::config::{DurabilityArg, ServeArgs, StoreArgs, WechatArgs};
+use crate::config::{DurabilityArg, LogSource, ServeArgs, StoreArgs, WechatArgs};
 
 const ADMIN_TOKEN: &str = "demo-admin-token-not-for-production-use";
 
@@ -150,6 +150,7 @@ pub async fn run_demo(out: &mut (dyn Write + Send)) -> anyhow::Result<DemoOutcom
         store: StoreArgs {
             data_dir: dir.path().join("data"),
             durability: DurabilityArg::Sync,
+            log: LogSource::default(),
         },
         listen,
         wechat: WechatArgs {

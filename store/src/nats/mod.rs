@@ -529,4 +529,8 @@ impl EventStore for NatsStore {
     fn stats(&self) -> StoreStats {
         NatsStore::stats(self)
     }
+
+    fn is_writable(&self) -> bool {
+        !self.closed.load(Ordering::Relaxed) && self.tx.as_ref().is_some_and(|tx| !tx.is_closed())
+    }
 }
