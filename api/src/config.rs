@@ -96,6 +96,12 @@ pub fn nats_location(url: &str, stream: &str, replicas: usize) -> Result<StoreLo
     let mut options = NatsOptions::from_url(url).map_err(|e| format!("--store: {e}"))?;
     options.stream = stream.to_owned();
     options.replicas = replicas;
+    // JetStream refuses two streams whose subjects overlap, so every stream gets subjects
+    // of its own: the default stream keeps `paylog.>`, stream NAME uses `paylog_NAME.>`
+    // (several shops, or partitions of one, on one cluster).
+    if stream != DEFAULT_NATS_STREAM {
+        options.subject_prefix = format!("paylog_{stream}");
+    }
     Ok(StoreLocation::Nats(options))
 }
 

@@ -20,6 +20,8 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::cluster::Cluster;
+
 /// The admin token every test app is configured with (unless disabled).
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdefghij";
 
@@ -106,6 +108,8 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     /// The clock of every request, the payments and the reconciler.
     pub clock: Arc<TestClock>,
+    /// The NATS log, when the app runs on one (kept alive as long as the app).
+    pub nats: Option<NatsLog>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), paylog_api::error::Error>>>,
     _dir: TempDir,
@@ -178,6 +182,57 @@ pub async fn spawn_app() -> TestApp {
 
 /// The server with `config`.
 pub async fn spawn_app_with(config: TestConfig) -> TestApp {
+    spawn(config, None).await
+}
+
+/// A log on the tests' NATS cluster: the cluster (shared by the tests running at the
+/// same time, stopped when the last one drops it) and this app's own JetStream stream.
+#[derive(Debug, Clone)]
+pub struct NatsLog {
+    pub cluster: Arc<Cluster>,
+    pub stream: String,
+}
+
+impl NatsLog {
+    /// A fresh stream on the shared 3-node cluster.
+    pub async fn fresh() -> NatsLog {
+        NatsLog {
+            cluster: crate::cluster::shared().await,
+            stream: format!("T{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// `--store`, `--nats-stream` and `--replicas` for this log.
+    pub fn source(&self) -> LogSource {
+        LogSource {
+            store: Some(format!(
+                "nats://{}",
+                self.cluster
+                    .urls
+                    .iter()
+                    .map(|u| u.trim_start_matches("nats://"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )),
+            nats_stream: self.stream.clone(),
+            replicas: 3,
+        }
+    }
+}
+
+/// The server with default test settings, its log on a fresh stream of a 3-node NATS
+/// cluster (views in its temp data dir).
+pub async fn spawn_app_on_nats() -> TestApp {
+    spawn(TestConfig::default(), Some(NatsLog::fresh().await)).await
+}
+
+/// Another server on `log` (e.g. [`TestApp::nats`] of a running one): two processes
+/// serving one shop, each with its own views and simulator.
+pub async fn spawn_app_on(log: NatsLog, config: TestConfig) -> TestApp {
+    spawn(config, Some(log)).await
+}
+
+async fn spawn(config: TestConfig, nats: Option<NatsLog>) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let data_dir = dir.path().join("data");
     let sim_config = SimConfig {
@@ -190,7 +245,10 @@ pub async fn spawn_app_with(config: TestConfig) -> TestApp {
         .expect("start simulator");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
     let addr = listener.local_addr().expect("app address");
-    let args = serve_args(data_dir.clone(), addr, Some((&sim, &sim_config)), &config);
+    let mut args = serve_args(data_dir.clone(), addr, Some((&sim, &sim_config)), &config);
+    if let Some(log) = &nats {
+        args.store.log = log.source();
+    }
     let clock = Arc::new(TestClock::default());
     let app = paylog_api::app::Application::build_with_clock(args, listener, clock.clone())
         .await
@@ -212,6 +270,7 @@ pub async fn spawn_app_with(config: TestConfig) -> TestApp {
         sim_config,
         data_dir,
         clock,
+        nats,
         shutdown: Some(tx),
         server: Some(server),
         _dir: dir,
