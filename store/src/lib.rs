@@ -115,7 +115,7 @@ pub mod types;
 mod validate;
 
 pub use error::StoreError;
-pub use nats::{NatsOptions, NatsStore};
+pub use nats::{NatsImporter, NatsOptions, NatsStore};
 pub use open::{StoreLocation, open, open_read_only};
 pub use rocks::{Durability, RocksStore, StoreOptions};
 pub use stats::StoreStats;

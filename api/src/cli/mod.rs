@@ -10,6 +10,7 @@ pub mod demo;
 pub mod events;
 pub mod export;
 pub mod import;
+pub mod migrate;
 pub mod replay;
 pub mod serve;
 pub mod wxpay;
@@ -44,6 +45,9 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Restore an export from stdin into an empty data directory.
     Import(import::ImportArgs),
+    /// Copy a RocksDB log into an empty JetStream stream (positions, versions, ids and
+    /// times preserved) and verify the copy.
+    Migrate(migrate::MigrateArgs),
     /// WeChat Pay v2 signing toolbox: sign, verify, pay-params, decrypt-refund (stdin in).
     Wxpay {
         #[command(subcommand)]
@@ -65,6 +69,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Audit(args) => audit::run(args),
         Command::Export(args) => export::run(args),
         Command::Import(args) => import::run(args),
+        Command::Migrate(args) => migrate::run(args),
         Command::Wxpay { cmd } => {
             wxpay::run(cmd, std::io::stdin().lock(), std::io::stdout().lock())
         }

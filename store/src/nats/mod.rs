@@ -5,6 +5,7 @@
 //! - `read.rs`: reads through the stream leader, position and version searches;
 //! - `subscribe.rs`: catch-up-then-follow subscriptions;
 //! - `codec.rs`: subjects, headers, message bodies;
+//! - `import.rs`: [`NatsImporter`], a whole log as recorded into an empty stream (`paylog migrate`);
 //! - `api.rs`: the JetStream API calls, spoken over core NATS requests.
 //!
 //! # Layout (one JetStream stream, layout version 1)
@@ -81,6 +82,7 @@
 
 mod api;
 mod codec;
+mod import;
 mod read;
 mod subscribe;
 mod writer;
@@ -102,6 +104,8 @@ use crate::types::{AppendOutcome, AppendRequest, RecordedEvent};
 use api::{Api, codes};
 use codec::Subjects;
 use writer::{Msg, Writer, publish_tip};
+
+pub use import::NatsImporter;
 
 /// The server's default ceiling on messages per atomic batch (`jetstream.limits.batch.max_msgs`).
 pub const SERVER_MAX_BATCH_MESSAGES: usize = 1000;

@@ -448,7 +448,7 @@ fn fail_all(pending: Vec<Pending>, error: StoreError) {
 
 /// Errors worth another attempt: the batch was refused as a whole (a concurrent append
 /// moved a sequence it expected) or nobody could take it (election in progress).
-fn retryable(error: &CallError) -> bool {
+pub(super) fn retryable(error: &CallError) -> bool {
     match error {
         CallError::NoResponders | CallError::NoAnswer(_) => true,
         CallError::Api(e) => {
