@@ -11,11 +11,13 @@ mod bench_smoke;
 mod cli_events;
 /// The 3-node NATS test cluster: the store's contract-suite helper, shared, not copied.
 #[path = "../../../store/tests/store/cluster.rs"]
+// `shared()` serves the store's suite; this binary starts its own clusters.
 #[allow(dead_code)]
 mod cluster;
 mod crash_server;
 mod edge;
 mod http_shapes;
 mod migrate;
+mod nats_fault;
 mod startup;
 mod wechat_cli;
