@@ -44,7 +44,7 @@ pub struct LogSource {
 }
 
 /// The stream `--nats-stream` names by default.
-pub const DEFAULT_NATS_STREAM: &str = "PAYLOG";
+pub const DEFAULT_NATS_STREAM: &str = paylog_store::nats::DEFAULT_STREAM;
 
 impl Default for LogSource {
     /// The RocksDB log under the data dir.
@@ -93,15 +93,9 @@ pub fn nats_location(url: &str, stream: &str, replicas: usize) -> Result<StoreLo
     if !matches!(replicas, 1 | 3 | 5) {
         return Err(format!("--replicas {replicas}: JetStream takes 1, 3 or 5"));
     }
-    let mut options = NatsOptions::from_url(url).map_err(|e| format!("--store: {e}"))?;
-    options.stream = stream.to_owned();
+    let options = NatsOptions::from_url(url).map_err(|e| format!("--store: {e}"))?;
+    let mut options = options.with_stream(stream);
     options.replicas = replicas;
-    // JetStream refuses two streams whose subjects overlap, so every stream gets subjects
-    // of its own: the default stream keeps `paylog.>`, stream NAME uses `paylog_NAME.>`
-    // (several shops, or partitions of one, on one cluster).
-    if stream != DEFAULT_NATS_STREAM {
-        options.subject_prefix = format!("paylog_{stream}");
-    }
     Ok(StoreLocation::Nats(options))
 }
 

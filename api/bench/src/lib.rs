@@ -9,6 +9,8 @@
 //! - `http.rs` (with `server.rs`, `load.rs`): rows 2 and 3, PlaceOrder and payment
 //!   notifies over HTTP, with a bare axum echo as the ceiling;
 //! - `rebuild.rs`: row 4, projection rebuild vs a raw scan of the log;
+//! - `nats.rs`: row 6, durable append and PlaceOrder over HTTP with the log on a
+//!   3-node loopback NATS cluster, beside RocksDB in the same run;
 //! - `growth.rs`: row 5, PlaceOrder latency and server RSS as the log grows;
 //! - `fill.rs`: realistic logs generated through the domain code, appended fast;
 //! - `report.rs`: the table, medians, units.
@@ -18,6 +20,7 @@ mod fill;
 mod growth;
 mod http;
 mod load;
+mod nats;
 mod rebuild;
 mod report;
 mod server;
@@ -95,12 +98,13 @@ impl Sizes {
 /// so it reaches the server through this trait instead of importing it.
 pub trait Target: Send + Sync {
     /// Starts the real server (durable appends, the built-in WeChat simulator) on
-    /// `data_dir`, listening on 127.0.0.1 port 0 and signing bearer tokens with
+    /// `data_dir` (its log there, or on `nats` when given), listening on 127.0.0.1 port 0 and signing bearer tokens with
     /// `token_secret`. Resolves once its views caught up with the log, to its address
     /// and the future that serves until `stop` fires.
     fn start(
         &self,
         data_dir: PathBuf,
+        nats: Option<NatsLog>,
         token_secret: String,
         stop: tokio::sync::oneshot::Receiver<()>,
     ) -> BoxFuture<'static, anyhow::Result<(SocketAddr, BoxFuture<'static, ()>)>>;
@@ -109,18 +113,28 @@ pub trait Target: Send + Sync {
     fn token(&self, token_secret: &str, user: UserId) -> anyhow::Result<String>;
 }
 
+/// A log on a NATS cluster: `--store URL --nats-stream STREAM`.
+#[derive(Debug, Clone)]
+pub struct NatsLog {
+    pub url: String,
+    pub stream: String,
+}
+
 /// What to run, and where.
 #[derive(Clone)]
 pub struct Config {
     pub sizes: Sizes,
-    /// Only these rows (1 to 5); empty means all.
+    /// Only these rows (1 to 6); empty means all.
     pub rows: Vec<u8>,
     /// Where the temp dirs go (the system's temp dir by default).
     pub scratch: PathBuf,
     /// The `paylog` binary that row 5 starts as `paylog serve`.
     pub server_exe: PathBuf,
-    /// The in-process server of rows 2 and 3.
+    /// The in-process server of rows 2, 3 and 6.
     pub target: Arc<dyn Target>,
+    /// Row 6's NATS cluster (`nats://…`); without it row 6 starts a 3-node loopback
+    /// cluster with `scripts/nats-cluster.sh`.
+    pub nats: Option<String>,
 }
 
 impl fmt::Debug for Config {
@@ -130,6 +144,7 @@ impl fmt::Debug for Config {
             .field("rows", &self.rows)
             .field("scratch", &self.scratch)
             .field("server_exe", &self.server_exe)
+            .field("nats", &self.nats)
             .finish_non_exhaustive()
     }
 }
@@ -181,6 +196,19 @@ pub fn run(config: &Config, mut progress: impl FnMut(&str)) -> Report {
             5,
             "Growth",
             growth::run(sizes, scratch, &config.server_exe, config.target.as_ref()),
+        );
+    }
+    if wanted(6) {
+        progress("row 6: the log on a 3-node NATS cluster beside RocksDB");
+        row(
+            6,
+            "NATS beside RocksDB",
+            nats::run(
+                sizes,
+                scratch,
+                config.target.as_ref(),
+                config.nats.as_deref(),
+            ),
         );
     }
     Report {

@@ -86,9 +86,9 @@ async fn migrate_copies_a_rocksdb_log_into_an_empty_stream_exactly_and_refuses_a
     );
 
     // Every envelope as recorded: positions, versions, ids, times, payloads.
-    let mut options = NatsOptions::from_url(&url).expect("url");
-    options.stream = "SHOP".into();
-    options.subject_prefix = "paylog_SHOP".into();
+    let options = NatsOptions::from_url(&url)
+        .expect("url")
+        .with_stream("SHOP");
     let copy = NatsStore::open(options).await.expect("open the copy");
     assert_eq!(copy.read_all(0, 100).await.expect("read"), source);
     assert_eq!(copy.head(), 4);

@@ -213,10 +213,7 @@ async fn leader(cluster: &Cluster, stream: &str) -> usize {
 }
 
 fn nats_options(cluster: &Cluster, stream: &str) -> NatsOptions {
-    let mut options = NatsOptions::new(cluster.urls.clone());
-    options.stream = stream.to_owned();
-    options.subject_prefix = format!("paylog_{stream}");
-    options
+    NatsOptions::new(cluster.urls.clone()).with_stream(stream)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

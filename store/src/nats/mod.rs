@@ -110,6 +110,9 @@ pub use import::NatsImporter;
 /// The server's default ceiling on messages per atomic batch (`jetstream.limits.batch.max_msgs`).
 pub const SERVER_MAX_BATCH_MESSAGES: usize = 1000;
 
+/// The JetStream stream of the log unless told otherwise.
+pub const DEFAULT_STREAM: &str = "PAYLOG";
+
 /// How to reach and lay out the log on a JetStream cluster.
 #[derive(Debug, Clone)]
 pub struct NatsOptions {
@@ -143,7 +146,7 @@ impl NatsOptions {
     pub fn new(servers: Vec<String>) -> Self {
         NatsOptions {
             servers,
-            stream: "PAYLOG".into(),
+            stream: DEFAULT_STREAM.into(),
             subject_prefix: "paylog".into(),
             replicas: 3,
             request_timeout: Duration::from_secs(5),
@@ -154,6 +157,20 @@ impl NatsOptions {
             read_page: 512,
             tip_poll_interval: Duration::from_millis(50),
         }
+    }
+
+    /// The log on stream `name`, with subjects of its own: JetStream refuses two streams
+    /// whose subjects overlap, so the default stream `PAYLOG` keeps `paylog.>` and any
+    /// other stream NAME uses `paylog_NAME.>` (several shops, or partitions of one, on
+    /// one cluster).
+    pub fn with_stream(mut self, name: &str) -> Self {
+        self.subject_prefix = if name == DEFAULT_STREAM {
+            "paylog".into()
+        } else {
+            format!("paylog_{name}")
+        };
+        self.stream = name.to_owned();
+        self
     }
 
     /// Options from a `nats://host:port,host:port` URL.
