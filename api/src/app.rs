@@ -103,7 +103,8 @@ impl std::fmt::Debug for AppHandles {
 }
 
 impl Application {
-    /// Opens the store and views under `args.store.data_dir`, starts the projector
+    /// Opens the store (under `args.store.data_dir`, or the NATS stream `--store`
+    /// names) and the views (under the data dir), starts the projector
     /// (and the simulator when WeChat is not configured) and builds the router.
     pub async fn build(args: ServeArgs, listener: TcpListener) -> Result<Self, Error> {
         Self::build_with_clock(args, listener, Arc::new(SystemClock)).await

@@ -180,6 +180,8 @@ impl Writer {
             });
             if behind && let Ok(fresh) = read_tip(&self.shared).await {
                 publish_tip(&self.tip_tx, fresh.tip);
+                // The next round plans on it too, instead of failing on the stale one.
+                self.cached = Some(fresh);
             }
             // Duplicates and conflicts are final whatever happens to the batch.
             let mut waiting = Vec::new();
