@@ -224,6 +224,10 @@ pub struct NatsStore {
     shared: Arc<Shared>,
     /// `None` for a read-only store.
     tx: Option<mpsc::Sender<Msg>>,
+    /// The tip's sender, to raise the tip when a read finds another process's commit
+    /// (`None` for a read-only store, whose head never moves). Weak: the writer and the
+    /// follower own it, and its last drop is what ends the subscriptions.
+    tip_tx: Option<std::sync::Weak<watch::Sender<Tip>>>,
     closed: AtomicBool,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -335,6 +339,7 @@ impl NatsStore {
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
+        let weak_tip_tx = Arc::downgrade(&tip_tx);
         let writer = Writer::new(
             Arc::clone(&shared),
             rx,
@@ -354,6 +359,7 @@ impl NatsStore {
         Ok(NatsStore {
             shared,
             tx: Some(tx),
+            tip_tx: Some(weak_tip_tx),
             closed: AtomicBool::new(false),
             shutdown,
             tasks: Mutex::new(vec![writer, follower]),
@@ -391,6 +397,7 @@ impl NatsStore {
         Ok(NatsStore {
             shared,
             tx: None,
+            tip_tx: None,
             closed: AtomicBool::new(true),
             shutdown,
             tasks: Mutex::new(Vec::new()),
@@ -520,6 +527,27 @@ impl EventStore for NatsStore {
         from_version: u64,
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
+        let tip = *self.shared.tip.borrow();
+        let events = read::read_stream(&self.shared, tip, stream_id, from_version, limit).await?;
+        if events.len() >= limit {
+            return Ok(events);
+        }
+        // The read stopped at this process's tip; another process may have appended to
+        // this stream since (the follower sees it only at its next poll). A loader that
+        // decides on a stream must see its last event — a product created or restocked
+        // by another server — so the leader is asked for the stream's last message, and
+        // the tip raised and the read repeated when it is past the tip.
+        let Some(tip_tx) = self.tip_tx.as_ref().and_then(std::sync::Weak::upgrade) else {
+            return Ok(events);
+        };
+        let subject = self.shared.subjects.event(stream_id);
+        let Some(last) = self.shared.api.get_last_for(&subject).await? else {
+            return Ok(events);
+        };
+        if last.seq <= tip.seq {
+            return Ok(events);
+        }
+        publish_tip(&tip_tx, writer::durable_tip(&self.shared).await?);
         let tip = *self.shared.tip.borrow();
         read::read_stream(&self.shared, tip, stream_id, from_version, limit).await
     }
