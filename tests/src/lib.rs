@@ -6,7 +6,7 @@
 //!   per endpoint, plus the simulator's control API and reads of the event log, so
 //!   tests check state through the log and not only through HTTP answers;
 //! - [`cluster`]: a 3-node NATS JetStream cluster on free loopback ports (the store's
-//!   test helper), for [`app::spawn_app_on_nats`];
+//!   contract-suite code, included), for [`app::spawn_app_on_nats`];
 //! - [`wx`]: hand-built WeChat notifies (signed, forged, encrypted);
 //! - [`model`]: the reference model of the property tests.
 
@@ -16,7 +16,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod app;
-/// The 3-node NATS test cluster, the same helper the store's contract suite uses.
+/// The 3-node NATS test cluster, the same code the store's contract suite uses.
 #[path = "../../store/tests/store/cluster.rs"]
 pub mod cluster;
 pub mod model;

@@ -9,7 +9,7 @@
 
 mod bench_smoke;
 mod cli_events;
-/// The 3-node NATS test cluster: the store's contract-suite helper, shared, not copied.
+/// The 3-node NATS test cluster of the store's contract suite, included, not copied.
 #[path = "../../../store/tests/store/cluster.rs"]
 // `shared()` serves the store's suite; this binary starts its own clusters.
 #[allow(dead_code)]

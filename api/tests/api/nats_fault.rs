@@ -51,6 +51,8 @@ fn store_url(cluster: &Cluster) -> String {
 struct Server {
     child: Child,
     base: String,
+    /// Where its stderr goes, for a failing test's message.
+    log: std::path::PathBuf,
 }
 
 impl Drop for Server {
@@ -65,7 +67,8 @@ impl Drop for Server {
 fn start(data_dir: &Path, url: &str, stream: &str) -> Server {
     let port = free_port();
     std::fs::create_dir_all(data_dir).expect("data dir");
-    let log = std::fs::File::create(data_dir.with_extension("log")).expect("server log file");
+    let log_path = data_dir.with_extension("log");
+    let log = std::fs::File::create(&log_path).expect("server log file");
     let child = Command::new(env!("CARGO_BIN_EXE_paylog"))
         .args(["serve", "--data-dir"])
         .arg(data_dir)
@@ -86,6 +89,7 @@ fn start(data_dir: &Path, url: &str, stream: &str) -> Server {
     Server {
         child,
         base: format!("http://127.0.0.1:{port}"),
+        log: log_path,
     }
 }
 
@@ -93,7 +97,8 @@ fn start(data_dir: &Path, url: &str, stream: &str) -> Server {
 async fn wait_ready(http: &reqwest::Client, server: &mut Server) {
     for _ in 0..600 {
         if let Ok(Some(status)) = server.child.try_wait() {
-            panic!("paylog serve exited: {status}");
+            let log = std::fs::read_to_string(&server.log).unwrap_or_default();
+            panic!("paylog serve exited: {status}\n{log}");
         }
         if let Ok(r) = http.get(format!("{}/readyz", server.base)).send().await
             && r.status().is_success()
@@ -373,9 +378,10 @@ async fn two_serve_processes_on_one_stream_race_for_the_last_unit_and_exactly_on
         .timeout(Duration::from_secs(60))
         .build()
         .expect("http client");
+    // The second server starts on the stream the first created.
     let mut a = start(&dir.path().join("a"), &url, STREAM);
-    let mut b = start(&dir.path().join("b"), &url, STREAM);
     wait_ready(&http, &mut a).await;
+    let mut b = start(&dir.path().join("b"), &url, STREAM);
     wait_ready(&http, &mut b).await;
     let product = create_product(&http, &a.base, 1).await;
     let mut shoppers = Vec::new();

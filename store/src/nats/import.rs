@@ -17,12 +17,12 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::api::{Api, CallError, OutMsg, codes};
+use super::api::{Api, CallError, OutMsg};
 use super::codec::{
     self, HDR_EXPECTED_LAST_SEQUENCE, HDR_EXPECTED_LAST_SUBJECT_SEQUENCE, HDR_POSITION,
     HDR_VERSION, NewEventBody, Subjects,
 };
-use super::{NatsOptions, check_config, connect, stream_config, writer};
+use super::{NatsOptions, check_config, connect, open_stream, writer};
 use crate::error::StoreError;
 use crate::rocks::ImportStats;
 use crate::types::{AppendOutcome, RecordedEvent, StreamHead};
@@ -79,14 +79,7 @@ impl super::NatsStore {
             stream: options.stream.clone(),
             timeout: options.request_timeout,
         };
-        let info = match api.stream_info().await {
-            Ok(info) => info,
-            Err(e) if e.api_code() == Some(codes::STREAM_NOT_FOUND) => {
-                api.create_stream(stream_config(&options, &subjects))
-                    .await?
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let info = open_stream(&api, &options, &subjects).await?;
         check_config(&info.config, &subjects)?;
         if info.state.last_seq != 0 {
             return Err(StoreError::InvalidRequest(format!(

@@ -276,6 +276,37 @@ fn stream_config(options: &NatsOptions, subjects: &Subjects) -> serde_json::Valu
     })
 }
 
+/// Looks (one per [`OPEN_RETRY_PAUSE`]) for a stream another process is creating.
+const OPEN_RETRIES: u32 = 20;
+const OPEN_RETRY_PAUSE: Duration = Duration::from_millis(250);
+
+/// The stream's info, creating the stream if it does not exist. Several processes may
+/// start at once: when a create fails, the stream another one just created is used.
+async fn open_stream(
+    api: &Api,
+    options: &NatsOptions,
+    subjects: &Subjects,
+) -> Result<api::StreamInfo, StoreError> {
+    match api.stream_info().await {
+        Ok(info) => Ok(info),
+        Err(e) if e.api_code() == Some(codes::STREAM_NOT_FOUND) => {
+            let create = match api.create_stream(stream_config(options, subjects)).await {
+                Ok(info) => return Ok(info),
+                Err(create) => create,
+            };
+            // Another process's create may still be being placed: look again, bounded.
+            for _ in 0..OPEN_RETRIES {
+                if let Ok(info) = api.stream_info().await {
+                    return Ok(info);
+                }
+                tokio::time::sleep(OPEN_RETRY_PAUSE).await;
+            }
+            Err(create.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Refuses a stream whose config breaks the layout's assumptions.
 fn check_config(config: &serde_json::Value, subjects: &Subjects) -> Result<(), StoreError> {
     let flag = |name: &str| config.get(name).and_then(serde_json::Value::as_bool) == Some(true);
@@ -312,14 +343,7 @@ impl NatsStore {
             stream: options.stream.clone(),
             timeout: options.request_timeout,
         };
-        let info = match api.stream_info().await {
-            Ok(info) => info,
-            Err(e) if e.api_code() == Some(codes::STREAM_NOT_FOUND) => {
-                api.create_stream(stream_config(&options, &subjects))
-                    .await?
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let info = open_stream(&api, &options, &subjects).await?;
         check_config(&info.config, &subjects)?;
         let max_payload_bytes = client.server_info().max_payload;
         // At least one event and its marker.
