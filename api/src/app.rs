@@ -11,7 +11,9 @@
 //! Then it stops the reconciler, the projector and the store's writer, and the
 //! simulator if one was started.
 //!
-//! Data layout: the log at `<data_dir>/log`, the views at `<data_dir>/views`, the
+//! Data layout: the log at `<data_dir>/log` (or on a NATS JetStream cluster with
+//! `--store nats://…`, where several processes may serve the same log), the views at
+//! `<data_dir>/views` (always local: each process follows the log into its own), the
 //! daily bill's reconciliation reports at `<data_dir>/reconciliation/`.
 
 use std::future::Future;
@@ -27,7 +29,7 @@ use axum::http::StatusCode;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use paylog_projections::{Projector, ProjectorHandle, Views};
-use paylog_store::{Durability, EventStore, RocksStore, StoreOptions};
+use paylog_store::{Durability, EventStore, RocksStore, StoreLocation, StoreOptions};
 use rand::Rng;
 use rand::distr::Alphanumeric;
 use secrecy::SecretString;
@@ -70,7 +72,7 @@ pub const RECONCILIATION_DIR: &str = "reconciliation";
 pub struct Application {
     listener: TcpListener,
     router: Router,
-    store: Arc<RocksStore>,
+    store: Arc<dyn EventStore>,
     projector: ProjectorHandle,
     handles: AppHandles,
     sim: Option<SimHandle>,
@@ -111,7 +113,8 @@ impl std::fmt::Debug for AppHandles {
 }
 
 impl Application {
-    /// Opens the store and views under `args.store.data_dir`, starts the projector
+    /// Opens the store (under `args.store.data_dir`, or the NATS stream `--store`
+    /// names) and the views (under the data dir), starts the projector
     /// (and the simulator when WeChat is not configured) and builds the router.
     pub async fn build(args: ServeArgs, listener: TcpListener) -> Result<Self, Error> {
         Self::build_with_clock(args, listener, Arc::new(SystemClock)).await
@@ -147,21 +150,34 @@ impl Application {
             DurabilityArg::Sync => Durability::Sync,
             DurabilityArg::Buffered => Durability::Buffered,
         };
-        let (store, views) = tokio::task::spawn_blocking(move || {
+        let location = args.store.log.location(&data_dir).map_err(Error::Startup)?;
+        let (rocks, views) = tokio::task::spawn_blocking(move || {
             std::fs::create_dir_all(&data_dir)
                 .map_err(|e| Error::Startup(format!("creating {}: {e}", data_dir.display())))?;
-            let options = StoreOptions {
-                durability,
-                ..StoreOptions::default()
+            let rocks = match location {
+                StoreLocation::Rocks(path) => {
+                    let options = StoreOptions {
+                        durability,
+                        ..StoreOptions::default()
+                    };
+                    Ok(Arc::new(RocksStore::open(path, options)?))
+                }
+                other => Err(other),
             };
-            let store = RocksStore::open(data_dir.join("log"), options)?;
             let views = Views::open(data_dir.join("views"))?;
-            Ok::<_, Error>((store, views))
+            Ok::<_, Error>((rocks, views))
         })
         .await
         .map_err(|e| Error::Startup(format!("opening the data dir: {e}")))??;
-        let store = Arc::new(store);
-        let log: Arc<dyn EventStore> = store.clone();
+        // The views stay in the data dir whatever the log's backend: on a shared NATS
+        // log each process keeps its own, following the log by subscription.
+        let store: Arc<dyn EventStore> = match rocks {
+            Ok(rocks) => rocks,
+            Err(location) => paylog_store::open(location)
+                .await
+                .map_err(|e| Error::Startup(format!("opening the event log: {e}")))?,
+        };
+        let log: Arc<dyn EventStore> = Arc::clone(&store);
         rebuild_views_ahead_of_the_log(&*log, &views).await?;
         let projector = Projector::spawn(Arc::clone(&log), views.clone());
 

@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use paylog_store::{NatsOptions, StoreLocation};
 use secrecy::SecretString;
 
 mod wechat_v3;
@@ -27,12 +28,91 @@ pub enum DurabilityArg {
     Buffered,
 }
 
+/// Where the event log lives when it is not under the data dir: a NATS JetStream
+/// cluster. Shared by `serve` and the commands that read the log.
+#[derive(Debug, Clone, Args)]
+pub struct LogSource {
+    /// The event log on a NATS JetStream cluster, `nats://host:port,host:port,…`.
+    /// Without it the log is the RocksDB at `<data dir>/log`; the views are always in
+    /// the data dir (local, rebuildable).
+    #[arg(long = "store", env = "PAYLOG_STORE")]
+    pub store: Option<String>,
+
+    /// The JetStream stream holding the log (with `--store nats://…`).
+    #[arg(long, env = "PAYLOG_NATS_STREAM", default_value = DEFAULT_NATS_STREAM)]
+    pub nats_stream: String,
+
+    /// Replicas of the stream when paylog creates it (1, 3 or 5); an existing stream
+    /// keeps its own.
+    #[arg(long, env = "PAYLOG_NATS_REPLICAS", default_value_t = 3)]
+    pub replicas: usize,
+}
+
+/// The stream `--nats-stream` names by default.
+pub const DEFAULT_NATS_STREAM: &str = paylog_store::nats::DEFAULT_STREAM;
+
+impl Default for LogSource {
+    /// The RocksDB log under the data dir.
+    fn default() -> Self {
+        LogSource {
+            store: None,
+            nats_stream: DEFAULT_NATS_STREAM.to_owned(),
+            replicas: 3,
+        }
+    }
+}
+
+impl LogSource {
+    /// The log's location: the NATS cluster named by `--store`, else `<data_dir>/log`.
+    /// Refuses (one line, naming the setting) anything else.
+    pub fn location(&self, data_dir: &std::path::Path) -> Result<StoreLocation, String> {
+        match self.store.as_deref() {
+            None => Ok(StoreLocation::Rocks(data_dir.join("log"))),
+            Some(url) => nats_location(url, &self.nats_stream, self.replicas),
+        }
+    }
+
+    /// True when the log is on a NATS cluster.
+    pub fn is_nats(&self) -> bool {
+        self.store.is_some()
+    }
+}
+
+/// A NATS log location from `--store`/`--nats-stream`/`--replicas` (also `migrate --to`).
+pub fn nats_location(url: &str, stream: &str, replicas: usize) -> Result<StoreLocation, String> {
+    if !url.starts_with("nats://") {
+        return Err(format!(
+            "--store {url:?}: expected nats://host:port[,host:port…] (a RocksDB log lives under --data-dir)"
+        ));
+    }
+    let valid_stream = !stream.is_empty()
+        && stream.len() <= 64
+        && stream
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if !valid_stream {
+        return Err(format!(
+            "--nats-stream {stream:?}: 1 to 64 of A-Z, a-z, 0-9, _ and -"
+        ));
+    }
+    if !matches!(replicas, 1 | 3 | 5) {
+        return Err(format!("--replicas {replicas}: JetStream takes 1, 3 or 5"));
+    }
+    let options = NatsOptions::from_url(url).map_err(|e| format!("--store: {e}"))?;
+    let mut options = options.with_stream(stream);
+    options.replicas = replicas;
+    Ok(StoreLocation::Nats(options))
+}
+
 /// The store-related settings shared by every subcommand that opens a data dir.
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// Where the event log and the views live.
     #[arg(long, env = "PAYLOG_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+
+    #[command(flatten)]
+    pub log: LogSource,
 
     /// `sync` (default) or `buffered`; see README "Durability".
     #[arg(long, env = "PAYLOG_DURABILITY", value_enum, default_value_t = DurabilityArg::Sync)]

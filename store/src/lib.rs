@@ -115,7 +115,7 @@ pub mod types;
 mod validate;
 
 pub use error::StoreError;
-pub use nats::{NatsOptions, NatsStore};
+pub use nats::{NatsImporter, NatsOptions, NatsStore};
 pub use open::{StoreLocation, open, open_read_only};
 pub use rocks::{Durability, RocksStore, StoreOptions};
 pub use stats::StoreStats;
@@ -130,7 +130,7 @@ use futures::stream::BoxStream;
 ///
 /// Positions and versions are 1-based; `0` means "before the first event".
 #[async_trait]
-pub trait EventStore: Send + Sync + 'static {
+pub trait EventStore: std::fmt::Debug + Send + Sync + 'static {
     /// Appends atomically to one or more streams. Returns once durable.
     async fn append(&self, request: AppendRequest) -> Result<AppendOutcome, StoreError>;
 
@@ -167,4 +167,8 @@ pub trait EventStore: Send + Sync + 'static {
 
     /// Counters since the store was opened.
     fn stats(&self) -> StoreStats;
+
+    /// Whether appends can succeed now, as far as this process knows (for readiness
+    /// checks): open, writable, and its writer running.
+    fn is_writable(&self) -> bool;
 }

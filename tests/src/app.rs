@@ -11,7 +11,7 @@ use paylog_engine::Clock;
 
 use paylog_api::app::AppHandles;
 use paylog_api::config::{
-    DurabilityArg, PayVersionArg, ServeArgs, StoreArgs, WechatArgs, WechatV3Args,
+    DurabilityArg, LogSource, PayVersionArg, ServeArgs, StoreArgs, WechatArgs, WechatV3Args,
 };
 use paylog_sim::{self as sim, SimConfig, SimHandle};
 use reqwest::Method;
@@ -21,6 +21,8 @@ use tempfile::TempDir;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
+
+use crate::cluster::Cluster;
 
 /// The admin token every test app is configured with (unless disabled).
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdefghij";
@@ -137,6 +139,8 @@ pub struct TestApp {
     pub data_dir: PathBuf,
     /// The clock of every request, the payments and the reconciler.
     pub clock: Arc<TestClock>,
+    /// The NATS log, when the app runs on one (kept alive as long as the app).
+    pub nats: Option<NatsLog>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<Result<(), paylog_api::error::Error>>>,
     _dir: TempDir,
@@ -211,6 +215,7 @@ pub fn serve_args(
             data_dir,
             // Tests take the same durable path as production.
             durability: DurabilityArg::Sync,
+            log: LogSource::default(),
         },
         listen,
         wechat,
@@ -244,6 +249,57 @@ pub async fn spawn_app() -> TestApp {
 
 /// The server with `config`.
 pub async fn spawn_app_with(config: TestConfig) -> TestApp {
+    spawn(config, None).await
+}
+
+/// A log on the tests' NATS cluster: the cluster (shared by the tests running at the
+/// same time, stopped when the last one drops it) and this app's own JetStream stream.
+#[derive(Debug, Clone)]
+pub struct NatsLog {
+    pub cluster: Arc<Cluster>,
+    pub stream: String,
+}
+
+impl NatsLog {
+    /// A fresh stream on the shared 3-node cluster.
+    pub async fn fresh() -> NatsLog {
+        NatsLog {
+            cluster: crate::cluster::shared().await,
+            stream: format!("T{}", uuid::Uuid::new_v4().simple()),
+        }
+    }
+
+    /// `--store`, `--nats-stream` and `--replicas` for this log.
+    pub fn source(&self) -> LogSource {
+        LogSource {
+            store: Some(format!(
+                "nats://{}",
+                self.cluster
+                    .urls
+                    .iter()
+                    .map(|u| u.trim_start_matches("nats://"))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            )),
+            nats_stream: self.stream.clone(),
+            replicas: 3,
+        }
+    }
+}
+
+/// The server with default test settings, its log on a fresh stream of a 3-node NATS
+/// cluster (views in its temp data dir).
+pub async fn spawn_app_on_nats() -> TestApp {
+    spawn(TestConfig::default(), Some(NatsLog::fresh().await)).await
+}
+
+/// Another server on `log` (e.g. [`TestApp::nats`] of a running one): two processes
+/// serving one shop, each with its own views and simulator.
+pub async fn spawn_app_on(log: NatsLog, config: TestConfig) -> TestApp {
+    spawn(config, Some(log)).await
+}
+
+async fn spawn(config: TestConfig, nats: Option<NatsLog>) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let data_dir = dir.path().join("data");
     // One clock for the server and its WeChat: moving time past an order's expiry
@@ -259,7 +315,7 @@ pub async fn spawn_app_with(config: TestConfig) -> TestApp {
     let sim = sim::start(sim_listener, sim_config.clone())
         .await
         .expect("start simulator");
-    start_app(dir, data_dir, sim, sim_config, clock, config).await
+    start_app(dir, data_dir, sim, sim_config, clock, config, nats).await
 }
 
 /// The server on `data_dir` (inside `dir`) talking to `sim`.
@@ -270,10 +326,14 @@ async fn start_app(
     sim_config: SimConfig,
     clock: Arc<TestClock>,
     config: TestConfig,
+    nats: Option<NatsLog>,
 ) -> TestApp {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind app");
     let addr = listener.local_addr().expect("app address");
-    let args = serve_args(data_dir.clone(), addr, Some((&sim, &sim_config)), &config);
+    let mut args = serve_args(data_dir.clone(), addr, Some((&sim, &sim_config)), &config);
+    if let Some(log) = &nats {
+        args.store.log = log.source();
+    }
     let app = paylog_api::app::Application::build_with_clock(args, listener, clock.clone())
         .await
         .expect("build app");
@@ -294,6 +354,7 @@ async fn start_app(
         sim_config,
         data_dir,
         clock,
+        nats,
         shutdown: Some(tx),
         server: Some(server),
         _dir: dir,
@@ -651,12 +712,13 @@ impl TestApp {
             handles,
             http,
             clock,
+            nats,
             ..
         } = self;
         // The handles hold the store open; the new server needs its lock.
         drop((handles, http));
         // The simulator keeps the clock it was given: the new server shares it.
-        start_app(_dir, data_dir, sim, sim_config, clock, config).await
+        start_app(_dir, data_dir, sim, sim_config, clock, config, nats).await
     }
 
     /// Stops the server (draining requests, closing the log) and waits for it; returns

@@ -5,6 +5,8 @@
 //!   own temp data dir and its own WeChat simulator; [`TestApp`] has one typed method
 //!   per endpoint, plus the simulator's control API and reads of the event log, so
 //!   tests check state through the log and not only through HTTP answers;
+//! - [`cluster`]: a 3-node NATS JetStream cluster on free loopback ports (the store's
+//!   contract-suite code, included), for [`app::spawn_app_on_nats`];
 //! - [`wx`]: hand-built WeChat notifies (signed, forged, encrypted);
 //! - [`model`]: the reference model of the property tests.
 
@@ -14,10 +16,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod app;
+/// The 3-node NATS test cluster, the same code the store's contract suite uses.
+#[path = "../../store/tests/store/cluster.rs"]
+pub mod cluster;
 pub mod model;
 pub mod wx;
 
 pub use app::{
-    ADMIN_TOKEN, Answer, ClientCert, TestApp, TestConfig, spawn_app, spawn_app_with,
-    test_client_cert_dir,
+    ADMIN_TOKEN, Answer, ClientCert, NatsLog, TestApp, TestConfig, spawn_app, spawn_app_on,
+    spawn_app_on_nats, spawn_app_with, test_client_cert_dir,
 };

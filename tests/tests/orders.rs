@@ -5,12 +5,24 @@
 // (clippy.toml allows that inside #[test] functions, not in their helpers).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use paylog_tests::{TestConfig, spawn_app, spawn_app_with};
+use paylog_tests::{
+    TestApp, TestConfig, spawn_app, spawn_app_on, spawn_app_on_nats, spawn_app_with,
+};
 use serde_json::json;
 
 #[tokio::test]
 async fn an_order_reserves_stock_and_not_enough_stock_reserves_nothing() {
-    let app = spawn_app().await;
+    an_order_reserves_stock_and_not_enough_stock_reserves_nothing_on(spawn_app().await).await;
+}
+
+/// The same on a log replicated by a 3-node NATS cluster.
+#[tokio::test]
+async fn an_order_reserves_stock_and_not_enough_stock_reserves_nothing_on_nats() {
+    an_order_reserves_stock_and_not_enough_stock_reserves_nothing_on(spawn_app_on_nats().await)
+        .await;
+}
+
+async fn an_order_reserves_stock_and_not_enough_stock_reserves_nothing_on(app: TestApp) {
     let token = app.shopper("gina").await;
     let tea = app.create_product("Tea", 1200, 3).await;
     let cup = app.create_product("Cup", 500, 10).await;
@@ -88,7 +100,57 @@ async fn idempotency_key_returns_the_same_order_and_refuses_another_body() {
 
 #[tokio::test]
 async fn two_concurrent_orders_for_the_last_unit_one_wins() {
-    let app = spawn_app().await;
+    two_concurrent_orders_for_the_last_unit_one_wins_on(spawn_app().await).await;
+}
+
+/// The same on a log replicated by a 3-node NATS cluster.
+#[tokio::test]
+async fn two_concurrent_orders_for_the_last_unit_one_wins_on_nats() {
+    two_concurrent_orders_for_the_last_unit_one_wins_on(spawn_app_on_nats().await).await;
+}
+
+/// Two servers, one shop: two applications on the same NATS log (each with its own
+/// views) take orders for the last unit at the same time; the log lets one win.
+#[tokio::test]
+async fn two_servers_on_one_nats_log_race_for_the_last_unit_and_one_wins() {
+    let a = spawn_app_on_nats().await;
+    let log = a.nats.clone().expect("a NATS log");
+    let b = spawn_app_on(log, TestConfig::default()).await;
+    let jack = a.shopper("jack").await;
+    let kate = b.shopper("kate").await;
+    let last = a.create_product("Last one", 9900, 1).await;
+    let one = [(last.as_str(), 1)];
+    let (x, y) = tokio::join!(
+        a.place_order(&jack, &one, None),
+        b.place_order(&kate, &one, None)
+    );
+    let mut statuses = [x.status, y.status];
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 422], "{x:?} {y:?}");
+    // Each server reads the one log: once its views followed it to the later of the two
+    // heads, both see exactly one reservation.
+    let head = a.log_head().max(b.log_head());
+    for app in [&a, &b] {
+        assert!(
+            app.handles
+                .views
+                .wait_for(head, std::time::Duration::from_secs(10))
+                .await,
+            "the views never reached position {head}"
+        );
+        let reserved = app
+            .stream_events(&format!("product-{last}"))
+            .await
+            .iter()
+            .filter(|t| *t == "StockReserved")
+            .count();
+        assert_eq!(reserved, 1);
+    }
+    b.stop().await;
+    a.stop().await;
+}
+
+async fn two_concurrent_orders_for_the_last_unit_one_wins_on(app: TestApp) {
     let a = app.shopper("jack").await;
     let b = app.shopper("kate").await;
     let last = app.create_product("Last one", 9900, 1).await;
@@ -153,7 +215,17 @@ async fn orders_list_newest_first_paginated_and_only_the_callers() {
 
 #[tokio::test]
 async fn cancelling_releases_stock_and_closes_the_order_at_wechat_first() {
-    let app = spawn_app().await;
+    cancelling_releases_stock_and_closes_the_order_at_wechat_first_on(spawn_app().await).await;
+}
+
+/// The same on a log replicated by a 3-node NATS cluster.
+#[tokio::test]
+async fn cancelling_releases_stock_and_closes_the_order_at_wechat_first_on_nats() {
+    cancelling_releases_stock_and_closes_the_order_at_wechat_first_on(spawn_app_on_nats().await)
+        .await;
+}
+
+async fn cancelling_releases_stock_and_closes_the_order_at_wechat_first_on(app: TestApp) {
     let token = app.shopper("nina").await;
     let tea = app.create_product("Tea", 800, 5).await;
     let unpaid = app

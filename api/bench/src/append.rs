@@ -28,7 +28,7 @@ use super::report::{Line, median, rate};
 type Record = (Box<[u8]>, Box<[u8]>);
 
 /// Concurrent appenders, as the issue asks.
-const APPENDERS: usize = 64;
+pub(crate) const APPENDERS: usize = 64;
 
 /// One round's numbers.
 struct Round {
@@ -90,7 +90,7 @@ pub fn run(sizes: &Sizes, scratch: &Path) -> anyhow::Result<Line> {
 }
 
 /// A real single-event command's event: the `PaymentRequested` of a generated order.
-fn template_event() -> anyhow::Result<NewEvent> {
+pub(crate) fn template_event() -> anyhow::Result<NewEvent> {
     let (mut generator, _) = Generator::new(4, 4)?;
     for _ in 0..3 {
         for request in generator.next_order()? {
@@ -115,41 +115,52 @@ fn paylog_round(
     let runtime = super::runtime()?;
     runtime.block_on(async {
         let store = Arc::new(RocksStore::open(path, StoreOptions::default())?);
-        let before = store.stats();
-        let started = Instant::now();
-        let mut tasks = Vec::with_capacity(APPENDERS);
-        for _ in 0..APPENDERS {
-            let store = Arc::clone(&store);
-            let event = template.clone();
-            tasks.push(tokio::spawn(async move {
-                for _ in 0..per_appender {
-                    let id = Uuid::now_v7();
-                    let request = AppendRequest {
-                        command_id: id,
-                        correlation_id: id,
-                        causation_id: None,
-                        streams: vec![StreamAppend {
-                            stream_id: order_stream(OrderId::from_uuid(Uuid::now_v7())),
-                            expected: ExpectedVersion::NoStream,
-                            events: vec![event.clone()],
-                        }],
-                    };
-                    store.append(request).await?;
-                }
-                Ok::<_, paylog_store::StoreError>(())
-            }));
-        }
-        for task in tasks {
-            task.await??;
-        }
-        let elapsed = started.elapsed().as_secs_f64();
-        let after = store.stats();
-        store.close().await;
-        let events = (after.events - before.events) as f64;
-        let batches = (after.batches - before.batches).max(1) as f64;
-        let requests = (after.requests - before.requests) as f64;
-        Ok((events / elapsed, requests / batches))
+        append_load(store, template, per_appender).await
     })
+}
+
+/// The load of this row on any log: [`APPENDERS`] tasks, `per_appender` one-event
+/// commands each. Returns events/s and the mean group size (requests per batch); closes
+/// the store.
+pub(crate) async fn append_load(
+    store: Arc<dyn EventStore>,
+    template: &NewEvent,
+    per_appender: usize,
+) -> anyhow::Result<(f64, f64)> {
+    let before = store.stats();
+    let started = Instant::now();
+    let mut tasks = Vec::with_capacity(APPENDERS);
+    for _ in 0..APPENDERS {
+        let store = Arc::clone(&store);
+        let event = template.clone();
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..per_appender {
+                let id = Uuid::now_v7();
+                let request = AppendRequest {
+                    command_id: id,
+                    correlation_id: id,
+                    causation_id: None,
+                    streams: vec![StreamAppend {
+                        stream_id: order_stream(OrderId::from_uuid(Uuid::now_v7())),
+                        expected: ExpectedVersion::NoStream,
+                        events: vec![event.clone()],
+                    }],
+                };
+                store.append(request).await?;
+            }
+            Ok::<_, paylog_store::StoreError>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let after = store.stats();
+    store.close().await;
+    let events = (after.events - before.events) as f64;
+    let batches = (after.batches - before.batches).max(1) as f64;
+    let requests = (after.requests - before.requests) as f64;
+    Ok((events / elapsed, requests / batches))
 }
 
 /// The `events` column family of a paylog log, exactly as stored.

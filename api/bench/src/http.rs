@@ -72,7 +72,12 @@ async fn measure(servers: &Servers, sizes: &Sizes) -> anyhow::Result<Vec<Line>> 
     Ok(lines)
 }
 
-fn load(addr: std::net::SocketAddr, clients: usize, sizes: &Sizes, keep_bodies: bool) -> Load {
+pub(crate) fn load(
+    addr: std::net::SocketAddr,
+    clients: usize,
+    sizes: &Sizes,
+    keep_bodies: bool,
+) -> Load {
     Load {
         addr,
         clients,
@@ -84,7 +89,7 @@ fn load(addr: std::net::SocketAddr, clients: usize, sizes: &Sizes, keep_bodies: 
 }
 
 /// Each client places one-unit orders of its own product as its own user.
-fn orders(servers: &Servers) -> MakeRequest {
+pub(crate) fn orders(servers: &Servers) -> MakeRequest {
     let addr = servers.paylog;
     let per_task: Vec<(String, Bytes)> = (0..64)
         .map(|task| {

@@ -9,6 +9,8 @@
 //! - `http.rs` (with `server.rs`, `load.rs`): rows 2 and 3, PlaceOrder and payment
 //!   notifies over HTTP, with a bare axum echo as the ceiling;
 //! - `rebuild.rs`: row 4, projection rebuild vs a raw scan of the log;
+//! - `nats.rs`: row 7, durable append and PlaceOrder over HTTP with the log on a
+//!   3-node loopback NATS cluster, beside RocksDB in the same run;
 //! - `growth.rs`: row 5, PlaceOrder latency and server RSS as the log grows;
 //! - `flood.rs` (with `child.rs`): row 6, a flood of password logins against one
 //!   shopper, before and after the bounded hash pool and the login rate limit;
@@ -22,6 +24,7 @@ pub mod flood;
 mod growth;
 mod http;
 mod load;
+mod nats;
 mod rebuild;
 mod report;
 mod server;
@@ -110,18 +113,26 @@ impl Sizes {
 /// so it reaches the server through this trait instead of importing it.
 pub trait Target: Send + Sync {
     /// Starts the real server (durable appends, the built-in WeChat simulator) on
-    /// `data_dir`, listening on 127.0.0.1 port 0 and signing bearer tokens with
+    /// `data_dir` (its log there, or on `nats` when given), listening on 127.0.0.1 port 0 and signing bearer tokens with
     /// `token_secret`. Resolves once its views caught up with the log, to its address
     /// and the future that serves until `stop` fires.
     fn start(
         &self,
         data_dir: PathBuf,
+        nats: Option<NatsLog>,
         token_secret: String,
         stop: tokio::sync::oneshot::Receiver<()>,
     ) -> BoxFuture<'static, anyhow::Result<(SocketAddr, BoxFuture<'static, ()>)>>;
 
     /// A bearer token for `user`, as a server started with `token_secret` signs it.
     fn token(&self, token_secret: &str, user: UserId) -> anyhow::Result<String>;
+}
+
+/// A log on a NATS cluster: `--store URL --nats-stream STREAM`.
+#[derive(Debug, Clone)]
+pub struct NatsLog {
+    pub url: String,
+    pub stream: String,
 }
 
 /// What to run, and where.
@@ -134,8 +145,11 @@ pub struct Config {
     pub scratch: PathBuf,
     /// The `paylog` binary that row 5 starts as `paylog serve`.
     pub server_exe: PathBuf,
-    /// The in-process server of rows 2 and 3.
+    /// The in-process server of rows 2, 3 and 7.
     pub target: Arc<dyn Target>,
+    /// Row 7's NATS cluster (`nats://…`); without it row 7 starts a 3-node loopback
+    /// cluster with `scripts/nats-cluster.sh`.
+    pub nats: Option<String>,
 }
 
 impl fmt::Debug for Config {
@@ -145,6 +159,7 @@ impl fmt::Debug for Config {
             .field("rows", &self.rows)
             .field("scratch", &self.scratch)
             .field("server_exe", &self.server_exe)
+            .field("nats", &self.nats)
             .finish_non_exhaustive()
     }
 }
@@ -204,6 +219,19 @@ pub fn run(config: &Config, mut progress: impl FnMut(&str)) -> Report {
             6,
             "Login flood",
             flood::run(sizes, scratch, &config.server_exe),
+        );
+    }
+    if wanted(7) {
+        progress("row 7: the log on a 3-node NATS cluster beside RocksDB");
+        row(
+            7,
+            "NATS beside RocksDB",
+            nats::run(
+                sizes,
+                scratch,
+                config.target.as_ref(),
+                config.nats.as_deref(),
+            ),
         );
     }
     Report {

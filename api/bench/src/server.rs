@@ -24,7 +24,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use super::fill::{Generator, Shop, append_all};
-use crate::Target;
+use crate::{NatsLog, Target};
 
 /// The secret the bench's servers sign tokens with (temp data, never production).
 pub const TOKEN_SECRET: &str = "paylog-bench-token-secret-not-for-production-use";
@@ -50,14 +50,29 @@ impl Servers {
         products: usize,
         target: &dyn Target,
     ) -> anyhow::Result<Self> {
+        Self::start_on(dir, None, users, products, target)
+    }
+
+    /// [`Servers::start`] with the log on `nats` when given (the views stay in `dir`).
+    pub fn start_on(
+        dir: &Path,
+        nats: Option<NatsLog>,
+        users: usize,
+        products: usize,
+        target: &dyn Target,
+    ) -> anyhow::Result<Self> {
         let runtime = super::runtime()?;
         let (generator, creation) = Generator::new(users, products)?;
         let shop = generator.shop();
         let log = dir.join("log");
         runtime.block_on(async {
-            let store: Arc<dyn EventStore> =
-                Arc::new(RocksStore::open(&log, StoreOptions::default())?);
-            append_all(&store, creation).await
+            let store: Arc<dyn EventStore> = match &nats {
+                None => Arc::new(RocksStore::open(&log, StoreOptions::default())?),
+                Some(nats) => super::nats::open(nats).await?,
+            };
+            append_all(&store, creation).await?;
+            store.close().await;
+            anyhow::Ok(())
         })?;
         let tokens = shop
             .users
@@ -68,7 +83,12 @@ impl Servers {
         let (paylog, echo, stop, tasks) = runtime.block_on(async {
             let (stop_app, stopped_app) = oneshot::channel::<()>();
             let (paylog, serving) = target
-                .start(dir.to_path_buf(), TOKEN_SECRET.to_owned(), stopped_app)
+                .start(
+                    dir.to_path_buf(),
+                    nats,
+                    TOKEN_SECRET.to_owned(),
+                    stopped_app,
+                )
                 .await?;
             let app_task = tokio::spawn(serving);
             let echo_listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;

@@ -18,6 +18,11 @@
 //! reloads and decides again, up to [`MAX_ATTEMPTS`] times.
 
 mod clock;
+/// The 3-node NATS test cluster of the store's contract suite, included, not copied.
+#[cfg(test)]
+#[path = "../../../store/tests/store/cluster.rs"]
+#[allow(dead_code, clippy::expect_used)]
+mod cluster;
 mod commands;
 mod error;
 mod key;

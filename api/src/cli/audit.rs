@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::config::LogSource;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
@@ -14,7 +15,6 @@ use indicatif::ProgressBar;
 use paylog_core::OrderId;
 use paylog_core::order::OrderState;
 use paylog_projections::audit::{HistoryEntry, order_history, verify_log};
-use paylog_store::EventStore;
 
 #[derive(Debug, Args)]
 pub struct AuditArgs {
@@ -36,6 +36,8 @@ pub struct OrderArgs {
     pub id: String,
     #[arg(long, env = "PAYLOG_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub log: LogSource,
     /// Print only the state as paylog knew it at this instant (RFC 3339).
     #[arg(long)]
     pub as_of: Option<String>,
@@ -48,6 +50,8 @@ pub struct OrderArgs {
 pub struct VerifyArgs {
     #[arg(long, env = "PAYLOG_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub log: LogSource,
     /// How many breaches to list at most (all are counted).
     #[arg(long, default_value_t = 50)]
     pub max_breaches: usize,
@@ -77,8 +81,8 @@ fn order(args: OrderArgs) -> anyhow::Result<ExitCode> {
                 .map_err(|e| anyhow::anyhow!("--as-of {s:?} is not an RFC 3339 instant: {e}"))
         })
         .transpose()?;
-    let store = super::events::open_log(&args.data_dir)?;
-    let history = super::runtime()?
+    let (runtime, store) = super::events::open_log(&args.data_dir, &args.log)?;
+    let history = runtime
         .block_on(order_history(&*store, order_id))
         .context("reading the order's history")?;
     if history.entries.is_empty() {
@@ -151,9 +155,9 @@ fn print_state(state: &OrderState, indent: &str) {
 }
 
 fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
-    let store = super::events::open_log(&args.data_dir)?;
+    let (runtime, store) = super::events::open_log(&args.data_dir, &args.log)?;
     let bar = ProgressBar::new(store.head());
-    let report = super::runtime()?
+    let report = runtime
         .block_on(verify_log(&*store, args.max_breaches, |position, head| {
             bar.set_length(head);
             bar.set_position(position);

@@ -12,7 +12,7 @@ use anyhow::Context as _;
 use clap::{Args, Parser};
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
-use paylog_bench::{self as bench, Config, Sizes, Target};
+use paylog_bench::{self as bench, Config, NatsLog, Sizes, Target};
 use paylog_core::UserId;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
@@ -40,11 +40,12 @@ impl Target for InProcess {
     fn start(
         &self,
         data_dir: PathBuf,
+        nats: Option<NatsLog>,
         token_secret: String,
         stop: oneshot::Receiver<()>,
     ) -> BoxFuture<'static, anyhow::Result<(SocketAddr, BoxFuture<'static, ()>)>> {
         async move {
-            let args = ServeLine::try_parse_from([
+            let mut args = ServeLine::try_parse_from([
                 "paylog-bench".as_ref(),
                 "--data-dir".as_ref(),
                 data_dir.as_os_str(),
@@ -66,6 +67,10 @@ impl Target for InProcess {
                 "0".as_ref(),
             ])?
             .serve;
+            if let Some(nats) = nats {
+                args.store.log.store = Some(nats.url);
+                args.store.log.nats_stream = nats.stream;
+            }
             let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
             let app = Application::build(args, listener).await?;
             let handles = app.handles();
@@ -106,9 +111,13 @@ pub struct BenchArgs {
     /// Print JSON instead of the Markdown table.
     #[arg(long)]
     pub json: bool,
-    /// Only these rows (1 to 6), e.g. `--rows 1,4`.
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=6))]
+    /// Only these rows (1 to 7), e.g. `--rows 1,4`.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=7))]
     pub rows: Vec<u8>,
+    /// Row 7's NATS cluster, `nats://host:port,…` (default: a 3-node cluster on free
+    /// loopback ports started with scripts/nats-cluster.sh for the run).
+    #[arg(long)]
+    pub nats: Option<String>,
     /// Override the size of row 4's log (for profiling runs).
     #[arg(long, hide = true)]
     pub rebuild_events: Option<u64>,
@@ -141,6 +150,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
         scratch: args.scratch.unwrap_or_else(std::env::temp_dir),
         server_exe: std::env::current_exe().context("finding the paylog binary")?,
         target: Arc::new(InProcess),
+        nats: args.nats,
     };
     let report = bench::run(&config, |step| eprintln!("paylog bench: {step}…"));
     let mut out = std::io::stdout().lock();

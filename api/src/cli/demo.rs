@@ -19,7 +19,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use crate::app::{AppHandles, Application};
-use crate::config::{DurabilityArg, PayVersionArg, ServeArgs, StoreArgs, WechatArgs, WechatV3Args};
+use crate::config::{
+    DurabilityArg, LogSource, PayVersionArg, ServeArgs, StoreArgs, WechatArgs, WechatV3Args,
+};
 
 /// Flags of `paylog demo`.
 #[derive(Debug, Clone, clap::Args)]
@@ -170,6 +172,7 @@ pub async fn run_demo_on(
         store: StoreArgs {
             data_dir: dir.path().join("data"),
             durability: DurabilityArg::Sync,
+            log: LogSource::default(),
         },
         listen,
         wechat: WechatArgs {

@@ -12,7 +12,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Args;
 use paylog_projections::audit::{Secrets, export_line};
-use paylog_store::{EventStore, RocksStore};
+use paylog_store::{EventStore, StoreLocation};
+
+use crate::config::LogSource;
 
 /// How many events one read fetches; memory stays bounded at any log size.
 const PAGE: usize = 1024;
@@ -22,6 +24,9 @@ pub struct EventsArgs {
     /// Where the event log and the views live.
     #[arg(long, env = "PAYLOG_DATA_DIR", default_value = "./data")]
     pub data_dir: std::path::PathBuf,
+
+    #[command(flatten)]
+    pub log: LogSource,
 
     /// First position to print (positions start at 1).
     #[arg(long, default_value_t = 1)]
@@ -42,10 +47,10 @@ pub fn run(args: EventsArgs) -> anyhow::Result<ExitCode> {
     } else {
         Secrets::Redacted
     };
-    let store = open_log(&args.data_dir)?;
+    let (runtime, store) = open_log(&args.data_dir, &args.log)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    super::runtime()?.block_on(async {
+    runtime.block_on(async {
         let mut cursor = args.from.max(1);
         loop {
             let page = match &args.stream {
@@ -71,15 +76,30 @@ pub fn run(args: EventsArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Opens the event log under a data dir for reading, refusing to create one where none
-/// exists (a typo in `--data-dir` should not silently print an empty log). The open is
-/// read-only, so it works beside a running `paylog serve` and shows the log as of now.
-pub(crate) fn open_log(data_dir: &Path) -> anyhow::Result<Arc<RocksStore>> {
-    let path = data_dir.join("log");
-    if !path.join("CURRENT").exists() {
+/// Opens the event log for reading, with the runtime that reads it: the NATS stream
+/// named by `source`, else the RocksDB under `data_dir`, refusing to create one where
+/// none exists (a typo in `--data-dir` or `--nats-stream` should not silently print an
+/// empty log). The open is read-only, so it works beside a running `paylog serve` and
+/// shows the log as of now.
+pub(crate) fn open_log(
+    data_dir: &Path,
+    source: &LogSource,
+) -> anyhow::Result<(tokio::runtime::Runtime, Arc<dyn EventStore>)> {
+    let runtime = super::runtime()?;
+    let location = source.location(data_dir).map_err(anyhow::Error::msg)?;
+    if let StoreLocation::Rocks(path) = &location
+        && !path.join("CURRENT").exists()
+    {
         anyhow::bail!("no event log at {} (is --data-dir right?)", path.display());
     }
-    let store = RocksStore::open_read_only(&path)
-        .with_context(|| format!("opening the event log at {}", path.display()))?;
-    Ok(Arc::new(store))
+    let what = match &location {
+        StoreLocation::Rocks(path) => path.display().to_string(),
+        StoreLocation::Nats(options) => {
+            format!("stream {} on {}", options.stream, options.servers.join(","))
+        }
+    };
+    let store = runtime
+        .block_on(paylog_store::open_read_only(location))
+        .with_context(|| format!("opening the event log ({what})"))?;
+    Ok((runtime, store))
 }

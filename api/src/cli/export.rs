@@ -6,10 +6,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::config::LogSource;
 use anyhow::Context as _;
 use clap::Args;
 use paylog_projections::audit::{Secrets, export_line};
-use paylog_store::EventStore;
 
 /// Events read per call: memory stays bounded at any log size.
 const PAGE: usize = 4096;
@@ -18,6 +18,9 @@ const PAGE: usize = 4096;
 pub struct ExportArgs {
     #[arg(long, env = "PAYLOG_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+
+    #[command(flatten)]
+    pub log: LogSource,
 
     /// Export password hashes as stored. Without it they are redacted, and the export
     /// is for reading only: `paylog import` restores only a full export.
@@ -31,10 +34,10 @@ pub fn run(args: ExportArgs) -> anyhow::Result<ExitCode> {
     } else {
         Secrets::Redacted
     };
-    let store = super::events::open_log(&args.data_dir)?;
+    let (runtime, store) = super::events::open_log(&args.data_dir, &args.log)?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let count = super::runtime()?.block_on(async {
+    let count = runtime.block_on(async {
         let mut after = 0;
         let mut count = 0u64;
         loop {

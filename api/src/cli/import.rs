@@ -12,6 +12,8 @@ use clap::Args;
 use paylog_projections::audit::import_line;
 use paylog_store::RocksStore;
 
+use crate::config::LogSource;
+
 #[derive(Debug, Args)]
 pub struct ImportArgs {
     /// An empty (or not yet existing) data directory.
@@ -54,9 +56,9 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         stats.commands,
         path.display()
     );
-    let store = super::events::open_log(dir)?;
+    let (runtime, store) = super::events::open_log(dir, &LogSource::default())?;
     let views = super::replay::open_views(dir)?;
-    let built = super::runtime()?
+    let built = runtime
         .block_on(paylog_projections::rebuild(&*store, &views, |_| {}))
         .context("building the views from the imported log")?;
     eprintln!("built the views up to position {}", built.position);

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod events;
 pub mod export;
 pub mod import;
+pub mod migrate;
 pub mod reconcile;
 pub mod replay;
 pub mod serve;
@@ -49,6 +50,9 @@ pub enum Command {
     /// Compare WeChat's daily bill of a Beijing day (default: yesterday) with the log;
     /// exit 0 only when they match.
     Reconcile(Box<reconcile::ReconcileArgs>),
+    /// Copy a RocksDB log into an empty JetStream stream (positions, versions, ids and
+    /// times preserved) and verify the copy.
+    Migrate(migrate::MigrateArgs),
     /// WeChat Pay signing toolbox: v2 sign, verify, pay-params, decrypt-refund; and
     /// `wxpay v3 sign-request|verify|decrypt|pay-params|keygen` (stdin in).
     Wxpay {
@@ -72,6 +76,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Export(args) => export::run(args),
         Command::Import(args) => import::run(args),
         Command::Reconcile(args) => reconcile::run(*args),
+        Command::Migrate(args) => migrate::run(args),
         Command::Wxpay { cmd } => {
             wxpay::run(cmd, std::io::stdin().lock(), std::io::stdout().lock())
         }

@@ -19,7 +19,7 @@ use paylog_engine::SystemClock;
 use paylog_wechat::{WechatClient, WechatConfig};
 use secrecy::SecretString;
 
-use crate::config::WechatArgs;
+use crate::config::{LogSource, WechatArgs};
 use crate::http::reconciliation::{
     BillDto, DifferenceDto, DifferenceKindDto, Movement, ReconciliationReport, ResolutionDto,
 };
@@ -33,6 +33,10 @@ pub struct ReconcileArgs {
     /// Where the event log lives (the server's data dir).
     #[arg(long, env = "PAYLOG_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+
+    /// The log on a NATS cluster instead (`--store nats://…`), as `paylog serve` has it.
+    #[command(flatten)]
+    pub log: LogSource,
 
     #[command(flatten)]
     pub wechat: WechatArgs,
@@ -54,8 +58,8 @@ pub fn run(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
         .transpose()
         .map_err(|e| anyhow::anyhow!("--date: {e}"))?;
     let config = wechat_config(&args.wechat)?;
-    let store = super::events::open_log(&args.data_dir)?;
-    let report = super::runtime()?.block_on(async move {
+    let (runtime, store) = super::events::open_log(&args.data_dir, &args.log)?;
+    let report = runtime.block_on(async move {
         let wechat = WechatClient::new(config).context("building the WeChat client")?;
         let bill = BillReconciliation::read_only(store, wechat, Arc::new(SystemClock));
         let day = match day {

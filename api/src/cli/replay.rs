@@ -5,17 +5,20 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::config::LogSource;
 use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use paylog_projections::{Views, rebuild_staged};
-use paylog_store::EventStore;
 
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
     /// Where the event log and the views live.
     #[arg(long, env = "PAYLOG_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
+
+    #[command(flatten)]
+    pub log: LogSource,
 
     /// Compare the rebuilt views with the live ones; exit non-zero on any difference.
     #[arg(long)]
@@ -27,9 +30,9 @@ pub struct ReplayArgs {
 }
 
 pub fn run(args: ReplayArgs) -> anyhow::Result<ExitCode> {
-    let store = super::events::open_log(&args.data_dir)?;
+    let (runtime, store) = super::events::open_log(&args.data_dir, &args.log)?;
     let views = open_views(&args.data_dir)?;
-    super::runtime()?.block_on(async {
+    runtime.block_on(async {
         let bar = ProgressBar::new(store.head());
         bar.set_style(
             ProgressStyle::with_template(

@@ -1,4 +1,5 @@
-//! `paylog serve`: the HTTP API on an embedded RocksDB (and the simulator if needed).
+//! `paylog serve`: the HTTP API on an embedded RocksDB, or on a NATS JetStream cluster
+//! with `--store nats://…` (and the simulator if needed).
 //!
 //! Logs go to stderr (`RUST_LOG` filters, default `info`). SIGTERM or Ctrl-C stops
 //! accepting connections, drains in-flight requests, then closes the log cleanly.

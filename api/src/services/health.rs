@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use paylog_projections::{ProjectorStatus, Views};
-use paylog_store::{EventStore, RocksStore};
+use paylog_store::EventStore;
 
 /// How far (in events) the views may trail the log by default and still be ready.
 pub const DEFAULT_READY_MAX_LAG_EVENTS: u64 = 1000;
@@ -13,7 +13,7 @@ pub const DEFAULT_READY_MAX_LAG_EVENTS: u64 = 1000;
 /// The health service; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Health {
-    store: Arc<RocksStore>,
+    store: Arc<dyn EventStore>,
     views: Views,
     projector: ProjectorStatus,
     wechat_loaded: bool,
@@ -39,7 +39,7 @@ impl Readiness {
 
 impl Health {
     pub fn new(
-        store: Arc<RocksStore>,
+        store: Arc<dyn EventStore>,
         views: Views,
         projector: ProjectorStatus,
         wechat_loaded: bool,
@@ -83,7 +83,9 @@ impl Health {
 mod tests {
     use super::*;
     use paylog_projections::Projector;
-    use paylog_store::{AppendRequest, ExpectedVersion, NewEvent, StoreOptions, StreamAppend};
+    use paylog_store::{
+        AppendRequest, ExpectedVersion, NewEvent, RocksStore, StoreOptions, StreamAppend,
+    };
     use uuid::Uuid;
 
     fn open(path: std::path::PathBuf) -> Arc<RocksStore> {
@@ -98,7 +100,7 @@ mod tests {
         // The projector follows another, empty log: its status stays clean and these
         // views stay at position 0 whatever is appended to `store`.
         let projector = Projector::spawn(open(dir.path().join("empty-log")), views.clone());
-        let health = Health::new(Arc::clone(&store), views, projector.status(), true, 0);
+        let health = Health::new(store.clone(), views, projector.status(), true, 0);
         assert_eq!(health.readiness().problems, Vec::<&str>::new());
         assert!(health.readiness().is_ready());
 

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use paylog_api::app::Application;
-use paylog_api::config::{DurabilityArg, ServeArgs, StoreArgs, WechatArgs};
+use paylog_api::config::{DurabilityArg, LogSource, ServeArgs, StoreArgs, WechatArgs};
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 
@@ -54,6 +54,7 @@ async fn a_client_sending_one_header_byte_at_a_time_is_cut_off() {
         store: StoreArgs {
             data_dir: dir.path().join("data"),
             durability: DurabilityArg::Sync,
+            log: LogSource::default(),
         },
         listen,
         wechat: WechatArgs {

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use paylog_api::app::Application;
-use paylog_api::config::{DurabilityArg, ServeArgs, StoreArgs, WechatArgs};
+use paylog_api::config::{DurabilityArg, LogSource, ServeArgs, StoreArgs, WechatArgs};
 use secrecy::SecretString;
 use serde_json::Value;
 use tokio::net::TcpListener;
@@ -29,6 +29,7 @@ async fn router_with(
         store: StoreArgs {
             data_dir: dir.path().join("data"),
             durability: DurabilityArg::Sync,
+            log: LogSource::default(),
         },
         listen,
         wechat: WechatArgs {

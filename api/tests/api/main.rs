@@ -9,10 +9,17 @@
 
 mod bench_smoke;
 mod cli_events;
+/// The 3-node NATS test cluster of the store's contract suite, included, not copied.
+#[path = "../../../store/tests/store/cluster.rs"]
+// `shared()` serves the store's suite; this binary starts its own clusters.
+#[allow(dead_code)]
+mod cluster;
 mod crash_server;
 mod edge;
 mod http_shapes;
 mod login_flood;
+mod migrate;
+mod nats_fault;
 mod reconcile_cli;
 mod startup;
 mod wechat_cli;

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use paylog_api::app::Application;
-use paylog_api::config::{DurabilityArg, ServeArgs, StoreArgs, WechatArgs};
+use paylog_api::config::{DurabilityArg, LogSource, ServeArgs, StoreArgs, WechatArgs};
 use paylog_core::wxpay::bill::beijing_day;
 use paylog_sim::SimConfig;
 use secrecy::{ExposeSecret, SecretString};
@@ -151,6 +151,7 @@ async fn reconcile_exits_zero_only_when_the_day_matches_and_names_every_differen
         store: StoreArgs {
             data_dir: data_dir.clone(),
             durability: DurabilityArg::Sync,
+            log: LogSource::default(),
         },
         listen,
         wechat: WechatArgs {

@@ -130,7 +130,7 @@ pub(super) struct PubAck {
 }
 
 /// One message of a batch to publish.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct OutMsg {
     pub subject: String,
     pub headers: HeaderMap,

@@ -5,6 +5,7 @@
 //! - `read.rs`: reads through the stream leader, position and version searches;
 //! - `subscribe.rs`: catch-up-then-follow subscriptions;
 //! - `codec.rs`: subjects, headers, message bodies;
+//! - `import.rs`: [`NatsImporter`], a whole log as recorded into an empty stream (`paylog migrate`);
 //! - `api.rs`: the JetStream API calls, spoken over core NATS requests.
 //!
 //! # Layout (one JetStream stream, layout version 1)
@@ -81,6 +82,7 @@
 
 mod api;
 mod codec;
+mod import;
 mod read;
 mod subscribe;
 mod writer;
@@ -103,8 +105,13 @@ use api::{Api, codes};
 use codec::Subjects;
 use writer::{Msg, Writer, publish_tip};
 
+pub use import::NatsImporter;
+
 /// The server's default ceiling on messages per atomic batch (`jetstream.limits.batch.max_msgs`).
 pub const SERVER_MAX_BATCH_MESSAGES: usize = 1000;
+
+/// The JetStream stream of the log unless told otherwise.
+pub const DEFAULT_STREAM: &str = "PAYLOG";
 
 /// How to reach and lay out the log on a JetStream cluster.
 #[derive(Debug, Clone)]
@@ -139,7 +146,7 @@ impl NatsOptions {
     pub fn new(servers: Vec<String>) -> Self {
         NatsOptions {
             servers,
-            stream: "PAYLOG".into(),
+            stream: DEFAULT_STREAM.into(),
             subject_prefix: "paylog".into(),
             replicas: 3,
             request_timeout: Duration::from_secs(5),
@@ -150,6 +157,20 @@ impl NatsOptions {
             read_page: 512,
             tip_poll_interval: Duration::from_millis(50),
         }
+    }
+
+    /// The log on stream `name`, with subjects of its own: JetStream refuses two streams
+    /// whose subjects overlap, so the default stream `PAYLOG` keeps `paylog.>` and any
+    /// other stream NAME uses `paylog_NAME.>` (several shops, or partitions of one, on
+    /// one cluster).
+    pub fn with_stream(mut self, name: &str) -> Self {
+        self.subject_prefix = if name == DEFAULT_STREAM {
+            "paylog".into()
+        } else {
+            format!("paylog_{name}")
+        };
+        self.stream = name.to_owned();
+        self
     }
 
     /// Options from a `nats://host:port,host:port` URL.
@@ -203,6 +224,10 @@ pub struct NatsStore {
     shared: Arc<Shared>,
     /// `None` for a read-only store.
     tx: Option<mpsc::Sender<Msg>>,
+    /// The tip's sender, to raise the tip when a read finds another process's commit
+    /// (`None` for a read-only store, whose head never moves). Weak: the writer and the
+    /// follower own it, and its last drop is what ends the subscriptions.
+    tip_tx: Option<std::sync::Weak<watch::Sender<Tip>>>,
     closed: AtomicBool,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
@@ -251,6 +276,37 @@ fn stream_config(options: &NatsOptions, subjects: &Subjects) -> serde_json::Valu
     })
 }
 
+/// Looks (one per [`OPEN_RETRY_PAUSE`]) for a stream another process is creating.
+const OPEN_RETRIES: u32 = 20;
+const OPEN_RETRY_PAUSE: Duration = Duration::from_millis(250);
+
+/// The stream's info, creating the stream if it does not exist. Several processes may
+/// start at once: when a create fails, the stream another one just created is used.
+async fn open_stream(
+    api: &Api,
+    options: &NatsOptions,
+    subjects: &Subjects,
+) -> Result<api::StreamInfo, StoreError> {
+    match api.stream_info().await {
+        Ok(info) => Ok(info),
+        Err(e) if e.api_code() == Some(codes::STREAM_NOT_FOUND) => {
+            let create = match api.create_stream(stream_config(options, subjects)).await {
+                Ok(info) => return Ok(info),
+                Err(create) => create,
+            };
+            // Another process's create may still be being placed: look again, bounded.
+            for _ in 0..OPEN_RETRIES {
+                if let Ok(info) = api.stream_info().await {
+                    return Ok(info);
+                }
+                tokio::time::sleep(OPEN_RETRY_PAUSE).await;
+            }
+            Err(create.into())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Refuses a stream whose config breaks the layout's assumptions.
 fn check_config(config: &serde_json::Value, subjects: &Subjects) -> Result<(), StoreError> {
     let flag = |name: &str| config.get(name).and_then(serde_json::Value::as_bool) == Some(true);
@@ -287,14 +343,7 @@ impl NatsStore {
             stream: options.stream.clone(),
             timeout: options.request_timeout,
         };
-        let info = match api.stream_info().await {
-            Ok(info) => info,
-            Err(e) if e.api_code() == Some(codes::STREAM_NOT_FOUND) => {
-                api.create_stream(stream_config(&options, &subjects))
-                    .await?
-            }
-            Err(e) => return Err(e.into()),
-        };
+        let info = open_stream(&api, &options, &subjects).await?;
         check_config(&info.config, &subjects)?;
         let max_payload_bytes = client.server_info().max_payload;
         // At least one event and its marker.
@@ -314,6 +363,7 @@ impl NatsStore {
 
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (tx, rx) = mpsc::channel(options.queue_capacity.max(1));
+        let weak_tip_tx = Arc::downgrade(&tip_tx);
         let writer = Writer::new(
             Arc::clone(&shared),
             rx,
@@ -333,6 +383,7 @@ impl NatsStore {
         Ok(NatsStore {
             shared,
             tx: Some(tx),
+            tip_tx: Some(weak_tip_tx),
             closed: AtomicBool::new(false),
             shutdown,
             tasks: Mutex::new(vec![writer, follower]),
@@ -370,6 +421,7 @@ impl NatsStore {
         Ok(NatsStore {
             shared,
             tx: None,
+            tip_tx: None,
             closed: AtomicBool::new(true),
             shutdown,
             tasks: Mutex::new(Vec::new()),
@@ -500,6 +552,27 @@ impl EventStore for NatsStore {
         limit: usize,
     ) -> Result<Vec<RecordedEvent>, StoreError> {
         let tip = *self.shared.tip.borrow();
+        let events = read::read_stream(&self.shared, tip, stream_id, from_version, limit).await?;
+        if events.len() >= limit {
+            return Ok(events);
+        }
+        // The read stopped at this process's tip; another process may have appended to
+        // this stream since (the follower sees it only at its next poll). A loader that
+        // decides on a stream must see its last event — a product created or restocked
+        // by another server — so the leader is asked for the stream's last message, and
+        // the tip raised and the read repeated when it is past the tip.
+        let Some(tip_tx) = self.tip_tx.as_ref().and_then(std::sync::Weak::upgrade) else {
+            return Ok(events);
+        };
+        let subject = self.shared.subjects.event(stream_id);
+        let Some(last) = self.shared.api.get_last_for(&subject).await? else {
+            return Ok(events);
+        };
+        if last.seq <= tip.seq {
+            return Ok(events);
+        }
+        publish_tip(&tip_tx, writer::durable_tip(&self.shared).await?);
+        let tip = *self.shared.tip.borrow();
         read::read_stream(&self.shared, tip, stream_id, from_version, limit).await
     }
 
@@ -532,5 +605,9 @@ impl EventStore for NatsStore {
 
     fn stats(&self) -> StoreStats {
         NatsStore::stats(self)
+    }
+
+    fn is_writable(&self) -> bool {
+        !self.closed.load(Ordering::Relaxed) && self.tx.as_ref().is_some_and(|tx| !tx.is_closed())
     }
 }

@@ -168,6 +168,21 @@ impl Writer {
                     Err(PlanError::Call(e)) => return fail_all(pending, e.into()),
                     Err(PlanError::Store(e)) => return fail_all(pending, e),
                 };
+            // A conflict or duplicate decided on another process's commit must be visible
+            // to this process's reads before its caller hears of it: the caller reloads
+            // the stream (bounded by the published tip) and decides again, and would
+            // otherwise see the same stale state until the follower's next poll.
+            let published = self.tip_tx.borrow().position;
+            let behind = decisions.iter().any(|d| match d {
+                Decision::Conflict(_) => true,
+                Decision::Duplicate(outcome) => outcome.last_position > published,
+                _ => false,
+            });
+            if behind && let Ok(fresh) = read_tip(&self.shared).await {
+                publish_tip(&self.tip_tx, fresh.tip);
+                // The next round plans on it too, instead of failing on the stale one.
+                self.cached = Some(fresh);
+            }
             // Duplicates and conflicts are final whatever happens to the batch.
             let mut waiting = Vec::new();
             let mut committing = Vec::new();
@@ -435,7 +450,7 @@ fn fail_all(pending: Vec<Pending>, error: StoreError) {
 
 /// Errors worth another attempt: the batch was refused as a whole (a concurrent append
 /// moved a sequence it expected) or nobody could take it (election in progress).
-fn retryable(error: &CallError) -> bool {
+pub(super) fn retryable(error: &CallError) -> bool {
     match error {
         CallError::NoResponders | CallError::NoAnswer(_) => true,
         CallError::Api(e) => {

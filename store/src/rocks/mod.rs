@@ -314,6 +314,10 @@ impl EventStore for RocksStore {
         RocksStore::close(self).await
     }
 
+    fn is_writable(&self) -> bool {
+        RocksStore::is_writable(self)
+    }
+
     fn stats(&self) -> StoreStats {
         RocksStore::stats(self)
     }

@@ -45,6 +45,7 @@ pub fn nats_server_binary() -> PathBuf {
     path
 }
 
+#[derive(Debug)]
 struct Node {
     name: String,
     conf: PathBuf,
@@ -52,6 +53,7 @@ struct Node {
 }
 
 /// Three `nats-server` processes forming one JetStream cluster.
+#[derive(Debug)]
 pub struct Cluster {
     _dir: TempDir,
     binary: PathBuf,
