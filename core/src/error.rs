@@ -127,6 +127,10 @@ pub enum DomainError {
         out_refund_no: OutRefundNo,
     },
 
+    // --- shipping ----------------------------------------------------------------
+    #[error(transparent)]
+    Shipping(#[from] crate::order::ShippingError),
+
     // --- codec -----------------------------------------------------------------
     #[error("unknown event type {0:?}")]
     UnknownEventType(String),

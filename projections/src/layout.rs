@@ -25,7 +25,8 @@ pub const META_NEXT: &[u8] = b"next";
 pub const PROJECTION_VERSIONS: &[(&str, u32)] = &[
     ("users", 1),
     // 2: `OrderState` gained refund targets, anomalies' refunds, close reasons.
-    ("orders", 2),
+    // 3: `OrderState` gained its shipping (shipment, upload, receipt, settlement).
+    ("orders", 3),
     ("catalog", 1),
     // 2: duplicate payments, refunds of anomalies, refunds confirmed after a failure.
     ("ledger", 2),
@@ -34,7 +35,8 @@ pub const PROJECTION_VERSIONS: &[(&str, u32)] = &[
     // 2: stores a summary of `OrderState`, whose status set changed.
     ("awaiting_payment", 2),
     // 1: orders whose money needs watching (anomalies, refunds not yet settled).
-    ("money_watch", 1),
+    // 2: stores `OrderState`, which gained its shipping.
+    ("money_watch", 2),
 ];
 
 /// One column family of a generation. `gN.<name>` on disk.
