@@ -16,6 +16,7 @@ mod login;
 pub mod notify;
 mod pay;
 mod refund;
+pub mod shipping;
 mod state;
 mod wire;
 
@@ -82,6 +83,8 @@ pub(crate) struct Sim {
     /// Signs answers, notifies and refund `req_info`.
     response_key: ApiKey,
     state: Mutex<SimState>,
+    /// The mini-program server API: access token and order shipping.
+    shipping: Mutex<shipping::ShippingState>,
     http: reqwest::Client,
     shutdown: watch::Receiver<bool>,
 }
@@ -91,6 +94,12 @@ impl Sim {
     /// data is still consistent enough to serve, so poisoning is ignored.
     fn state(&self) -> MutexGuard<'_, SimState> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The shipping lock; poisoning ignored as for [`Sim::state`]. Never taken
+    /// while holding the state lock's guard across it.
+    fn shipping(&self) -> MutexGuard<'_, shipping::ShippingState> {
+        self.shipping.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn scaled(&self, secs: u64) -> Duration {
@@ -129,6 +138,11 @@ impl SimHandle {
         serde_json::to_value(&*self.sim.state()).unwrap_or_default()
     }
 
+    /// The shipping service's state (tokens handed out, shipments, refusals).
+    pub fn shipping_json(&self) -> serde_json::Value {
+        serde_json::to_value(&*self.sim.shipping()).unwrap_or_default()
+    }
+
     /// Stops serving and stops pending notify deliveries.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
@@ -160,6 +174,7 @@ pub async fn start(listener: TcpListener, config: SimConfig) -> std::io::Result<
         response_key: ApiKey::new(response_key),
         config,
         state: Mutex::new(SimState::default()),
+        shipping: Mutex::default(),
         http,
         shutdown: rx.clone(),
     });
@@ -194,6 +209,16 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/pay/refundquery", post(refund::refund_query))
         .route("/pay/downloadbill", post(bill::download_bill))
         .route("/sns/jscode2session", get(login::jscode2session))
+        .route("/cgi-bin/stable_token", post(shipping::stable_token))
+        .route(
+            "/wxa/sec/order/upload_shipping_info",
+            post(shipping::upload_shipping_info),
+        )
+        .route("/wxa/sec/order/get_order", post(shipping::get_order))
+        .route("/sim/expire-token", post(shipping::expire_token))
+        .route("/sim/shipping-fault", post(shipping::shipping_fault))
+        .route("/sim/confirm-receipt", post(shipping::confirm_receipt))
+        .route("/sim/settle", post(shipping::settle))
         .route("/sim/pay", post(control::pay))
         .route("/sim/refuse-code", post(control::refuse_code))
         .route("/sim/refund-faults", post(control::refund_faults))

@@ -19,6 +19,8 @@ mod config;
 mod error;
 mod login;
 mod pay;
+mod shipping;
+mod token;
 
 use std::time::Duration;
 
@@ -34,6 +36,7 @@ pub use config::{ClientIdentity, DEFAULT_API_URL, DEFAULT_PAY_URL, WechatConfig}
 pub use error::WechatError;
 pub use login::WxSession;
 pub use pay::{RefundRequest, UnifiedOrderRequest};
+pub use token::{MAX_TOKEN_LIFETIME, TOKEN_REFRESH_MARGIN};
 
 /// A cloneable handle to WeChat (cheap: the HTTP client is reference-counted).
 #[derive(Debug, Clone)]
@@ -41,6 +44,8 @@ pub struct WechatClient {
     config: WechatConfig,
     merchant: Merchant,
     http: reqwest::Client,
+    /// The mini-program's access token, shared by every clone.
+    tokens: std::sync::Arc<token::TokenCache>,
 }
 
 /// A fresh 32-character alphanumeric nonce.
@@ -71,6 +76,7 @@ impl WechatClient {
             config,
             merchant,
             http,
+            tokens: std::sync::Arc::default(),
         })
     }
 

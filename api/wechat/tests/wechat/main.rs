@@ -11,5 +11,6 @@ mod login;
 mod notify;
 mod pay;
 mod redaction;
+mod shipping;
 mod sign_policy;
 mod support;
