@@ -33,6 +33,7 @@ mod products;
 pub mod rate_limit;
 pub mod reconciliation;
 mod refunds;
+pub mod shipping;
 mod state;
 
 use std::sync::Arc;
@@ -79,6 +80,7 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(refunds::resolve))
         .routes(routes!(refunds::anomalies))
         .routes(routes!(refunds::refund_anomaly))
+        .routes(routes!(shipping::ship))
         .routes(routes!(reconciliation::show, reconciliation::run))
         .routes(routes!(audit::order_history_of))
         .routes(routes!(audit::events))
