@@ -168,3 +168,52 @@ async fn a_shipment_breaking_wechats_limits_is_refused_with_400_and_changes_noth
     assert_eq!(refused.status, 400, "{}", refused.text);
     assert_eq!(app.count_order_events(&id, "OrderShipped").await, 0);
 }
+
+#[tokio::test]
+async fn receipt_and_settlement_at_wechat_are_recorded_by_a_sync() {
+    let app = spawn_app().await;
+    let (token, id) = paid(&app).await;
+    let shipped = ship(&app, &id, express("SF5000000005"), "ship-5").await;
+    assert_eq!(shipped.json["upload"], "uploaded", "{}", shipped.text);
+    let txn = shipped.json["order"]["payment"]["transaction_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sync = |app: &TestApp| {
+        let url = format!("{}/v1/admin/orders/{id}/shipping/sync", app.base);
+        let req = app.http.post(url).bearer_auth(ADMIN_TOKEN);
+        async move {
+            req.send()
+                .await
+                .expect("reachable")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+
+    // Nothing new at WeChat: nothing recorded.
+    let order = sync(&app).await;
+    assert!(
+        order["shipping"]["receipt_confirmed_at"].is_null(),
+        "{order}"
+    );
+
+    sim_control(&app, "/sim/confirm-receipt", json!({"transaction_id": txn})).await;
+    let order = sync(&app).await;
+    assert!(
+        order["shipping"]["receipt_confirmed_at"].is_string(),
+        "{order}"
+    );
+    assert!(order["shipping"]["settled_at"].is_null());
+
+    sim_control(&app, "/sim/settle", json!({"transaction_id": txn})).await;
+    sync(&app).await;
+    let order = sync(&app).await;
+    assert!(order["shipping"]["settled_at"].is_string(), "{order}");
+    assert_eq!(app.count_order_events(&id, "ReceiptConfirmed").await, 1);
+    assert_eq!(app.count_order_events(&id, "OrderSettled").await, 1);
+    let shown = app.order(&token, &id).await;
+    assert!(shown.json["shipping"]["settled_at"].is_string());
+    assert_eq!(shown.json["status"], "Paid");
+}

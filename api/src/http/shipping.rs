@@ -1,5 +1,6 @@
 //! Shipping: `POST /v1/admin/orders/{id}/ship` records a paid order's shipment and
-//! uploads it to WeChat; the order's `shipping` (shown by `GET /v1/orders/{id}`) is
+//! uploads it to WeChat; `POST /v1/admin/orders/{id}/shipping/sync` records the
+//! receipt and settlement WeChat's `get_order` reports; the order's `shipping` (shown by `GET /v1/orders/{id}`) is
 //! [`ShippingInfo`].
 
 use axum::Json;
@@ -198,4 +199,20 @@ pub async fn ship(
         },
         order: order.into(),
     }))
+}
+
+/// Asks WeChat where a shipped order stands (`get_order`) and records the receipt
+/// confirmation and settlement it reports.
+#[utoipa::path(post, path = "/v1/admin/orders/{id}/shipping/sync", tag = "admin",
+    params(("id" = Uuid, Path, description = "order id")),
+    security(("admin" = [])),
+    responses((status = 200, body = Order), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 502, body = ErrorBody)))]
+pub async fn sync(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiPath(id): ApiPath<Uuid>,
+) -> Result<Json<Order>, ApiError> {
+    let order = state.shipping.sync(OrderId::from_uuid(id)).await?;
+    Ok(Json(order.into()))
 }

@@ -12,7 +12,7 @@
 
 use paylog_core::OrderId;
 use paylog_core::order::{OrderCommand, OrderState, Shipment, UploadStatus};
-use paylog_core::wxa::{OrderKey, UploadShippingInfo};
+use paylog_core::wxa::{GetOrderRequest, OrderKey, UploadShippingInfo, WxaOrderState};
 use paylog_engine::{Clock, CommandMeta, Engine};
 use paylog_projections::Views;
 use paylog_wechat::{WechatClient, WechatError};
@@ -93,6 +93,63 @@ impl Shipping {
             .await?;
         self.settle.settle(&committed).await;
         self.upload(order_id).await
+    }
+
+    /// Asks WeChat (`get_order`) where a shipped order stands and records what it
+    /// says: receipt confirmed (3), or settled (4: receipt and settlement). The way a
+    /// plain-mode push, which is only a hint, is confirmed, and the reconciler's
+    /// question for orders shipped but not settled. The instants recorded are when
+    /// WeChat reported them (get_order gives no times).
+    pub async fn sync(&self, order_id: OrderId) -> Result<OrderState, Error> {
+        let order = self.order(order_id).await?;
+        let (Some(_), Some(payment)) = (&order.shipping, &order.payment) else {
+            return Err(paylog_core::DomainError::from(
+                paylog_core::order::ShippingError::NotShipped,
+            )
+            .into());
+        };
+        let at_wechat = self
+            .wechat
+            .get_shipping_order(&GetOrderRequest {
+                transaction_id: Some(payment.transaction_id.as_str().to_owned()),
+                merchant_id: None,
+                merchant_trade_no: None,
+            })
+            .await?;
+        let now = self.clock.now();
+        let commands = match WxaOrderState::from_code(at_wechat.order_state) {
+            Some(WxaOrderState::ReceiptConfirmed) => vec![OrderCommand::ConfirmReceipt {
+                confirmed_at: now,
+                at: now,
+            }],
+            Some(WxaOrderState::Completed) => vec![
+                OrderCommand::ConfirmReceipt {
+                    confirmed_at: now,
+                    at: now,
+                },
+                OrderCommand::SettleOrder {
+                    settled_at: now,
+                    at: now,
+                },
+            ],
+            _ => vec![],
+        };
+        for command in commands {
+            let committed = self
+                .engine
+                .execute_order(CommandMeta::now().at(now), order_id, command)
+                .await?;
+            self.settle.settle(&committed).await;
+        }
+        self.order(order_id).await
+    }
+
+    async fn order(&self, order_id: OrderId) -> Result<OrderState, Error> {
+        Ok(self
+            .engine
+            .order(order_id)
+            .await?
+            .ok_or(paylog_core::DomainError::NotFound { aggregate: "order" })?)
     }
 
     /// Uploads the order's current shipment unless WeChat already has it, and
