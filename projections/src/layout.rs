@@ -37,6 +37,8 @@ pub const PROJECTION_VERSIONS: &[(&str, u32)] = &[
     // 1: orders whose money needs watching (anomalies, refunds not yet settled).
     // 2: stores `OrderState`, which gained its shipping.
     ("money_watch", 2),
+    // 1: paid orders not shipped yet, oldest payment first.
+    ("to_ship", 1),
 ];
 
 /// One column family of a generation. `gN.<name>` on disk.
@@ -53,10 +55,11 @@ pub enum View {
     DailySales,
     AwaitingPayment,
     MoneyWatch,
+    ToShip,
 }
 
 impl View {
-    pub const ALL: [View; 11] = [
+    pub const ALL: [View; 12] = [
         View::Checkpoint,
         View::Users,
         View::UsersByOpenId,
@@ -68,6 +71,7 @@ impl View {
         View::DailySales,
         View::AwaitingPayment,
         View::MoneyWatch,
+        View::ToShip,
     ];
 
     pub fn name(self) -> &'static str {
@@ -83,6 +87,7 @@ impl View {
             View::DailySales => "daily_sales",
             View::AwaitingPayment => "awaiting_payment",
             View::MoneyWatch => "money_watch",
+            View::ToShip => "to_ship",
         }
     }
 }
@@ -130,6 +135,11 @@ pub fn awaiting_key(expires_at: DateTime<Utc>, order: Uuid) -> Vec<u8> {
     key.extend_from_slice(&instant_key(expires_at));
     key.extend_from_slice(order.as_bytes());
     key
+}
+
+/// `to_ship` key: the payment's instant ++ order id, oldest payment first.
+pub fn to_ship_key(paid_at: DateTime<Utc>, order: Uuid) -> Vec<u8> {
+    awaiting_key(paid_at, order)
 }
 
 /// `daily_sales` key: the Asia/Shanghai calendar day as `YYYY-MM-DD` (sorts by date).

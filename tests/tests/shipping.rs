@@ -217,3 +217,72 @@ async fn receipt_and_settlement_at_wechat_are_recorded_by_a_sync() {
     assert!(shown.json["shipping"]["settled_at"].is_string());
     assert_eq!(shown.json["status"], "Paid");
 }
+
+#[tokio::test]
+async fn the_admin_lists_paid_orders_still_to_ship_oldest_first() {
+    let app = spawn_app().await;
+    let mut paid_orders = Vec::new();
+    for _ in 0..3 {
+        paid_orders.push(paid(&app).await);
+    }
+    let (_, unpaid, _) = placed(&app).await;
+    let ids = |answer: &Answer| -> Vec<String> {
+        answer.json["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|o| o["order_id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let listed = list(&app).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let mut listed_ids = ids(&listed);
+    assert!(!listed_ids.contains(&unpaid));
+    // Oldest payment first (WeChat's time_end has whole seconds: ties keep any order).
+    let mut paid_at = Vec::new();
+    for id in &listed_ids {
+        let (token, _) = paid_orders
+            .iter()
+            .find(|(_, o)| o == id)
+            .expect("a paid order");
+        let order = app.order(token, id).await;
+        paid_at.push(
+            order.json["payment"]["paid_at"]
+                .as_str()
+                .expect("paid")
+                .to_owned(),
+        );
+    }
+    assert!(paid_at.windows(2).all(|w| w[0] <= w[1]), "{paid_at:?}");
+    listed_ids.sort();
+    let mut expected: Vec<String> = paid_orders.iter().map(|(_, id)| id.clone()).collect();
+    expected.sort();
+    assert_eq!(listed_ids, expected);
+
+    let second = paid_orders[1].1.clone();
+    let shipped = ship(&app, &second, express("SF6000000006"), "ship-6").await;
+    assert_eq!(shipped.status, 200, "{}", shipped.text);
+    let after = ids(&list(&app).await);
+    assert_eq!(after.len(), 2);
+    assert!(!after.contains(&second));
+
+    let bad = app
+        .request(
+            reqwest::Method::GET,
+            "/v1/admin/orders?status=everything",
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+}
+
+async fn list(app: &TestApp) -> Answer {
+    app.request(
+        reqwest::Method::GET,
+        "/v1/admin/orders?status=paid_not_shipped",
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await
+}

@@ -82,6 +82,7 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(refunds::refund_anomaly))
         .routes(routes!(shipping::ship))
         .routes(routes!(shipping::sync))
+        .routes(routes!(shipping::list))
         .routes(routes!(reconciliation::show, reconciliation::run))
         .routes(routes!(audit::order_history_of))
         .routes(routes!(audit::events))

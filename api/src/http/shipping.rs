@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::dto::Order;
+use super::dto::{Order, OrderPage, PageQuery};
 use super::error::{ApiError, ErrorBody};
-use super::extract::{Admin, ApiJson, ApiPath, IdempotencyKey, Meta};
+use super::extract::{Admin, ApiJson, ApiPath, ApiQuery, IdempotencyKey, Meta};
 use super::state::AppState;
 use crate::services::shipping::UploadOutcome;
 
@@ -215,4 +215,43 @@ pub async fn sync(
 ) -> Result<Json<Order>, ApiError> {
     let order = state.shipping.sync(OrderId::from_uuid(id)).await?;
     Ok(Json(order.into()))
+}
+
+/// Which orders to list.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdminOrderFilter {
+    /// Paid, not shipped, not fully refunded: oldest payment first.
+    PaidNotShipped,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AdminOrdersQuery {
+    pub status: AdminOrderFilter,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// 1 to 200 (default 20).
+    pub limit: Option<usize>,
+}
+
+/// Orders an admin has to act on: `status=paid_not_shipped` lists what is still to ship.
+#[utoipa::path(get, path = "/v1/admin/orders", tag = "admin", params(AdminOrdersQuery),
+    security(("admin" = [])),
+    responses((status = 200, body = OrderPage), (status = 400, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiQuery(q): ApiQuery<AdminOrdersQuery>,
+) -> Result<Json<OrderPage>, ApiError> {
+    let AdminOrderFilter::PaidNotShipped = q.status;
+    let page = PageQuery {
+        cursor: q.cursor,
+        limit: q.limit,
+    }
+    .page();
+    let found = state.shipping.to_ship(&page)?;
+    Ok(Json(OrderPage {
+        items: found.items.into_iter().map(Into::into).collect(),
+        next_cursor: found.next_cursor,
+    }))
 }

@@ -14,7 +14,7 @@ use paylog_core::OrderId;
 use paylog_core::order::{OrderCommand, OrderState, Shipment, UploadStatus};
 use paylog_core::wxa::{GetOrderRequest, OrderKey, UploadShippingInfo, WxaOrderState};
 use paylog_engine::{Clock, CommandMeta, Engine};
-use paylog_projections::Views;
+use paylog_projections::{OrderSummary, Page, PageOf, Views};
 use paylog_wechat::{WechatClient, WechatError};
 use std::sync::Arc;
 use uuid::Uuid;
@@ -142,6 +142,11 @@ impl Shipping {
             self.settle.settle(&committed).await;
         }
         self.order(order_id).await
+    }
+
+    /// Paid orders not shipped yet, oldest payment first.
+    pub fn to_ship(&self, page: &Page) -> Result<PageOf<OrderSummary>, Error> {
+        Ok(self.views.to_ship(page)?)
     }
 
     async fn order(&self, order_id: OrderId) -> Result<OrderState, Error> {

@@ -155,7 +155,7 @@ async fn every_route_is_in_the_openapi_document_with_its_wire_enums() {
     let paths = doc["paths"].as_object().expect("paths");
     assert_eq!(
         paths.len(),
-        28,
+        29,
         "one entry per declared path: {:?}",
         paths.keys()
     );
