@@ -63,6 +63,7 @@ use crate::services::health::Health;
 use crate::services::ordering::Ordering;
 use crate::services::payments::{Payments, Reconciler};
 use crate::services::reconciliation::BillReconciliation;
+use crate::services::shipping::Shipping;
 
 /// Where the daily bill's reconciliation reports are kept, under the data dir.
 pub const RECONCILIATION_DIR: &str = "reconciliation";
@@ -230,6 +231,13 @@ impl Application {
         if args.admin_token.is_none() {
             tracing::info!("no PAYLOG_ADMIN_TOKEN: the admin API is disabled");
         }
+        let shipping = Shipping::new(
+            engine.clone(),
+            views.clone(),
+            wechat.clone(),
+            settle.clone(),
+            Arc::clone(&clock),
+        );
         let tokens = Arc::new(TokenKeys::new(&token_secret));
         let state = AppState {
             accounts: Accounts::new(
@@ -254,6 +262,7 @@ impl Application {
                 args.max_open_orders_per_user,
             )?,
             payments,
+            shipping,
             bill: bill.clone(),
             audit: Audit::new(Arc::clone(&log), views.clone()),
             // Built only after the WeChat client was: its configuration is loaded.

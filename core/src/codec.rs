@@ -117,6 +117,11 @@ codec_table!(
     Order::OrderEvent::RefundConfirmedAfterFailure = v 1,
     Order::OrderEvent::RefundNeedsAttention = v 1,
     Order::OrderEvent::RefundAttentionResolved = v 1,
+    Order::OrderEvent::OrderShipped = v 1,
+    Order::OrderEvent::ShippingInfoUploaded = v 1,
+    Order::OrderEvent::ShippingUploadFailed = v 1,
+    Order::OrderEvent::ReceiptConfirmed = v 1,
+    Order::OrderEvent::OrderSettled = v 1,
 );
 
 fn parse<T: DeserializeOwned>(

@@ -131,6 +131,10 @@ pub enum DomainError {
         out_refund_no: OutRefundNo,
     },
 
+    // --- shipping ----------------------------------------------------------------
+    #[error(transparent)]
+    Shipping(#[from] crate::order::ShippingError),
+
     // --- codec -----------------------------------------------------------------
     #[error("unknown event type {0:?}")]
     UnknownEventType(String),

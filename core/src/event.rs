@@ -56,6 +56,11 @@ impl DomainEvent {
                 OrderEvent::RefundConfirmedAfterFailure(e) => e.at,
                 OrderEvent::RefundNeedsAttention(e) => e.at,
                 OrderEvent::RefundAttentionResolved(e) => e.at,
+                OrderEvent::OrderShipped(e) => e.at,
+                OrderEvent::ShippingInfoUploaded(e) => e.at,
+                OrderEvent::ShippingUploadFailed(e) => e.at,
+                OrderEvent::ReceiptConfirmed(e) => e.at,
+                OrderEvent::OrderSettled(e) => e.at,
             },
         }
     }

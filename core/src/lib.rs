@@ -54,6 +54,7 @@ pub mod product;
 pub mod signup;
 pub mod streams;
 pub mod user;
+pub mod wxa;
 pub mod wxpay;
 pub mod wxpay_v3;
 

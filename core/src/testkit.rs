@@ -175,3 +175,55 @@ pub fn product(n: u128, price: u64, stock: u64) -> crate::product::ProductState 
         None => panic!("fixture product {n} refused"),
     }
 }
+
+/// An express shipment of one parcel with tracking number `n`.
+pub fn shipment(n: u32) -> crate::order::Shipment {
+    use crate::order::{DeliveryMode, LogisticsType, Parcel, Shipment};
+    Shipment {
+        logistics_type: LogisticsType::Express,
+        delivery_mode: DeliveryMode::Unified,
+        parcels: vec![Parcel {
+            tracking_no: Some(format!("SF{n:010}")),
+            express_company: Some("SF".into()),
+            item_desc: "Green tea ×2".into(),
+        }],
+        is_all_delivered: true,
+    }
+}
+
+pub fn ship(n: u32) -> OrderCommand {
+    OrderCommand::ShipOrder {
+        shipment: shipment(n),
+        at: t(70),
+    }
+}
+
+pub fn shipping_uploaded(revision: u32) -> OrderCommand {
+    OrderCommand::RecordShippingUpload {
+        revision,
+        at: t(71),
+    }
+}
+
+pub fn shipping_failed(revision: u32) -> OrderCommand {
+    OrderCommand::FailShippingUpload {
+        revision,
+        errcode: 10060014,
+        errmsg: "param error".into(),
+        at: t(71),
+    }
+}
+
+pub fn confirm_receipt() -> OrderCommand {
+    OrderCommand::ConfirmReceipt {
+        confirmed_at: t(2000),
+        at: t(2001),
+    }
+}
+
+pub fn settle() -> OrderCommand {
+    OrderCommand::SettleOrder {
+        settled_at: t(3000),
+        at: t(3001),
+    }
+}

@@ -120,7 +120,7 @@ fn render_key(view: View, key: &[u8]) -> String {
         }
         View::Ledger => layout::decode_u64(key, "ledger key")
             .map_or_else(|_| hex::encode(key), |p| format!("position {p}")),
-        View::OrdersByUser | View::AwaitingPayment => hex::encode(key),
+        View::OrdersByUser | View::AwaitingPayment | View::ToShip => hex::encode(key),
     }
 }
 
@@ -142,7 +142,7 @@ fn render_value(view: View, bytes: &[u8]) -> serde_json::Value {
         View::Users => as_json::<UserView>(bytes, what),
         View::UsersByOpenId | View::UsersByUsername => as_json::<paylog_core::UserId>(bytes, what),
         View::Orders | View::MoneyWatch => as_json::<OrderView>(bytes, what),
-        View::OrdersByUser => as_json::<OrderSummary>(bytes, what),
+        View::OrdersByUser | View::ToShip => as_json::<OrderSummary>(bytes, what),
         View::Products => as_json::<ProductView>(bytes, what),
         View::Ledger => as_json::<LedgerEntry>(bytes, what),
         View::DailySales => as_json::<DailySales>(bytes, what),

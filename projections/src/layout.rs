@@ -25,7 +25,9 @@ pub const META_NEXT: &[u8] = b"next";
 pub const PROJECTION_VERSIONS: &[(&str, u32)] = &[
     ("users", 1),
     // 2: `OrderState` gained refund targets, anomalies' refunds, close reasons.
-    ("orders", 2),
+    // 3: `OrderState` gained its shipping (shipment, upload, receipt, settlement) and
+    //    the API its prepay was opened on (v2 or v3).
+    ("orders", 3),
     ("catalog", 1),
     // 2: duplicate payments, refunds of anomalies, refunds confirmed after a failure.
     ("ledger", 2),
@@ -34,7 +36,10 @@ pub const PROJECTION_VERSIONS: &[(&str, u32)] = &[
     // 2: stores a summary of `OrderState`, whose status set changed.
     ("awaiting_payment", 2),
     // 1: orders whose money needs watching (anomalies, refunds not yet settled).
-    ("money_watch", 1),
+    // 2: stores `OrderState`, which gained its shipping.
+    ("money_watch", 2),
+    // 1: paid orders not shipped yet, oldest payment first.
+    ("to_ship", 1),
 ];
 
 /// One column family of a generation. `gN.<name>` on disk.
@@ -51,10 +56,11 @@ pub enum View {
     DailySales,
     AwaitingPayment,
     MoneyWatch,
+    ToShip,
 }
 
 impl View {
-    pub const ALL: [View; 11] = [
+    pub const ALL: [View; 12] = [
         View::Checkpoint,
         View::Users,
         View::UsersByOpenId,
@@ -66,6 +72,7 @@ impl View {
         View::DailySales,
         View::AwaitingPayment,
         View::MoneyWatch,
+        View::ToShip,
     ];
 
     pub fn name(self) -> &'static str {
@@ -81,6 +88,7 @@ impl View {
             View::DailySales => "daily_sales",
             View::AwaitingPayment => "awaiting_payment",
             View::MoneyWatch => "money_watch",
+            View::ToShip => "to_ship",
         }
     }
 }
@@ -128,6 +136,11 @@ pub fn awaiting_key(expires_at: DateTime<Utc>, order: Uuid) -> Vec<u8> {
     key.extend_from_slice(&instant_key(expires_at));
     key.extend_from_slice(order.as_bytes());
     key
+}
+
+/// `to_ship` key: the payment's instant ++ order id, oldest payment first.
+pub fn to_ship_key(paid_at: DateTime<Utc>, order: Uuid) -> Vec<u8> {
+    awaiting_key(paid_at, order)
 }
 
 /// `daily_sales` key: the Asia/Shanghai calendar day as `YYYY-MM-DD` (sorts by date).

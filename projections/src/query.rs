@@ -120,6 +120,12 @@ impl Views {
         self.scan(View::MoneyWatch, &[], 16, page)
     }
 
+    /// Paid orders not shipped yet (nor fully refunded), oldest payment first: what
+    /// the merchant still has to ship.
+    pub fn to_ship(&self, page: &Page) -> Result<PageOf<OrderSummary>> {
+        self.scan(View::ToShip, &[], 24, page)
+    }
+
     fn get<T: DeserializeOwned>(&self, view: View, key: &[u8]) -> Result<Option<T>> {
         let handle = self.cf(self.generation_id(), view)?;
         match self.db().get_pinned_cf(&handle, key)? {

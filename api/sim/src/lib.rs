@@ -16,6 +16,7 @@ mod login;
 pub mod notify;
 mod pay;
 mod refund;
+pub mod shipping;
 mod state;
 pub mod v3;
 mod wire;
@@ -120,6 +121,8 @@ pub(crate) struct Sim {
     /// Signs answers, notifies and refund `req_info`.
     response_key: ApiKey,
     state: Mutex<SimState>,
+    /// The mini-program server API: access token and order shipping.
+    shipping: Mutex<shipping::ShippingState>,
     http: reqwest::Client,
     shutdown: watch::Receiver<bool>,
 }
@@ -137,6 +140,12 @@ impl Sim {
             .clock
             .as_ref()
             .map_or_else(Utc::now, SimClock::now)
+    }
+
+    /// The shipping lock; poisoning ignored as for [`Sim::state`]. Never taken
+    /// while holding the state lock's guard across it.
+    fn shipping(&self) -> MutexGuard<'_, shipping::ShippingState> {
+        self.shipping.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn scaled(&self, secs: u64) -> Duration {
@@ -177,6 +186,11 @@ impl SimHandle {
         serde_json::to_value(&*state).unwrap_or_default()
     }
 
+    /// The shipping service's state (tokens handed out, shipments, refusals).
+    pub fn shipping_json(&self) -> serde_json::Value {
+        serde_json::to_value(&*self.sim.shipping()).unwrap_or_default()
+    }
+
     /// Stops serving and stops pending notify deliveries.
     pub async fn shutdown(self) {
         let _ = self.shutdown.send(true);
@@ -208,6 +222,7 @@ pub async fn start(listener: TcpListener, config: SimConfig) -> std::io::Result<
         response_key: ApiKey::new(response_key),
         config,
         state: Mutex::new(SimState::default()),
+        shipping: Mutex::default(),
         http,
         shutdown: rx.clone(),
     });
@@ -242,6 +257,16 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/pay/refundquery", post(refund::refund_query))
         .route("/pay/downloadbill", post(bill::download_bill))
         .route("/sns/jscode2session", get(login::jscode2session))
+        .route("/cgi-bin/stable_token", post(shipping::stable_token))
+        .route(
+            "/wxa/sec/order/upload_shipping_info",
+            post(shipping::upload_shipping_info),
+        )
+        .route("/wxa/sec/order/get_order", post(shipping::get_order))
+        .route("/sim/expire-token", post(shipping::expire_token))
+        .route("/sim/shipping-fault", post(shipping::shipping_fault))
+        .route("/sim/confirm-receipt", post(shipping::confirm_receipt))
+        .route("/sim/settle", post(shipping::settle))
         .route("/sim/pay", post(control::pay))
         .route("/sim/pay-again", post(control::pay_again))
         .route("/sim/refuse-code", post(control::refuse_code))

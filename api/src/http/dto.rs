@@ -178,6 +178,8 @@ pub struct Order {
     pub payment: Option<Payment>,
     pub refunds: Vec<Refund>,
     pub anomalies: Vec<Anomaly>,
+    /// The shipment and its upload to WeChat, receipt and settlement (paid orders).
+    pub shipping: Option<super::shipping::ShippingInfo>,
     pub placed_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -229,6 +231,7 @@ impl From<OrderView> for Order {
                     amount_fen: a.amount.get(),
                 })
                 .collect(),
+            shipping: o.shipping.map(Into::into),
             placed_at: o.placed_at,
             expires_at: o.expires_at,
             updated_at: o.updated_at,

@@ -232,6 +232,7 @@ fn domain(e: DomainError) -> ApiError {
         ),
         D::UnknownAnomaly(_) => (StatusCode::NOT_FOUND, "unknown_anomaly"),
         D::AnomalyAlreadyRefunded { .. } => (StatusCode::CONFLICT, "anomaly_already_refunded"),
+        D::Shipping(s) => shipping_status(s),
         // Values the server computes itself, codec and audit failures: our fault.
         _ => {
             tracing::error!(error = %e, "domain error that input cannot cause");
@@ -239,6 +240,27 @@ fn domain(e: DomainError) -> ApiError {
         }
     };
     ApiError::new(status, code, e.to_string())
+}
+
+/// Shipping refusals: a shipment that breaks WeChat's rules is bad input (400); one
+/// the order's state refuses is 422; WeChat's one change already spent is 409.
+fn shipping_status(e: &paylog_core::order::ShippingError) -> (StatusCode, &'static str) {
+    use paylog_core::order::ShippingError as S;
+    match e {
+        S::InvalidParcelCount { .. }
+        | S::UnifiedNeedsOneParcel { .. }
+        | S::SplitNeedsExpress
+        | S::UnifiedIsAllDelivered
+        | S::InvalidItemDescription { .. }
+        | S::InvalidTracking { .. } => (StatusCode::BAD_REQUEST, "invalid_shipment"),
+        S::OrderNotPaid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "order_not_paid"),
+        S::OrderFullyRefunded => (StatusCode::UNPROCESSABLE_ENTITY, "order_fully_refunded"),
+        S::ReuploadLimit { .. } => (StatusCode::CONFLICT, "shipping_reupload_limit"),
+        S::AlreadyReceived => (StatusCode::CONFLICT, "already_received"),
+        S::NotShipped => (StatusCode::UNPROCESSABLE_ENTITY, "not_shipped"),
+        S::UnknownRevision { .. } => (StatusCode::UNPROCESSABLE_ENTITY, "unknown_revision"),
+        S::ReceiptNotConfirmed => (StatusCode::UNPROCESSABLE_ENTITY, "receipt_not_confirmed"),
+    }
 }
 
 impl From<JsonRejection> for ApiError {

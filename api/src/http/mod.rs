@@ -35,6 +35,7 @@ mod products;
 pub mod rate_limit;
 pub mod reconciliation;
 mod refunds;
+pub mod shipping;
 mod state;
 
 use std::sync::Arc;
@@ -81,6 +82,9 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(refunds::resolve))
         .routes(routes!(refunds::anomalies))
         .routes(routes!(refunds::refund_anomaly))
+        .routes(routes!(shipping::ship))
+        .routes(routes!(shipping::sync))
+        .routes(routes!(shipping::list))
         .routes(routes!(reconciliation::show, reconciliation::run))
         .routes(routes!(audit::order_history_of))
         .routes(routes!(audit::events))

@@ -13,6 +13,7 @@ use crate::services::health::Health;
 use crate::services::ordering::Ordering;
 use crate::services::payments::Payments;
 use crate::services::reconciliation::BillReconciliation;
+use crate::services::shipping::Shipping;
 
 /// Shared by every handler; cheap to clone.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct AppState {
     pub payments: Payments,
     /// The daily bill's reconciliation (admin).
     pub bill: BillReconciliation,
+    /// Shipments and their upload to WeChat (admin).
+    pub shipping: Shipping,
     pub audit: Audit,
     pub health: Health,
     /// `None`: the admin API is disabled.

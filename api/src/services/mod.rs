@@ -25,6 +25,7 @@ pub mod keyed_lock;
 pub mod ordering;
 pub mod payments;
 pub mod reconciliation;
+pub mod shipping;
 
 use std::sync::Arc;
 use std::time::Duration;

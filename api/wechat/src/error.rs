@@ -35,6 +35,10 @@ pub enum WechatError {
     /// refused by WeChat, or malformed (the error names the line).
     #[error("daily bill: {0}")]
     Bill(#[from] BillError),
+    /// A mini-program server API (`/wxa/…`, `/cgi-bin/…`) answered a non-zero
+    /// `errcode` (see `paylog_core::wxa` for the ones paylog acts on).
+    #[error("WeChat refused the call: errcode {errcode}: {errmsg}")]
+    Wxa { errcode: i64, errmsg: String },
     /// A JSON answer that does not have the documented shape.
     #[error("unexpected answer from WeChat: {0}")]
     BadAnswer(String),

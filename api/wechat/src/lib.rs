@@ -19,6 +19,8 @@ mod config;
 mod error;
 mod login;
 mod pay;
+mod shipping;
+mod token;
 pub mod v3;
 
 use std::time::Duration;
@@ -38,6 +40,7 @@ pub use config::{
 pub use error::WechatError;
 pub use login::WxSession;
 pub use pay::{RefundRequest, UnifiedOrderRequest};
+pub use token::{MAX_TOKEN_LIFETIME, TOKEN_REFRESH_MARGIN};
 pub use v3::{WechatV3Client, WechatV3Config};
 
 /// A cloneable handle to WeChat (cheap: the HTTP client is reference-counted).
@@ -46,6 +49,8 @@ pub struct WechatClient {
     config: WechatConfig,
     merchant: Merchant,
     http: reqwest::Client,
+    /// The mini-program's access token, shared by every clone.
+    tokens: std::sync::Arc<token::TokenCache>,
     /// The same client presenting the merchant's certificate, for the calls that
     /// need it (`secapi/…`); `None` without a certificate (the simulator).
     cert_http: Option<reqwest::Client>,
@@ -101,6 +106,7 @@ impl WechatClient {
             merchant,
             http,
             cert_http,
+            tokens: std::sync::Arc::default(),
         })
     }
 

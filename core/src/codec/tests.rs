@@ -111,6 +111,15 @@ fn one_of_each() -> Vec<DomainEvent> {
             confirm(2, 1),
             OrderCommand::CloseOrder { at: t(3) },
         ]),
+        history(vec![
+            place_cmd(),
+            confirm(1, TOTAL),
+            ship(1),
+            shipping_failed(1),
+            shipping_uploaded(1),
+            confirm_receipt(),
+            settle(),
+        ]),
     ];
     for events in histories {
         all.extend(events.into_iter().map(Into::into));
@@ -200,8 +209,8 @@ fn order_placed_v1_is_upcast_with_a_two_hour_window() {
 #[test]
 fn unknown_types_versions_and_bad_payloads_are_refused() {
     assert_eq!(
-        decode("OrderShipped", 1, b"{}"),
-        Err(DomainError::UnknownEventType("OrderShipped".into()))
+        decode("OrderTeleported", 1, b"{}"),
+        Err(DomainError::UnknownEventType("OrderTeleported".into()))
     );
     assert_eq!(
         decode("OrderPlaced", 3, b"{}"),

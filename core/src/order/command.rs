@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::event::AttentionResolution;
+use super::shipping::Shipment;
 use crate::ids::{OrderId, ProductId, UserId};
 use crate::money::Fen;
 use crate::payment_refs::{OutRefundNo, PayApi, PrepayId, RefundId, TransactionId};
@@ -102,11 +103,39 @@ pub enum OrderCommand {
         note: String,
         at: DateTime<Utc>,
     },
+    /// The merchant shipped a paid order (or changes its shipment): see
+    /// [the shipping table](super::shipping).
+    ShipOrder {
+        shipment: Shipment,
+        at: DateTime<Utc>,
+    },
+    /// WeChat accepted the upload of shipment `revision`.
+    RecordShippingUpload {
+        revision: u32,
+        at: DateTime<Utc>,
+    },
+    /// WeChat refused the upload of shipment `revision` (its JSON `errcode`).
+    FailShippingUpload {
+        revision: u32,
+        errcode: i64,
+        errmsg: String,
+        at: DateTime<Utc>,
+    },
+    /// WeChat says the shopper (or its automatic confirmation) confirmed receipt.
+    ConfirmReceipt {
+        confirmed_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
+    /// WeChat says the order's money was settled to the merchant.
+    SettleOrder {
+        settled_at: DateTime<Utc>,
+        at: DateTime<Utc>,
+    },
 }
 
 impl OrderCommand {
     /// Every command name, in the order of the transition table.
-    pub const NAMES: [&'static str; 11] = [
+    pub const NAMES: [&'static str; 16] = [
         "PlaceOrder",
         "RequestPayment",
         "ConfirmPayment",
@@ -118,6 +147,11 @@ impl OrderCommand {
         "FailRefund",
         "MarkRefundNeedsAttention",
         "ResolveRefundAttention",
+        "ShipOrder",
+        "RecordShippingUpload",
+        "FailShippingUpload",
+        "ConfirmReceipt",
+        "SettleOrder",
     ];
 
     pub fn name(&self) -> &'static str {
@@ -133,6 +167,11 @@ impl OrderCommand {
             Self::RefundAnomalousPayment { .. } => "RefundAnomalousPayment",
             Self::MarkRefundNeedsAttention { .. } => "MarkRefundNeedsAttention",
             Self::ResolveRefundAttention { .. } => "ResolveRefundAttention",
+            Self::ShipOrder { .. } => "ShipOrder",
+            Self::RecordShippingUpload { .. } => "RecordShippingUpload",
+            Self::FailShippingUpload { .. } => "FailShippingUpload",
+            Self::ConfirmReceipt { .. } => "ConfirmReceipt",
+            Self::SettleOrder { .. } => "SettleOrder",
         }
     }
 }

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use super::command::{OrderCommand, PlaceOrder};
 use super::event::AttentionResolution;
 use super::event::*;
+use super::shipping;
 use super::state::{
     AnomalyKind, CloseReason, OrderState, OrderStatus, Refund, RefundStatus, RefundTarget,
 };
@@ -95,6 +96,20 @@ pub(super) fn decide(
             note,
             at,
         } => resolve_attention(order, out_refund_no, resolution, note, at),
+        OrderCommand::ShipOrder { shipment, at } => shipping::ship(order, shipment, at),
+        OrderCommand::RecordShippingUpload { revision, at } => {
+            shipping::uploaded(order, revision, at)
+        }
+        OrderCommand::FailShippingUpload {
+            revision,
+            errcode,
+            errmsg,
+            at,
+        } => shipping::upload_failed(order, revision, errcode, &errmsg, at),
+        OrderCommand::ConfirmReceipt { confirmed_at, at } => {
+            shipping::confirm_receipt(order, confirmed_at, at)
+        }
+        OrderCommand::SettleOrder { settled_at, at } => shipping::settle(order, settled_at, at),
     }
 }
 

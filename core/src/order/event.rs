@@ -4,6 +4,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::shipping::{
+    OrderSettled, OrderShipped, ReceiptConfirmed, ShippingInfoUploaded, ShippingUploadFailed,
+};
 use super::{CloseReason, OrderStatus};
 use crate::ids::{OrderId, OutTradeNo, ProductId, UserId};
 use crate::money::Fen;
@@ -225,6 +228,11 @@ pub enum OrderEvent {
     RefundConfirmedAfterFailure(RefundConfirmedAfterFailure),
     RefundNeedsAttention(RefundNeedsAttention),
     RefundAttentionResolved(RefundAttentionResolved),
+    OrderShipped(OrderShipped),
+    ShippingInfoUploaded(ShippingInfoUploaded),
+    ShippingUploadFailed(ShippingUploadFailed),
+    ReceiptConfirmed(ReceiptConfirmed),
+    OrderSettled(OrderSettled),
 }
 
 impl OrderEvent {
@@ -246,6 +254,11 @@ impl OrderEvent {
             Self::RefundConfirmedAfterFailure(e) => e.order_id,
             Self::RefundNeedsAttention(e) => e.order_id,
             Self::RefundAttentionResolved(e) => e.order_id,
+            Self::OrderShipped(e) => e.order_id,
+            Self::ShippingInfoUploaded(e) => e.order_id,
+            Self::ShippingUploadFailed(e) => e.order_id,
+            Self::ReceiptConfirmed(e) => e.order_id,
+            Self::OrderSettled(e) => e.order_id,
         }
     }
 }

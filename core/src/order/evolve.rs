@@ -3,6 +3,9 @@
 use chrono::{DateTime, Utc};
 
 use super::event::*;
+use super::shipping::{
+    OrderSettled, OrderShipped, ReceiptConfirmed, ShippingInfoUploaded, ShippingUploadFailed,
+};
 use super::state::*;
 use crate::money::Fen;
 use crate::payment_refs::{OutRefundNo, RefundId};
@@ -132,6 +135,14 @@ pub(super) fn evolve(state: Option<OrderState>, event: &OrderEvent) -> Option<Or
             transition(&mut order, &e.out_refund_no, to, None, e.at);
             order.refunded = e.refunded_after;
         }
+        OrderEvent::OrderShipped(OrderShipped { at, .. })
+        | OrderEvent::ShippingInfoUploaded(ShippingInfoUploaded { at, .. })
+        | OrderEvent::ShippingUploadFailed(ShippingUploadFailed { at, .. })
+        | OrderEvent::ReceiptConfirmed(ReceiptConfirmed { at, .. })
+        | OrderEvent::OrderSettled(OrderSettled { at, .. }) => {
+            super::shipping::evolve(&mut order, event);
+            order.updated_at = *at;
+        }
     }
     Some(order)
 }
@@ -157,6 +168,7 @@ fn placed(e: &OrderPlaced) -> OrderState {
         cancelled_at: None,
         closed_at: None,
         close_reason: None,
+        shipping: None,
     }
 }
 

@@ -22,6 +22,11 @@
 //! | `FailRefund` | ✗ `NotFound` | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ | ✗ `UnknownRefund` / refund table⁷ ⁸ |
 //! | `MarkRefundNeedsAttention` | ✗ `NotFound` | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ |
 //! | `ResolveRefundAttention` | ✗ `NotFound` | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ | ✗ `UnknownRefund` / refund table¹⁰ |
+//! | `ShipOrder` | ✗ `NotFound` | ✗ `OrderNotPaid` | ✗ `OrderNotPaid` | same¹¹ | same¹¹ | same¹¹ | ✗ `OrderFullyRefunded` | ✗ `OrderNotPaid` | ✗ `OrderNotPaid` |
+//! | `RecordShippingUpload` | ✗ `NotFound` | ✗ `NotShipped` | ✗ `NotShipped` | ✗ `NotShipped` / shipping table¹¹ | ✗ `NotShipped` / shipping table¹¹ | ✗ `NotShipped` / shipping table¹¹ | ✗ `NotShipped` / shipping table¹¹ | ✗ `NotShipped` | ✗ `NotShipped` |
+//! | `FailShippingUpload` | ✗ `NotFound` | ✗ `NotShipped` | ✗ `NotShipped` | ✗ `NotShipped` / shipping table¹¹ | ✗ `NotShipped` / shipping table¹¹ | ✗ `NotShipped` / shipping table¹¹ | ✗ `NotShipped` / shipping table¹¹ | ✗ `NotShipped` | ✗ `NotShipped` |
+//! | `ConfirmReceipt` | ✗ `NotFound` | ✗ `NotShipped` | ✗ `NotShipped` | ✗ `NotShipped` / shipping table¹¹ | ✗ `NotShipped` / shipping table¹¹ | ✗ `NotShipped` / shipping table¹¹ | ✗ `NotShipped` / shipping table¹¹ | ✗ `NotShipped` | ✗ `NotShipped` |
+//! | `SettleOrder` | ✗ `NotFound` | ✗ `NotShipped` | ✗ `NotShipped` | ✗ `NotShipped` / shipping table¹¹ | ✗ `NotShipped` / shipping table¹¹ | ✗ `NotShipped` / shipping table¹¹ | ✗ `NotShipped` / shipping table¹¹ | ✗ `NotShipped` | ✗ `NotShipped` |
 //!
 //! 1. Refused with `OrderExpired` at or after `expires_at`, and `InvalidPrepayValidity`
 //!    unless `valid_until` is after `at`.
@@ -68,6 +73,12 @@
 //!     `ResolveRefundAttention` → `RefundAttentionResolved`: `RefundedOtherwise`
 //!     confirms it, `Retried` makes it pending again; refused with
 //!     `RefundNotNeedingAttention` for any other refund.
+//! 11. Shipping never changes the status: it is its own dimension of a paid order
+//!     ([`OrderState::shipping`]), with its own table, "shipping table", in
+//!     [`shipping`] (the stages Pending, UploadFailed, Uploaded, Received, Settled).
+//!     Its errors are `DomainError::Shipping(ShippingError::…)`; an order shipped and
+//!     then fully refunded keeps its shipment, so its uploads, receipt and
+//!     settlement are still recorded.
 //!
 //! # A refund's life
 //!
@@ -107,6 +118,9 @@ mod evolve;
 mod money_tests;
 #[cfg(test)]
 mod refund_tests;
+pub mod shipping;
+#[cfg(test)]
+mod shipping_tests;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -120,6 +134,12 @@ pub use event::{
     PaymentAmountMismatch, PaymentConfirmed, PaymentRequested, RefundAttentionResolved,
     RefundConfirmed, RefundConfirmedAfterFailure, RefundFailed, RefundNeedsAttention,
     RefundRequested,
+};
+pub use shipping::{
+    DeliveryMode, LogisticsType, MAX_EXPRESS_COMPANY_BYTES, MAX_ITEM_DESC_CHARS, MAX_PARCELS,
+    MAX_SHIPPING_REUPLOADS, MAX_TRACKING_NO_BYTES, MAX_UPLOAD_ERROR_CHARS, OrderSettled,
+    OrderShipped, Parcel, ReceiptConfirmed, Shipment, Shipping, ShippingError,
+    ShippingInfoUploaded, ShippingStage, ShippingUploadFailed, UploadError, UploadStatus,
 };
 pub use state::{
     AnomalyKind, CloseReason, OrderState, OrderStatus, Payment, PaymentAnomaly, Prepay, Refund,

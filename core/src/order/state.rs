@@ -198,6 +198,8 @@ pub struct OrderState {
     pub closed_at: Option<DateTime<Utc>>,
     /// Set exactly when the status is `Closed`.
     pub close_reason: Option<CloseReason>,
+    /// The shipment, its upload to WeChat, receipt and settlement (paid orders only).
+    pub shipping: Option<super::shipping::Shipping>,
 }
 
 impl OrderState {
@@ -412,6 +414,7 @@ impl OrderState {
         if self.expires_at <= self.placed_at {
             v.push("expires before it was placed".to_owned());
         }
+        v.extend(super::shipping::violations(self));
         v
     }
 

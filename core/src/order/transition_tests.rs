@@ -6,8 +6,9 @@
 use super::*;
 use crate::error::DomainError;
 use crate::testkit::{
-    TOTAL, confirm, confirm_refund, fail_refund, history, needs_attention, place_cmd,
-    refund_anomaly, request_payment, request_refund, resolve, t,
+    TOTAL, confirm, confirm_receipt, confirm_refund, fail_refund, history, needs_attention,
+    place_cmd, refund_anomaly, request_payment, request_refund, resolve, settle, ship,
+    shipping_failed, shipping_uploaded, t,
 };
 
 /// A real history reaching each status.
@@ -42,6 +43,11 @@ fn commands() -> Vec<OrderCommand> {
         fail_refund(9),
         needs_attention(9),
         resolve(9, AttentionResolution::Retried),
+        ship(1),
+        shipping_uploaded(1),
+        shipping_failed(1),
+        confirm_receipt(),
+        settle(),
     ]
 }
 
@@ -74,12 +80,24 @@ fn expected(status: OrderStatus, command: &str) -> Then {
         "ConfirmRefund" | "FailRefund" | "MarkRefundNeedsAttention" | "ResolveRefundAttention" => {
             Refused("UnknownRefund")
         }
+        // Shipping keeps the status; it needs a paid order not fully refunded.
+        "ShipOrder" if status == Refunded => Refused("OrderFullyRefunded"),
+        "ShipOrder" if paid => To(status),
+        "ShipOrder" => Refused("OrderNotPaid"),
+        // No fixture has shipped: the rest of the shipping rows are the shipping table's.
+        "RecordShippingUpload" | "FailShippingUpload" | "ConfirmReceipt" | "SettleOrder" => {
+            Refused("NotShipped")
+        }
         _ => Refused("InvalidTransition"),
     }
 }
 
-fn variant(error: &DomainError) -> String {
-    let debug = format!("{error:?}");
+pub(super) fn variant(error: &DomainError) -> String {
+    // Shipping refusals are typed one level down: name the inner variant.
+    let debug = match error {
+        DomainError::Shipping(inner) => format!("{inner:?}"),
+        other => format!("{other:?}"),
+    };
     debug
         .split(|c: char| !c.is_ascii_alphanumeric())
         .next()

@@ -6,7 +6,9 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Asia::Shanghai;
-use paylog_core::order::{AttentionResolution, Order, OrderEvent, OrderState, RefundTarget};
+use paylog_core::order::{
+    AttentionResolution, Order, OrderEvent, OrderState, OrderStatus, RefundTarget,
+};
 use paylog_core::payment_refs::{OutRefundNo, RefundId, TransactionId};
 use paylog_core::{Aggregate, Fen};
 
@@ -57,6 +59,20 @@ pub(super) fn apply(tx: &mut Tx<'_>, position: u64, event: &OrderEvent) -> Resul
         tx.put(View::MoneyWatch, key, &after)?;
     } else if before.as_ref().is_some_and(watched) {
         tx.delete(View::MoneyWatch, key);
+    }
+
+    // Paid orders the merchant still has to ship (WeChat freezes their money until
+    // then), keyed by the payment's instant, which never changes once paid.
+    let to_ship = |o: &OrderView| {
+        o.shipping.is_none() && o.status.is_paid() && o.status != OrderStatus::Refunded
+    };
+    if let Some(payment) = &after.payment {
+        let key = layout::to_ship_key(payment.paid_at, after.order_id.as_uuid());
+        if to_ship(&after) {
+            tx.put(View::ToShip, key, &OrderSummary::from(&after))?;
+        } else if before.as_ref().is_some_and(to_ship) {
+            tx.delete(View::ToShip, key);
+        }
     }
 
     if let Some(entry) = ledger_entry(position, event, &after) {

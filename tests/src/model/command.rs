@@ -9,7 +9,9 @@
 use chrono::{DateTime, Duration, Utc};
 use paylog_core::checkout::{CartItem, Checkout};
 use paylog_core::identity::{PasswordHash, Username};
-use paylog_core::order::{AttentionResolution, OrderCommand};
+use paylog_core::order::{
+    AttentionResolution, DeliveryMode, LogisticsType, OrderCommand, Parcel, Shipment,
+};
 use paylog_core::payment_refs::{OutRefundNo, PrepayId, RefundId, TransactionId};
 use paylog_core::product::CreateProduct;
 use paylog_core::user::{Credentials, RegisterUser};
@@ -73,7 +75,12 @@ impl Command {
                 | OrderCommand::FailRefund { at, .. }
                 | OrderCommand::RefundAnomalousPayment { at, .. }
                 | OrderCommand::MarkRefundNeedsAttention { at, .. }
-                | OrderCommand::ResolveRefundAttention { at, .. } => *at,
+                | OrderCommand::ResolveRefundAttention { at, .. }
+                | OrderCommand::ShipOrder { at, .. }
+                | OrderCommand::RecordShippingUpload { at, .. }
+                | OrderCommand::FailShippingUpload { at, .. }
+                | OrderCommand::ConfirmReceipt { at, .. }
+                | OrderCommand::SettleOrder { at, .. } => *at,
             },
             Self::Notify(n) => n.at,
         }
@@ -115,6 +122,20 @@ pub fn out_refund_no(o: O, r: R) -> OutRefundNo {
 fn refund_id(o: O, r: R) -> RefundId {
     RefundId::parse(&format!("5030000{:03}2024{:03}", o.0, r.0))
         .unwrap_or_else(|e| unreachable!("digits are a valid refund id: {e}"))
+}
+
+/// An express parcel whose tracking number is the order's and `tracking`'s.
+fn shipment(o: O, tracking: u8) -> Shipment {
+    Shipment {
+        logistics_type: LogisticsType::Express,
+        delivery_mode: DeliveryMode::Unified,
+        parcels: vec![Parcel {
+            tracking_no: Some(format!("SF{:03}{:03}", o.0, tracking)),
+            express_company: Some("SF".into()),
+            item_desc: "乌龙茶".into(),
+        }],
+        is_all_delivered: true,
+    }
 }
 
 fn username(name: u8) -> Username {
@@ -316,6 +337,56 @@ pub fn concretize(step: &Step, model: &Model, now: DateTime<Utc>) -> Option<Comm
                 transaction_id: transaction_id(order, txn),
                 out_refund_no: out_refund_no(order, refund),
                 reason: "退回异常支付".into(),
+                at: now,
+            },
+        },
+        Step::Ship { order, tracking } => Command::OnOrder {
+            order_id: order_id(order),
+            command: OrderCommand::ShipOrder {
+                shipment: shipment(order, tracking),
+                at: now,
+            },
+        },
+        Step::UploadOutcome {
+            order,
+            accepted,
+            stale,
+        } => {
+            let current = model
+                .orders
+                .get(&order_id(order))
+                .and_then(|o| o.shipping.as_ref())
+                .map_or(1, |s| s.revision);
+            let revision = if stale {
+                current.saturating_sub(1)
+            } else {
+                current
+            };
+            Command::OnOrder {
+                order_id: order_id(order),
+                command: if accepted {
+                    OrderCommand::RecordShippingUpload { revision, at: now }
+                } else {
+                    OrderCommand::FailShippingUpload {
+                        revision,
+                        errcode: 10060014,
+                        errmsg: "参数错误".into(),
+                        at: now,
+                    }
+                },
+            }
+        }
+        Step::ConfirmReceipt { order } => Command::OnOrder {
+            order_id: order_id(order),
+            command: OrderCommand::ConfirmReceipt {
+                confirmed_at: now,
+                at: now,
+            },
+        },
+        Step::SettleShipping { order } => Command::OnOrder {
+            order_id: order_id(order),
+            command: OrderCommand::SettleOrder {
+                settled_at: now,
                 at: now,
             },
         },

@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use paylog_core::identity::Username;
-use paylog_core::order::{AttentionResolution, OrderCommand, OrderStatus};
+use paylog_core::order::{AttentionResolution, OrderCommand, OrderStatus, Shipment};
 use paylog_core::payment_refs::{OutRefundNo, TransactionId};
 use paylog_core::user::Credentials;
 use paylog_core::{OrderId, ProductId, UserId};
@@ -80,6 +80,20 @@ pub struct OrderModel {
     /// second payment), with their amounts.
     pub anomalies: Vec<(TransactionId, u64)>,
     pub refunds: Vec<RefundModel>,
+    pub shipping: Option<ShippingModel>,
+}
+
+/// A shipment as WeChat's rules see it: a revision, whether WeChat accepted it, the
+/// one change WeChat allows after accepting, receipt and settlement.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShippingModel {
+    pub shipment: Shipment,
+    pub revision: u32,
+    pub uploaded: bool,
+    pub failures: u32,
+    pub reuploads: u32,
+    pub received: bool,
+    pub settled: bool,
 }
 
 impl OrderModel {
@@ -292,6 +306,7 @@ impl Model {
                 payment: None,
                 anomalies: Vec::new(),
                 refunds: Vec::new(),
+                shipping: None,
             },
         );
         Expect::Accepted(appended)
@@ -451,11 +466,92 @@ impl Model {
                 });
                 Expect::Accepted(1)
             }
+            OrderCommand::ShipOrder { shipment, .. } => ship(order, shipment),
+            OrderCommand::RecordShippingUpload { revision, .. } => {
+                upload_outcome(order, *revision, true)
+            }
+            OrderCommand::FailShippingUpload { revision, .. } => {
+                upload_outcome(order, *revision, false)
+            }
+            OrderCommand::ConfirmReceipt { .. } => match &mut order.shipping {
+                None => Expect::Refused,
+                Some(s) if s.received => Expect::Accepted(0),
+                Some(s) => {
+                    s.received = true;
+                    Expect::Accepted(1)
+                }
+            },
+            OrderCommand::SettleOrder { .. } => match &mut order.shipping {
+                None => Expect::Refused,
+                Some(s) if s.settled => Expect::Accepted(0),
+                Some(s) if !s.received => Expect::Refused,
+                Some(s) => {
+                    s.settled = true;
+                    Expect::Accepted(1)
+                }
+            },
             OrderCommand::PlaceOrder(_)
             | OrderCommand::CancelOrder { .. }
             | OrderCommand::CloseOrder { .. } => Expect::Refused,
         }
     }
+}
+
+/// A paid order not fully refunded ships; the same shipment again is a repeat; after
+/// receipt nothing changes; WeChat allows one change of a shipment it accepted.
+fn ship(order: &mut OrderModel, shipment: &Shipment) -> Expect {
+    if order.life != Life::Paid || order.status() == OrderStatus::Refunded {
+        return Expect::Refused;
+    }
+    let Some(s) = &mut order.shipping else {
+        order.shipping = Some(ShippingModel {
+            shipment: shipment.clone(),
+            revision: 1,
+            uploaded: false,
+            failures: 0,
+            reuploads: 0,
+            received: false,
+            settled: false,
+        });
+        return Expect::Accepted(1);
+    };
+    if &s.shipment == shipment {
+        return Expect::Accepted(0);
+    }
+    if s.received {
+        return Expect::Refused;
+    }
+    if s.uploaded {
+        if s.reuploads >= 1 {
+            return Expect::Refused;
+        }
+        s.reuploads += 1;
+    }
+    s.shipment = shipment.clone();
+    s.revision += 1;
+    s.uploaded = false;
+    s.failures = 0;
+    Expect::Accepted(1)
+}
+
+/// WeChat's answer to the upload of `revision`: only the current revision, until
+/// accepted, changes anything; a revision never recorded is refused.
+fn upload_outcome(order: &mut OrderModel, revision: u32, accepted: bool) -> Expect {
+    let Some(s) = &mut order.shipping else {
+        return Expect::Refused;
+    };
+    if revision == 0 || revision > s.revision {
+        return Expect::Refused;
+    }
+    if revision < s.revision || s.uploaded {
+        return Expect::Accepted(0);
+    }
+    if accepted {
+        s.uploaded = true;
+    } else {
+        s.failures += 1;
+    }
+    Expect::Accepted(1)
 }
 
 /// WeChat's answer to a refund (of the payment or of an anomaly): confirmed (for

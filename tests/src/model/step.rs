@@ -185,6 +185,27 @@ pub enum Step {
         txn: Txn,
         refund: R,
     },
+    /// The merchant ships `order` (the `tracking`-th tracking number: another one
+    /// changes the shipment).
+    Ship {
+        order: O,
+        tracking: u8,
+    },
+    /// WeChat answers the upload of the order's current shipment revision (the one
+    /// before it when `stale`): accepted, or refused with an errcode.
+    UploadOutcome {
+        order: O,
+        accepted: bool,
+        stale: bool,
+    },
+    /// WeChat says the shopper confirmed receipt.
+    ConfirmReceipt {
+        order: O,
+    },
+    /// WeChat says the order's money was settled.
+    SettleShipping {
+        order: O,
+    },
     /// The `back`-th last acknowledged command is sent again with the same command id.
     Resend {
         back: u8,
@@ -291,6 +312,11 @@ pub fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(order, refund, otherwise)| Step::Resolve { order, refund, otherwise }),
         3 => (any::<O>(), any::<Txn>(), any::<R>())
             .prop_map(|(order, txn, refund)| Step::RefundAnomaly { order, txn, refund }),
+        3 => (any::<O>(), 0u8..3).prop_map(|(order, tracking)| Step::Ship { order, tracking }),
+        3 => (any::<O>(), prop::bool::weighted(0.7), prop::bool::weighted(0.1))
+            .prop_map(|(order, accepted, stale)| Step::UploadOutcome { order, accepted, stale }),
+        1 => any::<O>().prop_map(|order| Step::ConfirmReceipt { order }),
+        1 => any::<O>().prop_map(|order| Step::SettleShipping { order }),
         2 => (0u8..4).prop_map(|back| Step::Resend { back }),
         // Shrinks to the first command alone when the race is not what fails.
         3 => (racy(), prop::option::weighted(0.9, racy())).prop_map(|(a, b)| match b {

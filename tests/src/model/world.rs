@@ -495,6 +495,33 @@ impl World {
                     "{name}: engine (status, total, paid, refunded, pending) = {seen:?}, model = {wanted:?}"
                 ));
             }
+            // The shipment: its revision, WeChat's acceptance, the one change, receipt
+            // and settlement.
+            let shipped = live.shipping.as_ref().map(|s| {
+                (
+                    s.revision,
+                    s.upload == paylog_core::order::UploadStatus::Uploaded,
+                    s.failed_attempts,
+                    s.reuploads,
+                    s.receipt_confirmed_at.is_some(),
+                    s.settled_at.is_some(),
+                )
+            });
+            let modelled = model.shipping.as_ref().map(|s| {
+                (
+                    s.revision,
+                    s.uploaded,
+                    s.failures,
+                    s.reuploads,
+                    s.received,
+                    s.settled,
+                )
+            });
+            if shipped != modelled {
+                return Err(format!(
+                    "{name}: engine shipping (revision, uploaded, failures, reuploads, received, settled) = {shipped:?}, model = {modelled:?}"
+                ));
+            }
             // The money the shop holds: payments + anomalies − confirmed refunds.
             let held = live.money_held().map(|f| f.get());
             if held != Some(model.money_held()) {

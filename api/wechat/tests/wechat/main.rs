@@ -12,6 +12,7 @@ mod login;
 mod notify;
 mod pay;
 mod redaction;
+mod shipping;
 mod sign_policy;
 mod support;
 mod v3;

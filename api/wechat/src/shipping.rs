@@ -1,0 +1,102 @@
+//! WeChat's order-shipping service (发货信息管理): `upload_shipping_info` and
+//! `get_order`, over the cached access token.
+//!
+//! Every call sends the token in the query string, so no URL of these calls is ever
+//! logged (transport errors are stripped of it, like every error of this client). An
+//! answer with errcode 40001/42001 makes the client refresh the token once and send
+//! the call once more; any other errcode is returned as [`WechatError::Wxa`] for the
+//! caller to record (an upload refused is a fact of the order, not a crash).
+
+use paylog_core::wxa::{
+    GetOrderAnswer, GetOrderRequest, UploadShippingInfo, WxaOrder, WxaStatus, is_token_error,
+};
+use secrecy::ExposeSecret;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::{WechatClient, WechatError};
+
+impl WechatClient {
+    /// Uploads a shipment. `Ok` means WeChat accepted it.
+    pub async fn upload_shipping_info(&self, body: &UploadShippingInfo) -> Result<(), WechatError> {
+        let status: WxaStatus = self
+            .wxa_post("/wxa/sec/order/upload_shipping_info", body)
+            .await?;
+        check(status)
+    }
+
+    /// WeChat's view of a payment: its shipping `order_state` (1 to 5).
+    pub async fn get_shipping_order(
+        &self,
+        request: &GetOrderRequest,
+    ) -> Result<WxaOrder, WechatError> {
+        let answer: GetOrderAnswer = self.wxa_post("/wxa/sec/order/get_order", request).await?;
+        check(answer.status)?;
+        answer
+            .order
+            .ok_or_else(|| WechatError::BadAnswer("get_order without order".into()))
+    }
+
+    /// POSTs `body` as JSON with the access token; refreshes the token and retries
+    /// once when WeChat says it is invalid or expired.
+    async fn wxa_post<B: Serialize, A: DeserializeOwned + HasStatus>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<A, WechatError> {
+        let mut refused = None;
+        loop {
+            let token = self.access_token(refused).await?;
+            let url = format!("{}{path}", self.config.api_url);
+            let resp = self
+                .http
+                .post(url)
+                .query(&[("access_token", token.secret.expose_secret())])
+                .json(body)
+                .send()
+                .await
+                .map_err(WechatError::transport)?;
+            if !resp.status().is_success() {
+                return Err(WechatError::Status(resp.status().as_u16()));
+            }
+            let text = resp.text().await.map_err(WechatError::transport)?;
+            let answer: A = serde_json::from_str(&text)
+                .map_err(|e| WechatError::BadAnswer(format!("{path}: {e}")))?;
+            let errcode = answer.errcode();
+            if is_token_error(errcode) && refused.is_none() {
+                tracing::info!(path, errcode, "access token refused; refreshing once");
+                refused = Some(token.generation);
+                continue;
+            }
+            return Ok(answer);
+        }
+    }
+}
+
+fn check(status: WxaStatus) -> Result<(), WechatError> {
+    if status.errcode == 0 {
+        Ok(())
+    } else {
+        Err(WechatError::Wxa {
+            errcode: status.errcode,
+            errmsg: status.errmsg,
+        })
+    }
+}
+
+/// An answer whose `errcode` the retry looks at.
+trait HasStatus {
+    fn errcode(&self) -> i64;
+}
+
+impl HasStatus for WxaStatus {
+    fn errcode(&self) -> i64 {
+        self.errcode
+    }
+}
+
+impl HasStatus for GetOrderAnswer {
+    fn errcode(&self) -> i64 {
+        self.status.errcode
+    }
+}

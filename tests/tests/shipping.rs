@@ -1,0 +1,288 @@
+//! End-to-end: after the sale. A paid order is shipped by an admin and its shipping
+//! information uploaded to the simulated WeChat; an unpaid order cannot ship (422); a
+//! shipment WeChat refuses is recorded with its errcode and uploaded again by a retry
+//! of the same request; a shipment breaking WeChat's limits is refused (400).
+
+// Test code: helpers fail the test with a message, as the tests themselves do
+// (clippy.toml allows that inside #[test] functions, not in their helpers).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use paylog_tests::{ADMIN_TOKEN, Answer, TestApp, spawn_app};
+use serde_json::{Value, json};
+
+/// A placed order of one product; returns (token, order id, out_trade_no).
+async fn placed(app: &TestApp) -> (String, String, String) {
+    let token = app.shopper("ship").await;
+    let product = app.create_product("Oolong", 1200, 10).await;
+    let placed = app.place_order(&token, &[(&product, 1)], None).await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    (token, placed.str("order_id"), placed.str("out_trade_no"))
+}
+
+async fn paid(app: &TestApp) -> (String, String) {
+    let (token, id, out_trade_no) = placed(app).await;
+    app.pay(&token, &id).await;
+    app.sim_pay(&out_trade_no, json!({})).await;
+    app.wait_for_status(&token, &id, "Paid").await;
+    (token, id)
+}
+
+fn express(tracking: &str) -> Value {
+    json!({
+        "logistics_type": "express",
+        "delivery_mode": "unified",
+        "parcels": [{"tracking_no": tracking, "express_company": "SF", "item_desc": "乌龙茶*1"}]
+    })
+}
+
+async fn ship(app: &TestApp, id: &str, body: Value, key: &str) -> Answer {
+    let req = app
+        .http
+        .post(format!("{}/v1/admin/orders/{id}/ship", app.base))
+        .bearer_auth(ADMIN_TOKEN)
+        .header("Idempotency-Key", key)
+        .json(&body);
+    let resp = req.send().await.expect("reachable");
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let text = resp.text().await.expect("body");
+    let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+    Answer {
+        status,
+        text,
+        json,
+        headers,
+    }
+}
+
+async fn sim_control(app: &TestApp, path: &str, body: Value) {
+    let resp = app
+        .http
+        .post(format!("{}{path}", app.sim.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("sim");
+    assert!(resp.status().is_success(), "{path}: {}", resp.status());
+}
+
+#[tokio::test]
+async fn pay_then_ship_uploads_the_shipping_info_to_wechat() {
+    let app = spawn_app().await;
+    let (token, id) = paid(&app).await;
+
+    let shipped = ship(&app, &id, express("SF1000000001"), "ship-1").await;
+    assert_eq!(shipped.status, 200, "{}", shipped.text);
+    assert_eq!(shipped.json["upload"], "uploaded");
+    assert_eq!(shipped.json["order"]["shipping"]["upload"], "uploaded");
+
+    // The shopper sees it on the order; the status stays Paid.
+    let order = app.order(&token, &id).await;
+    assert_eq!(order.json["status"], "Paid");
+    let shipping = &order.json["shipping"];
+    assert_eq!(shipping["logistics_type"], "express");
+    assert_eq!(shipping["parcels"][0]["tracking_no"], "SF1000000001");
+    assert_eq!(shipping["revision"], 1);
+    assert!(shipping["uploaded_at"].is_string(), "{shipping}");
+
+    // WeChat has it, for the transaction that paid the order.
+    let txn = order.json["payment"]["transaction_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let at_wechat = app.sim.shipping_json();
+    assert_eq!(
+        at_wechat["shipments"][&txn]["order_state"], 2,
+        "{at_wechat}"
+    );
+    assert!(at_wechat["shipments"][&txn]["last"]["payer"]["openid"].is_string());
+
+    // The same request again: nothing new in the log, nothing sent again.
+    let again = ship(&app, &id, express("SF1000000001"), "ship-1").await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(app.count_order_events(&id, "OrderShipped").await, 1);
+    assert_eq!(app.count_order_events(&id, "ShippingInfoUploaded").await, 1);
+    assert_eq!(app.sim.shipping_json()["shipments"][&txn]["uploads"], 1);
+}
+
+#[tokio::test]
+async fn a_shipment_for_an_unpaid_order_is_refused_with_422() {
+    let app = spawn_app().await;
+    let (_token, id, _) = placed(&app).await;
+    let refused = ship(&app, &id, express("SF1"), "ship-unpaid").await;
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert_eq!(refused.error_code(), "order_not_paid");
+    assert_eq!(app.count_order_events(&id, "OrderShipped").await, 0);
+    assert_eq!(
+        app.sim.shipping_json()["tokens_issued"],
+        0,
+        "WeChat never called"
+    );
+}
+
+#[tokio::test]
+async fn an_upload_wechat_refuses_is_recorded_and_a_retry_uploads_it() {
+    let app = spawn_app().await;
+    let (token, id) = paid(&app).await;
+    sim_control(
+        &app,
+        "/sim/shipping-fault",
+        json!({"errcode": -1, "times": 1}),
+    )
+    .await;
+
+    let refused = ship(&app, &id, express("SF2000000002"), "ship-2").await;
+    assert_eq!(refused.status, 200, "{}", refused.text);
+    assert_eq!(refused.json["upload"], "refused");
+    let order = app.order(&token, &id).await;
+    assert_eq!(order.json["shipping"]["upload"], "failed");
+    assert_eq!(order.json["shipping"]["last_errcode"], -1);
+    assert_eq!(app.count_order_events(&id, "ShippingUploadFailed").await, 1);
+
+    // The retry: the shipment is already recorded, only the upload happens.
+    let retried = ship(&app, &id, express("SF2000000002"), "ship-2-retry").await;
+    assert_eq!(retried.status, 200, "{}", retried.text);
+    assert_eq!(retried.json["upload"], "uploaded");
+    assert_eq!(app.count_order_events(&id, "OrderShipped").await, 1);
+    assert_eq!(app.count_order_events(&id, "ShippingInfoUploaded").await, 1);
+}
+
+#[tokio::test]
+async fn a_shipment_breaking_wechats_limits_is_refused_with_400_and_changes_nothing() {
+    let app = spawn_app().await;
+    let (_token, id) = paid(&app).await;
+    let long = json!({
+        "logistics_type": "express",
+        "delivery_mode": "unified",
+        "parcels": [{"tracking_no": "SF3", "express_company": "SF", "item_desc": "茶".repeat(121)}]
+    });
+    let refused = ship(&app, &id, long, "ship-3").await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(refused.error_code(), "invalid_shipment");
+    let no_tracking = json!({
+        "logistics_type": "express",
+        "delivery_mode": "unified",
+        "parcels": [{"item_desc": "茶"}]
+    });
+    let refused = ship(&app, &id, no_tracking, "ship-4").await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(app.count_order_events(&id, "OrderShipped").await, 0);
+}
+
+#[tokio::test]
+async fn receipt_and_settlement_at_wechat_are_recorded_by_a_sync() {
+    let app = spawn_app().await;
+    let (token, id) = paid(&app).await;
+    let shipped = ship(&app, &id, express("SF5000000005"), "ship-5").await;
+    assert_eq!(shipped.json["upload"], "uploaded", "{}", shipped.text);
+    let txn = shipped.json["order"]["payment"]["transaction_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let sync = |app: &TestApp| {
+        let url = format!("{}/v1/admin/orders/{id}/shipping/sync", app.base);
+        let req = app.http.post(url).bearer_auth(ADMIN_TOKEN);
+        async move {
+            req.send()
+                .await
+                .expect("reachable")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+
+    // Nothing new at WeChat: nothing recorded.
+    let order = sync(&app).await;
+    assert!(
+        order["shipping"]["receipt_confirmed_at"].is_null(),
+        "{order}"
+    );
+
+    sim_control(&app, "/sim/confirm-receipt", json!({"transaction_id": txn})).await;
+    let order = sync(&app).await;
+    assert!(
+        order["shipping"]["receipt_confirmed_at"].is_string(),
+        "{order}"
+    );
+    assert!(order["shipping"]["settled_at"].is_null());
+
+    sim_control(&app, "/sim/settle", json!({"transaction_id": txn})).await;
+    sync(&app).await;
+    let order = sync(&app).await;
+    assert!(order["shipping"]["settled_at"].is_string(), "{order}");
+    assert_eq!(app.count_order_events(&id, "ReceiptConfirmed").await, 1);
+    assert_eq!(app.count_order_events(&id, "OrderSettled").await, 1);
+    let shown = app.order(&token, &id).await;
+    assert!(shown.json["shipping"]["settled_at"].is_string());
+    assert_eq!(shown.json["status"], "Paid");
+}
+
+#[tokio::test]
+async fn the_admin_lists_paid_orders_still_to_ship_oldest_first() {
+    let app = spawn_app().await;
+    let mut paid_orders = Vec::new();
+    for _ in 0..3 {
+        paid_orders.push(paid(&app).await);
+    }
+    let (_, unpaid, _) = placed(&app).await;
+    let ids = |answer: &Answer| -> Vec<String> {
+        answer.json["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|o| o["order_id"].as_str().expect("id").to_owned())
+            .collect()
+    };
+    let listed = list(&app).await;
+    assert_eq!(listed.status, 200, "{}", listed.text);
+    let mut listed_ids = ids(&listed);
+    assert!(!listed_ids.contains(&unpaid));
+    // Oldest payment first (WeChat's time_end has whole seconds: ties keep any order).
+    let mut paid_at = Vec::new();
+    for id in &listed_ids {
+        let (token, _) = paid_orders
+            .iter()
+            .find(|(_, o)| o == id)
+            .expect("a paid order");
+        let order = app.order(token, id).await;
+        paid_at.push(
+            order.json["payment"]["paid_at"]
+                .as_str()
+                .expect("paid")
+                .to_owned(),
+        );
+    }
+    assert!(paid_at.windows(2).all(|w| w[0] <= w[1]), "{paid_at:?}");
+    listed_ids.sort();
+    let mut expected: Vec<String> = paid_orders.iter().map(|(_, id)| id.clone()).collect();
+    expected.sort();
+    assert_eq!(listed_ids, expected);
+
+    let second = paid_orders[1].1.clone();
+    let shipped = ship(&app, &second, express("SF6000000006"), "ship-6").await;
+    assert_eq!(shipped.status, 200, "{}", shipped.text);
+    let after = ids(&list(&app).await);
+    assert_eq!(after.len(), 2);
+    assert!(!after.contains(&second));
+
+    let bad = app
+        .request(
+            reqwest::Method::GET,
+            "/v1/admin/orders?status=everything",
+            Some(ADMIN_TOKEN),
+            None,
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.text);
+}
+
+async fn list(app: &TestApp) -> Answer {
+    app.request(
+        reqwest::Method::GET,
+        "/v1/admin/orders?status=paid_not_shipped",
+        Some(ADMIN_TOKEN),
+        None,
+    )
+    .await
+}
