@@ -65,6 +65,9 @@ pub struct TestConfig {
     /// simulator's v3 credentials, written to key files as a merchant would
     /// configure them. The v2 key stays configured (orders prepaid on v2).
     pub wechat_pay_v3: bool,
+    /// A shop on v3 credentials only (implies `wechat_pay_v3`): no v2 API key, so
+    /// any v2 call would fail at the simulator with a sign error.
+    pub v3_only: bool,
     /// The daily bill's reconciliation time (Beijing); off by default.
     pub reconcile_daily_at: Option<chrono::NaiveTime>,
     /// The merchant's client certificate, as the server is given it.
@@ -99,6 +102,7 @@ impl Default for TestConfig {
             sim_time_scale: 0.001,
             max_open_orders_per_user: 10_000,
             wechat_pay_v3: false,
+            v3_only: false,
             reconcile_daily_at: None,
             client_cert: ClientCert::None,
         }
@@ -187,7 +191,7 @@ pub fn serve_args(
             appid: Some(c.appid.clone()),
             secret: Some(c.app_secret.clone()),
             mch_id: Some(c.mch_id.clone()),
-            api_key: Some(c.api_key.clone()),
+            api_key: (!config.v3_only).then(|| c.api_key.clone()),
             sign_type: "MD5".into(),
             pay_url: Some(handle.base_url().to_owned()),
             api_url: Some(handle.base_url().to_owned()),
@@ -195,7 +199,7 @@ pub fn serve_args(
             client_cert,
             client_key,
             client_p12,
-            v3: if config.wechat_pay_v3 {
+            v3: if config.wechat_pay_v3 || config.v3_only {
                 v3_args(&data_dir, c)
             } else {
                 WechatV3Args::default()

@@ -22,10 +22,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use paylog_core::wxpay::bill::{BillDay, BillError, parse_bill};
 use paylog_core::wxpay::{ErrCode, WxPayError};
 use paylog_core::wxpay_v3::api::{
-    BillType, CloseRequest, ErrorBody, JsapiPrepayRequest, PrepayResponse, Refund, RefundRequest,
-    TradeBillResponse, Transaction, paths, trade_bill_path,
+    BillType, CloseRequest, ErrorBody, JsapiPrepayRequest, NO_STATEMENT_EXIST, PrepayResponse,
+    Refund, RefundRequest, TradeBillResponse, Transaction, paths, trade_bill_path,
 };
 use paylog_core::wxpay_v3::verify::HEADER_SERIAL;
 use paylog_core::wxpay_v3::{
@@ -263,6 +264,23 @@ impl WechatV3Client {
         }
         bill.check_file(&file)?;
         Ok(file)
+    }
+
+    /// The day's `ALL` trade bill read as a bill: the file has the same CSV format
+    /// as v2's `downloadbill` (core's `wxpay::bill` reads both), and a day WeChat
+    /// has no bill for (`NO_STATEMENT_EXIST`) is [`BillDay::NoBill`], as v2's
+    /// `No Bill Exist` is. A malformed file is [`WechatError::Bill`], naming its line.
+    pub async fn daily_bill(&self, day: chrono::NaiveDate) -> Result<BillDay, WechatError> {
+        let file = match self.trade_bill(day, BillType::All).await {
+            Ok(file) => file,
+            Err(e) if e.err_code() == Some(&ErrCode::Other(NO_STATEMENT_EXIST.to_owned())) => {
+                return Ok(BillDay::NoBill);
+            }
+            Err(e) => return Err(e),
+        };
+        let text = String::from_utf8(file)
+            .map_err(|_| BillError::NotABill("the trade bill file is not UTF-8".to_owned()))?;
+        Ok(BillDay::Bill(parse_bill(&text)?))
     }
 
     /// The signed `wx.requestPayment` parameters (`signType=RSA`) for a prepay id.
