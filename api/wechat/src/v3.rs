@@ -18,7 +18,7 @@
 //!   which tells WeChat to sign its answer with that key.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -30,8 +30,8 @@ use paylog_core::wxpay_v3::api::{
 };
 use paylog_core::wxpay_v3::verify::HEADER_SERIAL;
 use paylog_core::wxpay_v3::{
-    DecryptedNotify, MerchantV3, MiniProgramPayParams, WechatpayHeaders, WxPayV3Error,
-    decrypt_notify,
+    CertificateStore, CertificatesResponse, DecryptedNotify, MerchantV3, MiniProgramPayParams,
+    Verifier, WechatpayHeaders, WxPayV3Error, decrypt_notify,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -95,6 +95,9 @@ pub struct WechatV3Client {
     config: Arc<WechatV3Config>,
     http: reqwest::Client,
     now: NowFn,
+    /// Platform certificates downloaded from `/v3/certificates`, beside the
+    /// configured public key and certificates (shared by every clone).
+    downloaded: Arc<RwLock<CertificateStore>>,
 }
 
 impl fmt::Debug for WechatV3Client {
@@ -128,6 +131,7 @@ impl WechatV3Client {
             config: Arc::new(config),
             http,
             now,
+            downloaded: Arc::new(RwLock::new(CertificateStore::default())),
         })
     }
 
@@ -304,7 +308,7 @@ impl WechatV3Client {
     ) -> Result<DecryptedNotify, WxPayV3Error> {
         let m = &self.config.merchant;
         let headers = WechatpayHeaders::from_lookup(get)?;
-        m.verifier.verify(&headers, body, (self.now)())?;
+        self.verifier().verify(&headers, body, (self.now)())?;
         let notify = decrypt_notify(body, &m.apiv3_key)?;
         match &notify.payload {
             paylog_core::wxpay_v3::NotifyPayload::Transaction(tx) => {
@@ -317,6 +321,73 @@ impl WechatV3Client {
             }
         }
         Ok(notify)
+    }
+
+    /// The configured keys plus the downloaded platform certificates: during a
+    /// switch-over WeChat signs with either, and `Wechatpay-Serial` says which.
+    fn verifier(&self) -> Verifier {
+        let mut verifier = self.config.merchant.verifier.clone();
+        let downloaded = self.downloaded.read().unwrap_or_else(|p| p.into_inner());
+        for cert in downloaded.iter() {
+            // Bounded: the downloaded store holds at most as many as one store may.
+            if verifier.certificates_mut().insert(cert.clone()).is_err() {
+                break;
+            }
+        }
+        verifier
+    }
+
+    /// The downloaded platform certificates (a copy).
+    pub fn downloaded_certificates(&self) -> CertificateStore {
+        self.downloaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Whether `/v3/certificates` should be called again: no downloaded
+    /// certificate stays valid until `now + margin` ("now" is the injected clock).
+    pub fn certificates_due(&self, margin: chrono::Duration) -> bool {
+        self.downloaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .needs_refresh((self.now)(), margin)
+    }
+
+    /// `GET /v3/certificates`: decrypts each certificate with the APIv3 key (only
+    /// WeChat holds it besides the merchant, and AES-GCM authenticates), then
+    /// verifies the answer's signature with the keys known plus those just
+    /// decrypted (WeChat signs it with one of them), and only then keeps them by
+    /// serial, dropping the expired ones. Returns how many are kept.
+    pub async fn refresh_certificates(&self) -> Result<usize, WechatError> {
+        let m = &self.config.merchant;
+        let now = (self.now)();
+        let signed =
+            m.signer
+                .sign_request("GET", paths::CERTIFICATES, now.timestamp(), &nonce(), "")?;
+        let url = format!("{}{}", self.config.pay_url, paths::CERTIFICATES);
+        let authorization = signed.authorization.to_string();
+        let (status, headers, bytes) = self
+            .send_once(&Method::GET, &url, &authorization, "", MAX_RESPONSE_BYTES)
+            .await?;
+        if status != 200 {
+            return Err(WechatError::Status(status));
+        }
+        let answer: CertificatesResponse = serde_json::from_slice(&bytes)
+            .map_err(|e| WechatError::BadAnswer(format!("/v3/certificates: {e}")))?;
+        let fresh = answer.decrypt(&m.apiv3_key)?;
+        let mut verifier = self.verifier();
+        for cert in &fresh {
+            verifier.certificates_mut().insert(cert.clone())?;
+        }
+        let lookup = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        verifier.verify(&WechatpayHeaders::from_lookup(lookup)?, &bytes, now)?;
+        let mut store = self.downloaded.write().unwrap_or_else(|p| p.into_inner());
+        for cert in fresh {
+            store.insert(cert)?;
+        }
+        store.remove_expired(now);
+        Ok(store.len())
     }
 
     fn check_transaction(&self, tx: &Transaction) -> Result<(), WechatError> {
@@ -366,8 +437,9 @@ impl WechatV3Client {
             }
         };
         let lookup = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let verifier = self.verifier();
         let verified = WechatpayHeaders::from_lookup(lookup)
-            .and_then(|h| m.verifier.verify(&h, &bytes, (self.now)()));
+            .and_then(|h| verifier.verify(&h, &bytes, (self.now)()));
         if (200..300).contains(&status) {
             verified?;
             return Ok(Verified {
