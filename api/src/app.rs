@@ -78,6 +78,41 @@ pub struct Application {
     handles: AppHandles,
     sim: Option<SimHandle>,
     edge: EdgeLimits,
+    /// The v3 client whose platform certificates are kept fresh
+    /// (`PAYLOG_WECHAT_DOWNLOAD_PLATFORM_CERTIFICATES`).
+    certificates: Option<WechatV3Client>,
+}
+
+/// How often the downloaded platform certificates are looked at.
+const CERTIFICATE_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
+/// Downloaded again once none stays valid this much longer: WeChat publishes the
+/// next certificate well before the current one expires.
+const CERTIFICATE_REFRESH_MARGIN: chrono::Duration = chrono::Duration::days(7);
+
+/// Keeps the downloaded platform certificates fresh until `stop`; a failed
+/// download is logged and tried again at the next check (the old ones stay).
+fn spawn_certificate_refresh(
+    client: WechatV3Client,
+    mut stop: watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            if client.certificates_due(CERTIFICATE_REFRESH_MARGIN) {
+                match client.refresh_certificates().await {
+                    Ok(n) => tracing::info!(certificates = n, "platform certificates refreshed"),
+                    Err(e) => tracing::error!(
+                        alert = "platform_certificates_refresh_failed",
+                        error = %e,
+                        "could not refresh the WeChat Pay platform certificates; retrying later"
+                    ),
+                }
+            }
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => return,
+                () = tokio::time::sleep(CERTIFICATE_CHECK_INTERVAL) => {}
+            }
+        }
+    })
 }
 
 /// The limits of the accept loop (see [`Application::run_until_stopped`]).
@@ -194,6 +229,21 @@ impl Application {
             sim.as_ref(),
             Arc::clone(&clock),
         )?;
+        let certificates = match &wechat_v3 {
+            Some(v3) if args.wechat.v3.download_platform_certificates => {
+                let n = v3.refresh_certificates().await.map_err(|e| {
+                    Error::Startup(format!(
+                        "PAYLOG_WECHAT_DOWNLOAD_PLATFORM_CERTIFICATES: GET /v3/certificates failed: {e}"
+                    ))
+                })?;
+                tracing::info!(
+                    certificates = n,
+                    "WeChat Pay platform certificates downloaded"
+                );
+                Some(v3.clone())
+            }
+            _ => None,
+        };
         let wechat = WechatClient::new(wechat_config)
             .map_err(|e| Error::Startup(format!("WeChat client: {e}")))?;
         let token_secret = args.token_secret.clone().unwrap_or_else(|| {
@@ -309,6 +359,7 @@ impl Application {
             handles,
             sim,
             edge,
+            certificates,
         })
     }
 
@@ -335,6 +386,10 @@ impl Application {
     {
         let (stop_tx, stop_rx) = watch::channel(false);
         let daily_bill = self.handles.bill.clone().spawn_daily(stop_rx.clone());
+        let certificates = self
+            .certificates
+            .clone()
+            .map(|c| spawn_certificate_refresh(c, stop_rx.clone()));
         let reconciler = self.handles.reconciler.clone().spawn(stop_rx);
         tracing::info!(addr = %self.handles.addr, "paylog API listening");
         serve(self.listener, self.router, self.edge, shutdown).await;
@@ -343,6 +398,9 @@ impl Application {
         let _ = reconciler.await;
         if let Some(daily_bill) = daily_bill {
             let _ = daily_bill.await;
+        }
+        if let Some(certificates) = certificates {
+            let _ = certificates.await;
         }
         self.projector.shutdown().await;
         self.store.close().await;

@@ -67,6 +67,13 @@ pub struct TestConfig {
     /// simulator's v3 credentials, written to key files as a merchant would
     /// configure them. The v2 key stays configured (orders prepaid on v2).
     pub wechat_pay_v3: bool,
+    /// A shop on v3 credentials only (implies `wechat_pay_v3`): no v2 API key, so
+    /// any v2 call would fail at the simulator with a sign error.
+    pub v3_only: bool,
+    /// v3 in platform-certificate mode (implies `wechat_pay_v3`): the simulator
+    /// signs with its platform certificate, the shop has no public key and
+    /// downloads `/v3/certificates` at start-up.
+    pub v3_platform_certificates: bool,
     /// The daily bill's reconciliation time (Beijing); off by default.
     pub reconcile_daily_at: Option<chrono::NaiveTime>,
     /// The merchant's client certificate, as the server is given it.
@@ -101,6 +108,8 @@ impl Default for TestConfig {
             sim_time_scale: 0.001,
             max_open_orders_per_user: 10_000,
             wechat_pay_v3: false,
+            v3_only: false,
+            v3_platform_certificates: false,
             reconcile_daily_at: None,
             client_cert: ClientCert::None,
         }
@@ -170,6 +179,7 @@ pub fn v3_args(data_dir: &std::path::Path, c: &SimConfig) -> WechatV3Args {
         public_key: Some(public_key),
         public_key_id: Some(v3.public_key_id.to_string()),
         platform_certificates: Vec::new(),
+        download_platform_certificates: false,
         v3_notify_url: None,
     }
 }
@@ -191,7 +201,7 @@ pub fn serve_args(
             appid: Some(c.appid.clone()),
             secret: Some(c.app_secret.clone()),
             mch_id: Some(c.mch_id.clone()),
-            api_key: Some(c.api_key.clone()),
+            api_key: (!config.v3_only).then(|| c.api_key.clone()),
             sign_type: "MD5".into(),
             pay_url: Some(handle.base_url().to_owned()),
             api_url: Some(handle.base_url().to_owned()),
@@ -199,7 +209,14 @@ pub fn serve_args(
             client_cert,
             client_key,
             client_p12,
-            v3: if config.wechat_pay_v3 {
+            v3: if config.v3_platform_certificates {
+                WechatV3Args {
+                    public_key: None,
+                    public_key_id: None,
+                    download_platform_certificates: true,
+                    ..v3_args(&data_dir, c)
+                }
+            } else if config.wechat_pay_v3 || config.v3_only {
                 v3_args(&data_dir, c)
             } else {
                 WechatV3Args::default()
@@ -306,11 +323,17 @@ async fn spawn(config: TestConfig, nats: Option<NatsLog>) -> TestApp {
     // expires it at both.
     let clock = Arc::new(TestClock::default());
     let sim_clock = Arc::clone(&clock);
-    let sim_config = SimConfig {
+    let mut sim_config = SimConfig {
         time_scale: config.sim_time_scale,
         clock: Some(sim::SimClock::new(move || sim_clock.now())),
         ..SimConfig::demo()
     };
+    if config.v3_platform_certificates
+        && let Some(v3) = sim_config.v3.as_mut()
+    {
+        v3.platform_certificate =
+            Some(paylog_sim::SimPlatformCertificate::demo().expect("the demo certificate"));
+    }
     let sim_listener = TcpListener::bind("127.0.0.1:0").await.expect("bind sim");
     let sim = sim::start(sim_listener, sim_config.clone())
         .await

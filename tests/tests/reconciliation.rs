@@ -358,3 +358,141 @@ async fn a_day_without_a_bill_is_empty_and_bad_dates_are_refused() {
         .await;
     assert_eq!(anonymous.status, 401);
 }
+
+// --- WeChat Pay API v3 --------------------------------------------------------------
+
+fn v3_only() -> TestConfig {
+    TestConfig {
+        v3_only: true,
+        ..TestConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn a_v3_only_shops_day_matches_its_v3_trade_bill() {
+    // No v2 key: a `downloadbill` would fail at the simulator with a sign error,
+    // so a matching day proves the bill came through `/v3/bill/tradebill`.
+    let app = spawn_app_with(v3_only()).await;
+    assert_eq!(
+        app.handles.bill.bill_api(),
+        paylog_core::payment_refs::PayApi::V3
+    );
+    let (token, id, paid_no) = paid_order(&app, 990).await;
+    assert_eq!(app.sim_state()["orders"][&paid_no]["api"], "v3");
+    refunded(&app, &token, &id, 300, "PartiallyRefunded").await;
+    paid_order(&app, 1200).await;
+    app.sim_deliveries_done().await;
+
+    let answer = report(&app, &today().to_string()).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let r = &answer.json;
+    assert_eq!(r["bill"], "bill", "{r}");
+    assert_eq!(
+        (&r["bill_payments"], &r["bill_refunds"]),
+        (&json!(2), &json!(1)),
+        "{r}"
+    );
+    assert_eq!(
+        (&r["log_payments"], &r["log_refunds"]),
+        (&json!(2), &json!(1)),
+        "{r}"
+    );
+    assert_eq!(r["matches"], true, "{r}");
+    assert!(differences(r).is_empty(), "{r}");
+
+    // A day WeChat has no bill for (NO_STATEMENT_EXIST) is v2's "No Bill Exist".
+    let yesterday = today().pred_opt().expect("a day before").to_string();
+    let answer = report(&app, &yesterday).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.json["bill"], "no_bill", "{}", answer.json);
+    assert_eq!(answer.json["matches"], true, "{}", answer.json);
+}
+
+#[tokio::test]
+async fn a_v3_day_with_differences_is_reported_and_a_lost_payment_recovered_on_v3() {
+    let app = spawn_app_with(v3_only()).await;
+    let (_, _, wrong_amount) = paid_order(&app, 700).await;
+    // Paid at WeChat; the notify never comes.
+    let token = app.shopper("lost").await;
+    let product = app.create_product("Tea", 650, 10).await;
+    let placed = app.place_order(&token, &[(&product, 1)], None).await;
+    let (id, lost) = (placed.str("order_id"), placed.str("out_trade_no"));
+    assert_eq!(app.pay(&token, &id).await.status, 200);
+    app.sim_pay(&lost, json!({ "notify": false })).await;
+    let date = today();
+    bill_fault(
+        &app,
+        json!({"date": date, "kind": "payment_amount", "out_trade_no": wrong_amount, "amount": 701}),
+    )
+    .await;
+
+    let answer = report(&app, &date.to_string()).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    assert_eq!(answer.json["matches"], false, "{}", answer.json);
+    let mut found = differences(&answer.json);
+    found.sort();
+    let d = |m: &str, k: &str, no: &str, r: &str| (m.into(), k.into(), no.into(), r.into());
+    let mut expected = vec![
+        d(
+            "payment",
+            "amount_differs",
+            &wrong_amount,
+            "for_an_operator",
+        ),
+        d("payment", "missing_from_log", &lost, "not_attempted"),
+    ];
+    expected.sort();
+    assert_eq!(found, expected, "{}", answer.json);
+
+    // Recovery queries the order on v3, the API it was prepaid on.
+    let run = reconcile(&app, &date.to_string()).await;
+    assert_eq!(run.status, 200, "{}", run.text);
+    assert_eq!(run.json["recovered"], 1, "{}", run.json);
+    app.wait_for_status(&token, &id, "Paid").await;
+    assert_eq!(app.count_order_events(&id, "PaymentConfirmed").await, 1);
+    let after = report(&app, &date.to_string()).await;
+    assert_eq!(
+        differences(&after.json),
+        vec![d(
+            "payment",
+            "amount_differs",
+            &wrong_amount,
+            "for_an_operator"
+        )],
+        "only the bill's own error is left: {}",
+        after.json
+    );
+}
+
+#[tokio::test]
+async fn during_the_switch_over_one_bill_covers_the_orders_of_both_apis() {
+    let app = spawn_app().await;
+    let (_, _, old_no) = paid_order(&app, 1100).await;
+    let app = app
+        .restart_with(TestConfig {
+            wechat_pay_v3: true,
+            ..TestConfig::default()
+        })
+        .await;
+    let (_, _, new_no) = paid_order(&app, 800).await;
+    let sim = app.sim_state();
+    assert_eq!(sim["orders"][&old_no]["api"], "v2");
+    assert_eq!(sim["orders"][&new_no]["api"], "v3");
+    app.sim_deliveries_done().await;
+
+    // The merchant's one bill, fetched once on v3, holds both payments: each is
+    // matched once (a merge of both APIs' bills would count each twice).
+    assert_eq!(
+        app.handles.bill.bill_api(),
+        paylog_core::payment_refs::PayApi::V3
+    );
+    let answer = report(&app, &today().to_string()).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let r = &answer.json;
+    assert_eq!(
+        (&r["bill_payments"], &r["log_payments"]),
+        (&json!(2), &json!(2)),
+        "{r}"
+    );
+    assert_eq!(r["matches"], true, "{r}");
+}

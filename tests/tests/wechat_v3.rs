@@ -279,3 +279,53 @@ async fn an_order_prepaid_on_v2_stays_on_v2_after_the_switch_to_v3() {
     assert_eq!(sim["orders"][&old_no]["refunds"][0]["refund_fee"], 200);
     assert_eq!(sim["orders"][&new_no]["refunds"][0]["refund_fee"], 300);
 }
+
+#[tokio::test]
+async fn a_shop_in_platform_certificate_mode_pays_and_refunds_and_refuses_an_unknown_serial() {
+    // No public key configured: the platform certificate is downloaded from
+    // /v3/certificates at start-up, and every answer and notify verified by it.
+    let app = spawn_app_with(TestConfig {
+        v3_platform_certificates: true,
+        ..TestConfig::default()
+    })
+    .await;
+    let (token, id, out_trade_no) = placed_order(&app, 1800).await;
+    let params = app.pay(&token, &id).await;
+    assert_eq!(params.status, 200, "{}", params.text);
+    assert_eq!(params.str("signType"), "RSA");
+    app.sim_pay(&out_trade_no, json!({})).await;
+    app.wait_for_status(&token, &id, "Paid").await;
+    let accepted = app.refund(&id, 600, "certificate mode").await;
+    assert_eq!(accepted.status, 202, "{}", accepted.text);
+    let order = app.wait_for_status(&token, &id, "PartiallyRefunded").await;
+    assert_eq!(order.json["refunded_fen"], 600);
+
+    // A notify signed under a serial the shop does not know changes nothing.
+    let (token, id, out_trade_no) = placed_order(&app, 500).await;
+    assert_eq!(app.pay(&token, &id).await.status, 200);
+    let head = app.log_head();
+    app.sim_pay(&out_trade_no, json!({"wrong_key_id": true}))
+        .await;
+    let mut answered = Value::Null;
+    for _ in 0..500 {
+        let d = last_delivery(&app);
+        if d["attempts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|a| a["status"].is_u64()))
+        {
+            answered = d;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let first = answered["attempts"]
+        .as_array()
+        .and_then(|a| a.iter().find(|a| a["status"].is_u64()).cloned())
+        .expect("an answered attempt");
+    assert_eq!(first["status"], 401, "{answered}");
+    assert_eq!(app.log_head(), head, "nothing appended");
+    assert_eq!(
+        app.order(&token, &id).await.json["status"],
+        "PaymentRequested"
+    );
+}

@@ -135,8 +135,9 @@ pub(crate) async fn download_bill(State(sim): State<Arc<Sim>>, body: String) -> 
     }
 }
 
-/// The day's bill as WeChat writes it, `None` when the day has no row.
-fn bill_text(
+/// The day's bill as WeChat writes it, `None` when the day has no row (also the
+/// v3 trade bill's file: one bill per merchant, whichever API asks for it).
+pub(crate) fn bill_text(
     st: &SimState,
     appid: &str,
     mch_id: &str,

@@ -39,7 +39,7 @@ pub use state::{
     Attempt, Delivery, DeliveryPlan, NotifyKind, SimApi, SimOrder, SimPayment, SimRefund, SimState,
     TradeState,
 };
-pub use v3::SimV3Config;
+pub use v3::{SimPlatformCertificate, SimV3Config};
 
 /// Who the simulated merchant is and how fast simulated time runs.
 #[derive(Debug, Clone)]

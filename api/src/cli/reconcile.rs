@@ -6,6 +6,10 @@
 //! payments missing from the log are reported, and recorded by the server's own run
 //! (`PAYLOG_RECONCILE_DAILY_AT`, or `POST /v1/admin/reconciliation/{date}`).
 //!
+//! With `PAYLOG_WECHAT_PAY_VERSION=v3` the bill is fetched through v3
+//! (`/v3/bill/tradebill`) and the v2 key is not needed: it is the same bill
+//! (see `services::reconciliation`).
+//!
 //! Exit status: 0 when the day matches, 2 when the bill and the log differ, 1 on an
 //! error (bad input, WeChat unreachable, a malformed bill: one line naming it).
 
@@ -16,14 +20,14 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Args;
 use paylog_engine::SystemClock;
-use paylog_wechat::{WechatClient, WechatConfig};
+use paylog_wechat::{WechatClient, WechatConfig, WechatV3Client, WechatV3Config};
 use secrecy::SecretString;
 
-use crate::config::{LogSource, WechatArgs};
+use crate::config::{LogSource, PayVersionArg, WechatArgs};
 use crate::http::reconciliation::{
     BillDto, DifferenceDto, DifferenceKindDto, Movement, ReconciliationReport, ResolutionDto,
 };
-use crate::services::reconciliation::{BillReconciliation, parse_day};
+use crate::services::reconciliation::{BillReconciliation, BillSource, parse_day};
 
 /// The exit status of a day that does not match.
 const DIFFERENCES_EXIT: u8 = 2;
@@ -57,11 +61,11 @@ pub fn run(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
         .map(parse_day)
         .transpose()
         .map_err(|e| anyhow::anyhow!("--date: {e}"))?;
-    let config = wechat_config(&args.wechat)?;
+    let source = bill_source(&args.wechat)?;
     let (runtime, store) = super::events::open_log(&args.data_dir, &args.log)?;
     let report = runtime.block_on(async move {
-        let wechat = WechatClient::new(config).context("building the WeChat client")?;
-        let bill = BillReconciliation::read_only(store, wechat, Arc::new(SystemClock));
+        let source = source()?;
+        let bill = BillReconciliation::read_only(store, source, Arc::new(SystemClock));
         let day = match day {
             Some(day) => day,
             None => bill.default_day()?,
@@ -85,6 +89,39 @@ pub fn run(args: ReconcileArgs) -> anyhow::Result<ExitCode> {
 
 /// The client for `downloadbill`: the merchant's appid, mch_id and API key are
 /// needed (no client certificate: the bill is not a `secapi` call).
+/// Checks the settings now (before the log is opened) and builds the bill's client
+/// later, inside the runtime (reqwest wants one).
+fn bill_source(w: &WechatArgs) -> anyhow::Result<impl FnOnce() -> anyhow::Result<BillSource>> {
+    enum Config {
+        V2(Box<WechatConfig>),
+        V3(Box<WechatV3Config>),
+    }
+    let config = if w.v3.pay_version == PayVersionArg::V3 {
+        let merchant = w
+            .v3
+            .merchant(w.appid.as_deref(), w.mch_id.as_deref(), w.api_key.as_ref())
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+            .ok_or_else(|| anyhow::anyhow!("PAYLOG_WECHAT_PAY_VERSION=v3 needs the v3 settings"))?;
+        let mut config = WechatV3Config::new(merchant, w.notify_url.clone().unwrap_or_default());
+        if let Some(url) = &w.pay_url {
+            config = config.with_base_url(url);
+        }
+        Config::V3(Box::new(config))
+    } else {
+        Config::V2(Box::new(wechat_config(w)?))
+    };
+    Ok(move || {
+        Ok(match config {
+            Config::V2(c) => BillSource::V2(Box::new(
+                WechatClient::new(*c).context("building the WeChat client")?,
+            )),
+            Config::V3(c) => BillSource::V3(
+                WechatV3Client::new(*c).context("building the WeChat Pay v3 client")?,
+            ),
+        })
+    })
+}
+
 fn wechat_config(w: &WechatArgs) -> anyhow::Result<WechatConfig> {
     let (Some(appid), Some(mch_id), Some(key)) = (&w.appid, &w.mch_id, &w.api_key) else {
         anyhow::bail!(

@@ -74,6 +74,13 @@ pub struct WechatV3Args {
         value_delimiter = ','
     )]
     pub platform_certificates: Vec<PathBuf>,
+    /// v3: download the platform certificates from `/v3/certificates` (at
+    /// start-up, then again before they expire), beside any configured ones.
+    #[arg(
+        long = "wechat-download-platform-certificates",
+        env = "PAYLOG_WECHAT_DOWNLOAD_PLATFORM_CERTIFICATES"
+    )]
+    pub download_platform_certificates: bool,
     /// v3: where WeChat delivers payment notifies; default: `PAYLOG_NOTIFY_URL`
     /// followed by `/v3`.
     #[arg(long = "v3-notify-url", env = "PAYLOG_V3_NOTIFY_URL")]
@@ -89,6 +96,7 @@ impl WechatV3Args {
             || self.public_key.is_some()
             || self.public_key_id.is_some()
             || !self.platform_certificates.is_empty()
+            || self.download_platform_certificates
     }
 
     /// Loads and checks the v3 merchant, or `None` when v3 is neither selected
@@ -205,10 +213,15 @@ impl WechatV3Args {
             (Some(pk), true) => Verifier::with_public_key(pk),
             (Some(pk), false) => Verifier::with_both(pk, certificates),
             (None, false) => Verifier::with_certificates(certificates),
+            // Filled at start-up from /v3/certificates.
+            (None, true) if self.download_platform_certificates => Verifier::default(),
             (None, true) => {
-                return Err("WeChat Pay v3 needs PAYLOG_WECHAT_PUBLIC_KEY + PAYLOG_WECHAT_PUBLIC_KEY_ID \
-                            (public-key mode) or PAYLOG_WECHAT_PLATFORM_CERTIFICATES to verify WeChat"
-                    .to_owned());
+                return Err(
+                    "WeChat Pay v3 needs PAYLOG_WECHAT_PUBLIC_KEY + PAYLOG_WECHAT_PUBLIC_KEY_ID \
+                            (public-key mode) or PAYLOG_WECHAT_PLATFORM_CERTIFICATES / \
+                            PAYLOG_WECHAT_DOWNLOAD_PLATFORM_CERTIFICATES to verify WeChat"
+                        .to_owned(),
+                );
             }
         };
         Ok(Some(MerchantV3 {

@@ -21,6 +21,17 @@
 //! never record it twice. A payment for an order the log does not know at all cannot
 //! be recorded anywhere: it is reported as an anomaly for an operator.
 //!
+//! Which API fetches the bill: WeChat keeps *one* bill per merchant account (mch_id)
+//! and day, with every payment and refund of that account whichever API opened it;
+//! v2's `downloadbill` and v3's `/v3/bill/tradebill` are two doors to the same
+//! file. So a shop switching over (new prepays on v3, old orders still on v2, one
+//! mch_id) fetches that one bill once — through v3 when new prepays are on v3
+//! (`PAYLOG_WECHAT_PAY_VERSION=v3`; a v3-only shop has no v2 key to sign
+//! `downloadbill` with), through v2 otherwise — and compares *every* order of the
+//! log with it. Merging the two APIs' bills would count each row twice, and
+//! splitting the log per API would not match anything either: a bill row does not
+//! say which API opened its order.
+//!
 //! The daily run (`PAYLOG_RECONCILE_DAILY_AT`, Beijing time) reconciles yesterday
 //! once a day, logs the outcome (an alert when the day does not match) and keeps the
 //! report as JSON in `<data_dir>/reconciliation/YYYY-MM-DD.json` for auditors (a
@@ -34,6 +45,7 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone as _, Utc};
 use chrono_tz::Asia::Shanghai;
 use paylog_core::order::{OrderState, RefundTarget};
+use paylog_core::payment_refs::PayApi;
 use paylog_core::streams::StreamRef;
 use paylog_core::wxpay::bill::{
     BillDay, Difference, DifferenceKind, LogPayment, LogRecords, LogRefund, Movement, Report,
@@ -41,7 +53,7 @@ use paylog_core::wxpay::bill::{
 };
 use paylog_engine::{Clock, Engine};
 use paylog_store::EventStore;
-use paylog_wechat::{BillCompression, WechatClient};
+use paylog_wechat::{BillCompression, WechatClient, WechatError, WechatV3Client};
 use serde::Serialize;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -120,17 +132,50 @@ pub struct DayReport {
     pub reconciled_at: DateTime<Utc>,
 }
 
+/// Where the day's bill is fetched (see the module docs: one bill per merchant).
+#[derive(Debug, Clone)]
+pub enum BillSource {
+    /// `pay/downloadbill` (gzipped).
+    V2(Box<WechatClient>),
+    /// `/v3/bill/tradebill`, the file checked by its SHA1.
+    V3(WechatV3Client),
+}
+
+impl BillSource {
+    /// The API new prepays use, when its client is configured; v2 otherwise.
+    pub fn of(payments: &Payments) -> Self {
+        match (payments.new_prepays_on(), payments.wechat_v3()) {
+            (PayApi::V3, Some(v3)) => Self::V3(v3.clone()),
+            _ => Self::V2(Box::new(payments.wechat().clone())),
+        }
+    }
+
+    /// The API the bill is fetched on.
+    pub fn api(&self) -> PayApi {
+        match self {
+            Self::V2(_) => PayApi::V2,
+            Self::V3(_) => PayApi::V3,
+        }
+    }
+
+    async fn fetch(&self, day: NaiveDate) -> Result<BillDay, WechatError> {
+        match self {
+            Self::V2(c) => c.download_bill(day, BillCompression::Gzip).await,
+            Self::V3(c) => c.daily_bill(day).await,
+        }
+    }
+}
+
 /// The reconciliation service; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct BillReconciliation {
     engine: Engine,
-    wechat: WechatClient,
+    bill_source: BillSource,
     /// `None`: read only (nothing is recovered).
     payments: Option<Payments>,
     clock: Arc<dyn Clock>,
     /// Where the daily run keeps its reports; `None`: not kept.
     reports_dir: Option<PathBuf>,
-    compression: BillCompression,
     /// The daily run's time of day (Beijing); `None`: no daily run.
     daily_at: Option<NaiveTime>,
     /// The last day the daily run reconciled.
@@ -148,12 +193,11 @@ impl BillReconciliation {
         daily_at: Option<NaiveTime>,
     ) -> Self {
         Self {
-            wechat: payments.wechat().clone(),
+            bill_source: BillSource::of(&payments),
             engine: scanning_engine(store),
             payments: Some(payments),
             clock,
             reports_dir,
-            compression: BillCompression::Gzip,
             daily_at,
             last_daily: Arc::new(Mutex::new(None)),
         }
@@ -162,19 +206,23 @@ impl BillReconciliation {
     /// A reconciliation that only reads (the log may be a read-only snapshot).
     pub fn read_only(
         store: Arc<dyn EventStore>,
-        wechat: WechatClient,
+        bill_source: BillSource,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             engine: scanning_engine(store),
-            wechat,
+            bill_source,
             payments: None,
             clock,
             reports_dir: None,
-            compression: BillCompression::Gzip,
             daily_at: None,
             last_daily: Arc::new(Mutex::new(None)),
         }
+    }
+
+    /// The API the bill is fetched on.
+    pub fn bill_api(&self) -> PayApi {
+        self.bill_source.api()
     }
 
     /// The day reconciled when none is named: yesterday in Beijing.
@@ -267,7 +315,7 @@ impl BillReconciliation {
 
     async fn compare(&self, day: NaiveDate) -> Result<(BillPresence, Report), Error> {
         // The bill first: a malformed one fails before the log is read.
-        let bill = self.wechat.download_bill(day, self.compression).await?;
+        let bill = self.bill_source.fetch(day).await?;
         let presence = match bill {
             BillDay::NoBill => BillPresence::NoBill,
             BillDay::Bill(_) => BillPresence::Bill,

@@ -18,19 +18,20 @@
 //!   which tells WeChat to sign its answer with that key.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use paylog_core::wxpay::bill::{BillDay, BillError, parse_bill};
 use paylog_core::wxpay::{ErrCode, WxPayError};
 use paylog_core::wxpay_v3::api::{
-    BillType, CloseRequest, ErrorBody, JsapiPrepayRequest, PrepayResponse, Refund, RefundRequest,
-    TradeBillResponse, Transaction, paths, trade_bill_path,
+    BillType, CloseRequest, ErrorBody, JsapiPrepayRequest, NO_STATEMENT_EXIST, PrepayResponse,
+    Refund, RefundRequest, TradeBillResponse, Transaction, paths, trade_bill_path,
 };
 use paylog_core::wxpay_v3::verify::HEADER_SERIAL;
 use paylog_core::wxpay_v3::{
-    DecryptedNotify, MerchantV3, MiniProgramPayParams, WechatpayHeaders, WxPayV3Error,
-    decrypt_notify,
+    CertificateStore, CertificatesResponse, DecryptedNotify, MerchantV3, MiniProgramPayParams,
+    Verifier, WechatpayHeaders, WxPayV3Error, decrypt_notify,
 };
 use reqwest::Method;
 use serde::Serialize;
@@ -94,6 +95,9 @@ pub struct WechatV3Client {
     config: Arc<WechatV3Config>,
     http: reqwest::Client,
     now: NowFn,
+    /// Platform certificates downloaded from `/v3/certificates`, beside the
+    /// configured public key and certificates (shared by every clone).
+    downloaded: Arc<RwLock<CertificateStore>>,
 }
 
 impl fmt::Debug for WechatV3Client {
@@ -127,6 +131,7 @@ impl WechatV3Client {
             config: Arc::new(config),
             http,
             now,
+            downloaded: Arc::new(RwLock::new(CertificateStore::default())),
         })
     }
 
@@ -265,6 +270,23 @@ impl WechatV3Client {
         Ok(file)
     }
 
+    /// The day's `ALL` trade bill read as a bill: the file has the same CSV format
+    /// as v2's `downloadbill` (core's `wxpay::bill` reads both), and a day WeChat
+    /// has no bill for (`NO_STATEMENT_EXIST`) is [`BillDay::NoBill`], as v2's
+    /// `No Bill Exist` is. A malformed file is [`WechatError::Bill`], naming its line.
+    pub async fn daily_bill(&self, day: chrono::NaiveDate) -> Result<BillDay, WechatError> {
+        let file = match self.trade_bill(day, BillType::All).await {
+            Ok(file) => file,
+            Err(e) if e.err_code() == Some(&ErrCode::Other(NO_STATEMENT_EXIST.to_owned())) => {
+                return Ok(BillDay::NoBill);
+            }
+            Err(e) => return Err(e),
+        };
+        let text = String::from_utf8(file)
+            .map_err(|_| BillError::NotABill("the trade bill file is not UTF-8".to_owned()))?;
+        Ok(BillDay::Bill(parse_bill(&text)?))
+    }
+
     /// The signed `wx.requestPayment` parameters (`signType=RSA`) for a prepay id.
     pub fn pay_params(&self, prepay_id: &str) -> Result<MiniProgramPayParams, WechatError> {
         let m = &self.config.merchant;
@@ -286,7 +308,7 @@ impl WechatV3Client {
     ) -> Result<DecryptedNotify, WxPayV3Error> {
         let m = &self.config.merchant;
         let headers = WechatpayHeaders::from_lookup(get)?;
-        m.verifier.verify(&headers, body, (self.now)())?;
+        self.verifier().verify(&headers, body, (self.now)())?;
         let notify = decrypt_notify(body, &m.apiv3_key)?;
         match &notify.payload {
             paylog_core::wxpay_v3::NotifyPayload::Transaction(tx) => {
@@ -299,6 +321,73 @@ impl WechatV3Client {
             }
         }
         Ok(notify)
+    }
+
+    /// The configured keys plus the downloaded platform certificates: during a
+    /// switch-over WeChat signs with either, and `Wechatpay-Serial` says which.
+    fn verifier(&self) -> Verifier {
+        let mut verifier = self.config.merchant.verifier.clone();
+        let downloaded = self.downloaded.read().unwrap_or_else(|p| p.into_inner());
+        for cert in downloaded.iter() {
+            // Bounded: the downloaded store holds at most as many as one store may.
+            if verifier.certificates_mut().insert(cert.clone()).is_err() {
+                break;
+            }
+        }
+        verifier
+    }
+
+    /// The downloaded platform certificates (a copy).
+    pub fn downloaded_certificates(&self) -> CertificateStore {
+        self.downloaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Whether `/v3/certificates` should be called again: no downloaded
+    /// certificate stays valid until `now + margin` ("now" is the injected clock).
+    pub fn certificates_due(&self, margin: chrono::Duration) -> bool {
+        self.downloaded
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .needs_refresh((self.now)(), margin)
+    }
+
+    /// `GET /v3/certificates`: decrypts each certificate with the APIv3 key (only
+    /// WeChat holds it besides the merchant, and AES-GCM authenticates), then
+    /// verifies the answer's signature with the keys known plus those just
+    /// decrypted (WeChat signs it with one of them), and only then keeps them by
+    /// serial, dropping the expired ones. Returns how many are kept.
+    pub async fn refresh_certificates(&self) -> Result<usize, WechatError> {
+        let m = &self.config.merchant;
+        let now = (self.now)();
+        let signed =
+            m.signer
+                .sign_request("GET", paths::CERTIFICATES, now.timestamp(), &nonce(), "")?;
+        let url = format!("{}{}", self.config.pay_url, paths::CERTIFICATES);
+        let authorization = signed.authorization.to_string();
+        let (status, headers, bytes) = self
+            .send_once(&Method::GET, &url, &authorization, "", MAX_RESPONSE_BYTES)
+            .await?;
+        if status != 200 {
+            return Err(WechatError::Status(status));
+        }
+        let answer: CertificatesResponse = serde_json::from_slice(&bytes)
+            .map_err(|e| WechatError::BadAnswer(format!("/v3/certificates: {e}")))?;
+        let fresh = answer.decrypt(&m.apiv3_key)?;
+        let mut verifier = self.verifier();
+        for cert in &fresh {
+            verifier.certificates_mut().insert(cert.clone())?;
+        }
+        let lookup = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        verifier.verify(&WechatpayHeaders::from_lookup(lookup)?, &bytes, now)?;
+        let mut store = self.downloaded.write().unwrap_or_else(|p| p.into_inner());
+        for cert in fresh {
+            store.insert(cert)?;
+        }
+        store.remove_expired(now);
+        Ok(store.len())
     }
 
     fn check_transaction(&self, tx: &Transaction) -> Result<(), WechatError> {
@@ -348,8 +437,9 @@ impl WechatV3Client {
             }
         };
         let lookup = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let verifier = self.verifier();
         let verified = WechatpayHeaders::from_lookup(lookup)
-            .and_then(|h| m.verifier.verify(&h, &bytes, (self.now)()));
+            .and_then(|h| verifier.verify(&h, &bytes, (self.now)()));
         if (200..300).contains(&status) {
             verified?;
             return Ok(Verified {

@@ -379,6 +379,10 @@ impl BillType {
     }
 }
 
+/// The error `code` of `/v3/bill/tradebill` for a day without a bill (no payment and
+/// no refund that day): v2's `No Bill Exist`.
+pub const NO_STATEMENT_EXIST: &str = "NO_STATEMENT_EXIST";
+
 /// `GET /v3/bill/tradebill?bill_date=YYYY-MM-DD&bill_type=…[&tar_type=GZIP]`.
 pub fn trade_bill_path(bill_date: NaiveDate, bill_type: BillType, gzip: bool) -> String {
     let tar = if gzip { "&tar_type=GZIP" } else { "" };

@@ -1,6 +1,12 @@
 //! v3 trade bill: `GET /v3/bill/tradebill` answers (signed) where to download
 //! the file and its SHA1; `GET /v3/billdownload/file?token=…` serves the file
 //! itself, unsigned, as WeChat does.
+//!
+//! The file is the merchant's one daily bill, the very text `pay/downloadbill`
+//! serves (`crate::bill::bill_text`: v2 and v3 orders alike, refunds, the
+//! summary, the injected bill faults): WeChat keeps one bill per merchant
+//! account, whichever API asks for it. A day without a row is 400
+//! `NO_STATEMENT_EXIST`, v3's `No Bill Exist`.
 
 use std::sync::Arc;
 
@@ -13,9 +19,10 @@ use serde::Deserialize;
 use serde_json::json;
 use sha1::{Digest, Sha1};
 
+use paylog_core::wxpay_v3::api::NO_STATEMENT_EXIST;
+
 use super::super::Sim;
-use super::super::state::TradeState;
-use super::pay::beijing;
+use super::super::bill::bill_text;
 use super::{answer, authenticate, error, param_error};
 
 /// Files kept for download at once (older ones are dropped first).
@@ -26,36 +33,6 @@ pub(crate) struct BillQuery {
     bill_date: Option<String>,
     bill_type: Option<String>,
     tar_type: Option<String>,
-}
-
-/// Every paid order of `date` (Asia/Shanghai), one line each, in WeChat's
-/// backquoted CSV style.
-fn bill_file(sim: &Sim, date: NaiveDate, bill_type: &str) -> Vec<u8> {
-    let mut out =
-        String::from("交易时间,公众账号ID,商户号,微信订单号,商户订单号,交易状态,订单金额\r\n");
-    let st = sim.state();
-    for o in st.orders.values() {
-        let (Some(paid_at), Some(tx)) = (o.time_end, &o.transaction_id) else {
-            continue;
-        };
-        let paid_at = beijing(paid_at);
-        if paid_at.date_naive() != date || (bill_type == "REFUND" && o.state != TradeState::Refund)
-        {
-            continue;
-        }
-        out.push_str(&format!(
-            "`{},`{},`{},`{},`{},`{},`{}.{:02}\r\n",
-            paid_at.format("%Y-%m-%d %H:%M:%S"),
-            sim.config.appid,
-            sim.config.mch_id,
-            tx,
-            o.out_trade_no,
-            o.state.as_wire(),
-            o.total_fee / 100,
-            o.total_fee % 100
-        ));
-    }
-    out.into_bytes()
 }
 
 pub(crate) async fn trade_bill(
@@ -79,13 +56,39 @@ pub(crate) async fn trade_bill(
     if !["ALL", "SUCCESS", "REFUND"].contains(&bill_type.as_str()) {
         return param_error(&sim, "bill_type must be ALL, SUCCESS or REFUND");
     }
+    if bill_type != "ALL" {
+        return param_error(&sim, "the simulator serves ALL bills only");
+    }
     if q.tar_type.is_some() {
         return param_error(&sim, "the simulator serves uncompressed bills only");
     }
     let Some(host) = headers.get(HOST).and_then(|h| h.to_str().ok()) else {
         return param_error(&sim, "Host header is missing");
     };
-    let file = bill_file(&sim, date, &bill_type);
+    let text = {
+        let st = sim.state();
+        bill_text(&st, &sim.config.appid, &sim.config.mch_id, date)
+    };
+    let file = match text {
+        Ok(Some(text)) => text.into_bytes(),
+        Ok(None) => {
+            return error(
+                &sim,
+                StatusCode::BAD_REQUEST,
+                NO_STATEMENT_EXIST,
+                "账单文件不存在",
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "simulator could not write its bill");
+            return error(
+                &sim,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "SYSTEM_ERROR",
+                "系统错误",
+            );
+        }
+    };
     let hash = hex::encode(Sha1::digest(&file));
     let token = uuid::Uuid::new_v4().simple().to_string();
     {

@@ -30,9 +30,9 @@ use axum::routing::{get, post};
 use chrono::Utc;
 use paylog_core::wxpay_v3::api::ErrorBody;
 use paylog_core::wxpay_v3::{
-    ApiV3Key, Authorization, CertificateSerial, MerchantSigner, MerchantV3, PublicKeyId,
-    RsaSigningKey, RsaVerifyingKey, Verifier, WechatPayPublicKey, WxPayV3Error, sign_response,
-    verify::check_timestamp, verify_request,
+    ApiV3Key, Authorization, CertificateSerial, EncryptedResource, MerchantSigner, MerchantV3,
+    PlatformCertificate, PublicKeyId, RsaSigningKey, RsaVerifyingKey, Verifier, WechatPayPublicKey,
+    WxPayV3Error, sign_response, verify::check_timestamp, verify_request,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -54,6 +54,38 @@ pub const DEMO_PUBLIC_KEY_ID: &str = "PUB_KEY_ID_0119000001092026010100000000000
 /// The demo APIv3 key (32 bytes; deliberately not the demo v2 key).
 pub const DEMO_APIV3_KEY: &str = "paylogsimulatorAPIv3key000000000";
 
+/// The simulator's platform certificate (TEST ONLY, committed, valid 2026–2030),
+/// used in platform-certificate mode.
+pub const DEMO_PLATFORM_CERTIFICATE_PEM: &str =
+    include_str!("demo_platform_certificate.test-only.pem");
+/// The private key of [`DEMO_PLATFORM_CERTIFICATE_PEM`] (TEST ONLY, committed).
+pub const DEMO_PLATFORM_CERTIFICATE_KEY_PEM: &str =
+    include_str!("demo_platform_certificate_key.test-only.pem");
+
+/// Platform-certificate mode (a merchant onboarded before the WeChat Pay public
+/// key): answers and notifies are signed with the certificate's key under its
+/// serial, and `GET /v3/certificates` lists it, encrypted with the APIv3 key.
+#[derive(Debug, Clone)]
+pub struct SimPlatformCertificate {
+    pub pem: String,
+    pub certificate: PlatformCertificate,
+    pub key: RsaSigningKey,
+}
+
+impl SimPlatformCertificate {
+    /// The committed TEST-ONLY certificate and key.
+    pub fn demo() -> Result<Self, WxPayV3Error> {
+        Ok(Self {
+            pem: DEMO_PLATFORM_CERTIFICATE_PEM.to_owned(),
+            certificate: PlatformCertificate::from_pem(DEMO_PLATFORM_CERTIFICATE_PEM)?,
+            key: RsaSigningKey::from_pem(
+                "platform certificate key",
+                DEMO_PLATFORM_CERTIFICATE_KEY_PEM,
+            )?,
+        })
+    }
+}
+
 /// The v3 side of the simulated merchant and of the simulated WeChat.
 #[derive(Debug, Clone)]
 pub struct SimV3Config {
@@ -67,6 +99,9 @@ pub struct SimV3Config {
     pub merchant_serial: CertificateSerial,
     /// Verifies the merchant's requests.
     pub merchant_public_key: RsaVerifyingKey,
+    /// `Some`: platform-certificate mode (see [`SimPlatformCertificate`]);
+    /// `None`: public-key mode, and `/v3/certificates` answers 404.
+    pub platform_certificate: Option<SimPlatformCertificate>,
 }
 
 impl SimV3Config {
@@ -83,6 +118,7 @@ impl SimV3Config {
             apiv3_key: ApiV3Key::new(DEMO_APIV3_KEY.as_bytes())?,
             merchant_serial: CertificateSerial::parse("merchant serial", DEMO_MERCHANT_SERIAL)?,
             merchant_public_key: merchant.verifying_key(),
+            platform_certificate: None,
         })
     }
 
@@ -164,6 +200,7 @@ pub(crate) fn routes() -> Router<Arc<Sim>> {
             get(refund::refund_query),
         )
         .route("/v3/bill/tradebill", get(bill::trade_bill))
+        .route("/v3/certificates", get(certificates))
         .route("/v3/billdownload/file", get(bill::download))
         .route("/sim/v3/public-key", get(public_key))
         .route("/sim/v3/answer-faults", post(answer_faults))
@@ -206,18 +243,26 @@ pub(crate) fn wechatpay_headers(
     if stale_timestamp {
         now -= STALE_SECS;
     }
+    let cert_serial;
+    let (own_key, own_serial) = match &v3.platform_certificate {
+        Some(c) => {
+            cert_serial = c.certificate.serial.to_string();
+            (&c.key, cert_serial.as_str())
+        }
+        None => (&v3.wechatpay_key, v3.public_key_id.as_str()),
+    };
     let serial = if wrong_key_id {
         WRONG_KEY_ID
     } else {
-        v3.public_key_id.as_str()
+        own_serial
     };
     let forged;
     let key = if bad_sign {
         // Any other RSA key: the merchant's own will do, WeChat never has it.
         forged = RsaSigningKey::from_pem("forged key", DEMO_MERCHANT_PRIVATE_KEY_PEM).ok();
-        forged.as_ref().unwrap_or(&v3.wechatpay_key)
+        forged.as_ref().unwrap_or(own_key)
     } else {
-        &v3.wechatpay_key
+        own_key
     };
     match sign_response(key, serial, now, &nonce(), body) {
         Ok(h) => h.to_pairs(),
@@ -347,4 +392,54 @@ pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
     authenticate(sim, method, uri, headers, body)?;
     serde_json::from_slice(body)
         .map_err(|e| Box::new(param_error(sim, &format!("请求体不合法: {e}"))))
+}
+
+/// `GET /v3/certificates`: in platform-certificate mode the certificate, encrypted
+/// with the APIv3 key (associated data `certificate`, as WeChat does) and signed
+/// like every answer; in public-key mode 404, as WeChat answers a merchant
+/// onboarded with a public key ("无可用的平台证书").
+pub(crate) async fn certificates(
+    State(sim): State<Arc<Sim>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = authenticate(&sim, &method, &uri, &headers, b"") {
+        return *refused;
+    }
+    let Some(v3) = sim.config.v3.as_ref() else {
+        return error(&sim, StatusCode::NOT_FOUND, "NOT_FOUND", "无可用的平台证书");
+    };
+    let Some(cert) = &v3.platform_certificate else {
+        return error(&sim, StatusCode::NOT_FOUND, "NOT_FOUND", "无可用的平台证书");
+    };
+    let nonce_str: String = nonce().chars().take(12).collect();
+    let encrypted = EncryptedResource::encrypt(
+        &v3.apiv3_key,
+        &nonce_str,
+        Some("certificate"),
+        None,
+        cert.pem.as_bytes(),
+    );
+    let encrypted = match encrypted {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(error = %e, "the simulator could not encrypt its certificate");
+            return error(
+                &sim,
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "SYSTEM_ERROR",
+                "系统错误",
+            );
+        }
+    };
+    let beijing = chrono::FixedOffset::east_opt(8 * 3600);
+    let time = |t: chrono::DateTime<Utc>| beijing.map(|o| t.with_timezone(&o).to_rfc3339());
+    let body = json!({"data": [{
+        "serial_no": cert.certificate.serial.to_string(),
+        "effective_time": time(cert.certificate.not_before),
+        "expire_time": time(cert.certificate.not_after),
+        "encrypt_certificate": encrypted,
+    }]});
+    answer(&sim, StatusCode::OK, Some(&body))
 }

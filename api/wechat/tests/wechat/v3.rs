@@ -396,3 +396,103 @@ async fn the_trade_bill_is_downloaded_and_checked_by_its_sha1() {
     );
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn in_platform_certificate_mode_the_certificates_are_downloaded_kept_and_refreshed() {
+    let mut config = sim_config();
+    if let Some(v3) = config.v3.as_mut() {
+        v3.platform_certificate = Some(paylog_sim::SimPlatformCertificate::demo().expect("cert"));
+    }
+    let sim = spawn_sim(config).await;
+    let (url, seen) = spawn_v3_receiver().await;
+    // A merchant in platform-certificate mode: no public key, no certificate yet.
+    let c = sim.config();
+    let v3 = c.v3.as_ref().expect("v3 keys");
+    let merchant = MerchantV3 {
+        appid: c.appid.clone(),
+        signer: MerchantSigner::new(
+            &c.mch_id,
+            v3.merchant_serial.clone(),
+            SimV3Config::demo_merchant_key().expect("demo key"),
+        )
+        .expect("signer"),
+        apiv3_key: v3.apiv3_key.clone(),
+        verifier: Verifier::default(),
+    };
+    let mut config = WechatV3Config::new(merchant, &url).with_base_url(sim.base_url());
+    config.refund_notify_url = Some(url.clone());
+    let ahead = Arc::new(Mutex::new(chrono::Duration::zero()));
+    let clock = Arc::clone(&ahead);
+    let now = Arc::new(move || chrono::Utc::now() + *clock.lock().expect("lock"));
+    let c = WechatV3Client::with_clock(config, now).expect("client");
+
+    // Nothing can be verified before the certificates are downloaded.
+    let e = c
+        .jsapi_prepay(prepay("V3C100", 1500))
+        .await
+        .expect_err("unknown serial");
+    assert!(
+        matches!(e, WechatError::V3(WxPayV3Error::UnknownSerial { .. })),
+        "{e:?}"
+    );
+    let margin = chrono::Duration::days(7);
+    assert!(c.certificates_due(margin));
+    assert_eq!(c.refresh_certificates().await.expect("certificates"), 1);
+    assert!(!c.certificates_due(margin));
+    let serial = sim
+        .config()
+        .v3
+        .as_ref()
+        .and_then(|v| v.platform_certificate.as_ref())
+        .map(|p| p.certificate.serial.clone())
+        .expect("serial");
+    assert!(c.downloaded_certificates().get(&serial).is_some());
+
+    // Pays and refunds, every answer and notify verified by the certificate.
+    c.jsapi_prepay(prepay("V3C100", 1500))
+        .await
+        .expect("prepay");
+    let (status, paid) = control(&sim, "/sim/pay", json!({"out_trade_no": "V3C100"})).await;
+    assert_eq!(status, 200, "{paid}");
+    finished_delivery(&sim, paid["delivery_id"].as_u64().expect("id")).await;
+    let (headers, body) = seen.lock().expect("lock")[0].clone();
+    let get = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());
+    assert_eq!(
+        headers
+            .get("Wechatpay-Serial")
+            .and_then(|v| v.to_str().ok()),
+        Some(serial.as_str())
+    );
+    c.verify_notify(get, &body).expect("the notify verifies");
+    let refund = c
+        .refund(RefundRequest::new(
+            RefundOf::OutTradeNo("V3C100".into()),
+            "V3CR100",
+            Fen::new(500),
+            Fen::new(1500),
+            Some("test"),
+            None,
+        ))
+        .await
+        .expect("refund");
+    assert_eq!(refund.out_refund_no, "V3CR100");
+
+    // An answer signed under a serial nobody knows is refused.
+    control(&sim, "/sim/v3/answer-faults", json!({"wrong_key_id": true})).await;
+    let e = c
+        .query_by_out_trade_no("V3C100")
+        .await
+        .expect_err("unknown serial");
+    assert!(
+        matches!(e, WechatError::V3(WxPayV3Error::UnknownSerial { .. })),
+        "{e:?}"
+    );
+    control(&sim, "/sim/v3/answer-faults", json!({})).await;
+
+    // Close to the certificate's expiry (injected clock) a refresh is due.
+    let until_expiry =
+        c.downloaded_certificates().latest_expiry().expect("expiry") - chrono::Utc::now();
+    *ahead.lock().expect("lock") = until_expiry - chrono::Duration::days(1);
+    assert!(c.certificates_due(margin));
+    sim.shutdown().await;
+}
