@@ -137,6 +137,21 @@ pub(super) struct OutMsg {
     pub payload: Bytes,
 }
 
+/// How many times a read is asked again while the stream has no leader.
+pub(super) const READ_RETRIES: u32 = 60;
+
+/// The pause between those attempts (60 × 250 ms: 15 s, beyond an election's ~10 s).
+pub(super) const READ_RETRY_PAUSE: Duration = Duration::from_millis(250);
+
+/// Whether `error` says the stream has no leader right now (an election is running).
+fn leaderless(error: &CallError) -> bool {
+    match error {
+        CallError::NoResponders => true,
+        CallError::Api(e) => e.code == 503 || e.err_code == codes::CLUSTER_NOT_AVAILABLE,
+        CallError::NoAnswer(_) | CallError::Malformed(_) => false,
+    }
+}
+
 /// A handle on one JetStream stream.
 #[derive(Debug, Clone)]
 pub(super) struct Api {
@@ -176,12 +191,27 @@ impl Api {
 
     /// A message by `STREAM.MSG.GET`, answered by the stream's leader (never a replica
     /// that may lag). `None` if no message matches.
+    ///
+    /// A read changes nothing, so while the stream has no leader (an election after a
+    /// node died or came back: 503 / `CLUSTER_NOT_AVAILABLE`, or no responders) it is
+    /// asked again, up to [`READ_RETRIES`] times [`READ_RETRY_PAUSE`] — longer than an
+    /// election takes on a healthy cluster — before the error reaches the caller.
     async fn get(&self, request: Value) -> Result<Option<StoredMsg>, CallError> {
         let subject = format!("$JS.API.STREAM.MSG.GET.{}", self.stream);
-        match self.call::<MsgGetResponse>(subject, request).await {
-            Ok(response) => decode_stored(response.message).map(Some),
-            Err(e) if e.api_code() == Some(codes::NO_MESSAGE_FOUND) => Ok(None),
-            Err(e) => Err(e),
+        let mut attempt = 0;
+        loop {
+            match self
+                .call::<MsgGetResponse>(subject.clone(), request.clone())
+                .await
+            {
+                Ok(response) => return decode_stored(response.message).map(Some),
+                Err(e) if e.api_code() == Some(codes::NO_MESSAGE_FOUND) => return Ok(None),
+                Err(e) if attempt < READ_RETRIES && leaderless(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(READ_RETRY_PAUSE).await;
+                }
+                Err(e) => return Err(e),
+            }
         }
     }
 
