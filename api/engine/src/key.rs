@@ -82,6 +82,11 @@ pub enum CommandKey<'a> {
         order: OrderId,
         out_refund_no: &'a OutRefundNo,
     },
+    /// An admin's ShipOrder under an `Idempotency-Key`: a retried POST ships once.
+    ShipOrder {
+        order: OrderId,
+        idempotency_key: &'a str,
+    },
 }
 
 impl CommandKey<'_> {
@@ -145,6 +150,10 @@ impl fmt::Display for CommandKey<'_> {
                 order,
                 out_refund_no,
             } => write!(f, "refund-anomaly:{order}:{out_refund_no}"),
+            Self::ShipOrder {
+                order,
+                idempotency_key,
+            } => write!(f, "ship-order:{order}:{idempotency_key}"),
         }
     }
 }
@@ -185,6 +194,14 @@ mod tests {
             }
             .to_string(),
             format!("place-order:{nil}:k")
+        );
+        assert_eq!(
+            CommandKey::ShipOrder {
+                order,
+                idempotency_key: "k"
+            }
+            .to_string(),
+            format!("ship-order:{nil}:k")
         );
         assert_eq!(
             CommandKey::AdjustStock {

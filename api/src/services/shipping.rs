@@ -13,18 +13,13 @@
 use paylog_core::OrderId;
 use paylog_core::order::{OrderCommand, OrderState, Shipment, UploadStatus};
 use paylog_core::wxa::{GetOrderRequest, OrderKey, UploadShippingInfo, WxaOrderState};
-use paylog_engine::{Clock, CommandMeta, Engine};
+use paylog_engine::{Clock, CommandKey, CommandMeta, Engine};
 use paylog_projections::{OrderSummary, Page, PageOf, Views};
 use paylog_wechat::{WechatClient, WechatError};
 use std::sync::Arc;
-use uuid::Uuid;
 
 use super::Settle;
 use crate::error::Error;
-
-/// Command ids of shipments named by an admin's `Idempotency-Key` live in their own
-/// uuid v5 namespace, so they can never equal another command's.
-const SHIP_KEY_NAMESPACE: Uuid = Uuid::from_u128(0x5a1e_0b5e_7e1d_4c2a_9f0e_3d6b_8c71_a402);
 
 /// What an upload attempt ended in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,10 +69,13 @@ impl Shipping {
         idempotency_key: Option<&str>,
     ) -> Result<(OrderState, UploadOutcome), Error> {
         let meta = match idempotency_key {
-            Some(key) => meta.with_command_id(Uuid::new_v5(
-                &SHIP_KEY_NAMESPACE,
-                format!("ShipOrder {order_id} {key}").as_bytes(),
-            )),
+            Some(key) => meta.with_command_id(
+                CommandKey::ShipOrder {
+                    order: order_id,
+                    idempotency_key: key,
+                }
+                .id(),
+            ),
             None => meta,
         };
         let committed = self
