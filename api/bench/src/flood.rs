@@ -22,12 +22,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use chrono::Utc;
 use hdrhistogram::Histogram;
-use paylog_core::wxpay::{ApiKey, SignType, time};
-use paylog_sim::SimConfig;
-use paylog_sim::notify::PayNotice;
-use secrecy::ExposeSecret as _;
 use serde_json::{Value, json};
 
 use super::Sizes;
@@ -299,8 +294,6 @@ impl Shopper {
         base: String,
         stop: Arc<AtomicBool>,
     ) -> anyhow::Result<Shopped> {
-        let sim = SimConfig::demo();
-        let key = ApiKey::new(sim.api_key.expose_secret());
         let mut shopped = Shopped {
             ok: 0,
             failed: 0,
@@ -327,26 +320,17 @@ impl Shopper {
                     continue;
                 }
             };
-            let notice = PayNotice {
-                appid: sim.appid.clone(),
-                mch_id: sim.mch_id.clone(),
-                nonce_str: format!("flood{n:016}"),
-                openid: "oFloodProofShopper000000000000".to_owned(),
-                out_trade_no: order["out_trade_no"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                transaction_id: format!("4200{n:024}"),
-                total_fee: order["total_fen"].as_u64().unwrap_or_default(),
-                time_end: time::format_compact(Utc::now()),
-                attach: String::new(),
-            };
+            let notify = super::server::signed_notify(
+                order["out_trade_no"].as_str().unwrap_or_default(),
+                order["total_fen"].as_u64().unwrap_or_default(),
+                n,
+            )?;
             n += 1;
             let started = Instant::now();
             let paid = http
                 .post(format!("{base}/v1/wechat/pay/notify"))
                 .header("content-type", "text/xml")
-                .body(notice.signed(&key, SignType::Md5)?)
+                .body(notify)
                 .send()
                 .await;
             match paid {

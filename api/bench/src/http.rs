@@ -12,20 +12,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::Utc;
 use http_body_util::Full;
 use hyper::Request;
 use hyper::header::{CONTENT_TYPE, HOST};
-use paylog_core::wxpay::{ApiKey, SignType, time};
-use secrecy::ExposeSecret as _;
 use serde::Deserialize;
 
 use super::Sizes;
 use super::load::{self, Load, MakeRequest, Outcome};
 use super::report::{Line, median, micros, rate};
 use super::server::{self, Servers};
-use paylog_sim::SimConfig;
-use paylog_sim::notify::PayNotice;
 
 use crate::Target;
 
@@ -175,12 +170,10 @@ async fn notify_line(
     sizes: &Sizes,
     placed: Vec<Placed>,
 ) -> anyhow::Result<Line> {
-    let sim = SimConfig::demo();
-    let key = ApiKey::new(sim.api_key.expose_secret());
     let bodies: Vec<Bytes> = placed
         .iter()
         .enumerate()
-        .map(|(n, order)| notify_body(&sim, &key, order, n))
+        .map(|(n, order)| server::signed_notify(&order.out_trade_no, order.total_fen, n as u64))
         .collect::<anyhow::Result<_>>()?;
     let per_round = bodies.len() / sizes.rounds.max(1);
     if per_round == 0 {
@@ -223,22 +216,6 @@ async fn notify_line(
         .value("p99_us", col(&|r| r.percentile_us(0.99)))
         .value("failed", failed as f64);
     Ok(line)
-}
-
-/// A `SUCCESS` payment notify for `order`, signed like WeChat signs it.
-fn notify_body(sim: &SimConfig, key: &ApiKey, order: &Placed, n: usize) -> anyhow::Result<Bytes> {
-    let notice = PayNotice {
-        appid: sim.appid.clone(),
-        mch_id: sim.mch_id.clone(),
-        nonce_str: format!("bench{n:016}"),
-        openid: "oBenchNotifyPayer0000000000000".to_owned(),
-        out_trade_no: order.out_trade_no.clone(),
-        transaction_id: format!("4200{n:024}"),
-        total_fee: order.total_fen,
-        time_end: time::format_compact(Utc::now()),
-        attach: String::new(),
-    };
-    Ok(Bytes::from(notice.signed(key, SignType::Md5)?))
 }
 
 fn notify(addr: std::net::SocketAddr, body: Bytes) -> Option<Request<Full<Bytes>>> {

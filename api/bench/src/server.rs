@@ -13,11 +13,16 @@ use axum::Json;
 use axum::Router;
 use axum::routing::post;
 use bytes::Bytes;
+use chrono::Utc;
 use http_body_util::Full;
 use hyper::Request;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
+use paylog_core::wxpay::{ApiKey, SignType, time};
 use paylog_core::{ProductId, UserId};
+use paylog_sim::SimConfig;
+use paylog_sim::notify::PayNotice;
 use paylog_store::{EventStore, RocksStore, StoreOptions};
+use secrecy::ExposeSecret as _;
 use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 use tokio::sync::oneshot;
@@ -171,4 +176,26 @@ pub fn client_identity(shop: &Shop, task: usize) -> (UserId, ProductId) {
         shop.users[task % shop.users.len()],
         shop.products[task % shop.products.len()],
     )
+}
+
+/// A `SUCCESS` payment notify for the order `out_trade_no` of `total_fen`, the `n`th
+/// of its run (its transaction id), signed (MD5) with the built-in simulator's
+/// merchant key as WeChat signs it.
+pub fn signed_notify(out_trade_no: &str, total_fen: u64, n: u64) -> anyhow::Result<Bytes> {
+    let sim = SimConfig::demo();
+    let notice = PayNotice {
+        appid: sim.appid.clone(),
+        mch_id: sim.mch_id.clone(),
+        nonce_str: format!("bench{n:016}"),
+        openid: "oBenchNotifyPayer0000000000000".to_owned(),
+        out_trade_no: out_trade_no.to_owned(),
+        transaction_id: format!("4200{n:024}"),
+        total_fee: total_fen,
+        time_end: time::format_compact(Utc::now()),
+        attach: String::new(),
+    };
+    Ok(Bytes::from(notice.signed(
+        &ApiKey::new(sim.api_key.expose_secret()),
+        SignType::Md5,
+    )?))
 }
