@@ -300,7 +300,27 @@ pub struct ServeArgs {
 /// shorter one can be guessed or brute-forced offline from a single signed token.
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// `ServeArgs` alone on a command line, for [`ServeArgs::from_flags`].
+#[derive(Debug, clap::Parser)]
+struct ServeLine {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
 impl ServeArgs {
+    /// The settings `paylog serve` would run with given `flags` (every other setting
+    /// its default, or its `PAYLOG_*` variable when set): how an in-process server (a
+    /// test, the bench) is configured without restating every default.
+    pub fn from_flags<I, T>(flags: I) -> Result<Self, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let line = std::iter::once(std::ffi::OsString::from("paylog-serve"))
+            .chain(flags.into_iter().map(Into::into));
+        Ok(<ServeLine as clap::Parser>::try_parse_from(line)?.serve)
+    }
+
     /// Refuses weak settings before anything is opened: a token secret or admin token
     /// shorter than [`MIN_SECRET_BYTES`]. The message names the setting, never its value.
     pub fn check_secrets(&self) -> Result<(), String> {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Parser};
+use clap::Args;
 use futures::FutureExt as _;
 use futures::future::BoxFuture;
 use paylog_bench::{self as bench, Config, NatsLog, Sizes, Target};
@@ -25,13 +25,6 @@ use crate::services::accounts::token::TokenKeys;
 /// How long a bench server may take to fold a new shop into its views.
 const CATCH_UP_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// `ServeArgs` as `paylog serve` would parse them, so that defaults stay the binary's.
-#[derive(Debug, Parser)]
-struct ServeLine {
-    #[command(flatten)]
-    serve: ServeArgs,
-}
-
 /// The real paylog server, in-process, for the bench's HTTP rows.
 #[derive(Debug)]
 struct InProcess;
@@ -45,8 +38,8 @@ impl Target for InProcess {
         stop: oneshot::Receiver<()>,
     ) -> BoxFuture<'static, anyhow::Result<(SocketAddr, BoxFuture<'static, ()>)>> {
         async move {
-            let mut args = ServeLine::try_parse_from([
-                "paylog-bench".as_ref(),
+            // Parsed like `paylog serve`'s flags, so that defaults stay the binary's.
+            let mut args = ServeArgs::from_flags([
                 "--data-dir".as_ref(),
                 data_dir.as_os_str(),
                 "--listen".as_ref(),
@@ -65,8 +58,7 @@ impl Target for InProcess {
                 "0".as_ref(),
                 "--rate-limit-register-per-minute".as_ref(),
                 "0".as_ref(),
-            ])?
-            .serve;
+            ])?;
             if let Some(nats) = nats {
                 args.store.log.store = Some(nats.url);
                 args.store.log.nats_stream = nats.stream;

@@ -9,8 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use paylog_api::app::Application;
-use paylog_api::config::{DurabilityArg, LogSource, ServeArgs, StoreArgs, WechatArgs};
-use secrecy::SecretString;
+use paylog_api::config::ServeArgs;
 use tokio::net::TcpListener;
 
 const SLOW_REQUEST: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
@@ -50,40 +49,34 @@ async fn a_client_sending_one_header_byte_at_a_time_is_cut_off() {
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let listen = listener.local_addr().expect("address");
-    let args = ServeArgs {
-        store: StoreArgs {
-            data_dir: dir.path().join("data"),
-            durability: DurabilityArg::Sync,
-            log: LogSource::default(),
-        },
-        listen,
-        wechat: WechatArgs {
-            sign_type: "MD5".into(),
-            ..WechatArgs::default()
-        },
-        admin_token: None,
-        token_secret: Some(SecretString::from(
-            "edge-test-token-secret-0123456789abcdef",
-        )),
-        payment_timeout: Duration::from_secs(1800),
-        reconcile_after: Duration::from_secs(300),
-        reconcile_interval: Duration::from_secs(30),
-        refund_notify_url: None,
-        allow_simulator_on_public_address: false,
-        password_hash_threads: Some(1),
-        password_hash_queue: 1,
-        max_open_orders_per_user: 10,
-        header_read_timeout: Duration::from_millis(300),
-        request_timeout: Duration::from_secs(30),
-        max_connections: 16,
-        shutdown_deadline: Duration::from_secs(1),
-        ready_max_lag_events: 1000,
-        rate_limit_login_per_minute: 0,
-        rate_limit_register_per_minute: 0,
-        rate_limit_orders_per_minute: 0,
-        trusted_proxies: Vec::new(),
-        reconcile_daily_at: None,
-    };
+    let data_dir = dir.path().join("data");
+    let args = ServeArgs::from_flags([
+        "--data-dir".as_ref(),
+        data_dir.as_os_str(),
+        "--listen".as_ref(),
+        listen.to_string().as_ref(),
+        "--token-secret".as_ref(),
+        "edge-test-token-secret-0123456789abcdef".as_ref(),
+        "--password-hash-threads".as_ref(),
+        "1".as_ref(),
+        "--password-hash-queue".as_ref(),
+        "1".as_ref(),
+        "--max-open-orders-per-user".as_ref(),
+        "10".as_ref(),
+        "--header-read-timeout".as_ref(),
+        "300ms".as_ref(),
+        "--max-connections".as_ref(),
+        "16".as_ref(),
+        "--shutdown-deadline".as_ref(),
+        "1s".as_ref(),
+        "--rate-limit-login-per-minute".as_ref(),
+        "0".as_ref(),
+        "--rate-limit-register-per-minute".as_ref(),
+        "0".as_ref(),
+        "--rate-limit-orders-per-minute".as_ref(),
+        "0".as_ref(),
+    ])
+    .expect("settings");
     let app = Application::build(args, listener).await.expect("build app");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until_stopped(async {

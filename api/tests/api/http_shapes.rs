@@ -7,8 +7,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt as _;
 use paylog_api::app::Application;
-use paylog_api::config::{DurabilityArg, LogSource, ServeArgs, StoreArgs, WechatArgs};
-use secrecy::SecretString;
+use paylog_api::config::ServeArgs;
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tower::ServiceExt as _;
@@ -25,38 +24,22 @@ async fn router_with(
     let dir = tempfile::tempdir().expect("temp dir");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let listen = listener.local_addr().expect("address");
-    let args = ServeArgs {
-        store: StoreArgs {
-            data_dir: dir.path().join("data"),
-            durability: DurabilityArg::Sync,
-            log: LogSource::default(),
-        },
-        listen,
-        wechat: WechatArgs {
-            sign_type: "MD5".into(),
-            ..WechatArgs::default()
-        },
-        admin_token: None,
-        token_secret: Some(SecretString::from("shape-test-token-secret-0123456789")),
-        payment_timeout: std::time::Duration::from_secs(1800),
-        reconcile_after: std::time::Duration::from_secs(300),
-        reconcile_interval: std::time::Duration::from_secs(30),
-        refund_notify_url: None,
-        allow_simulator_on_public_address: false,
-        password_hash_threads: None,
-        password_hash_queue: paylog_api::services::accounts::password::DEFAULT_HASH_QUEUE_LEN,
-        max_open_orders_per_user: paylog_api::services::ordering::DEFAULT_MAX_OPEN_ORDERS_PER_USER,
-        header_read_timeout: std::time::Duration::from_secs(10),
-        request_timeout: std::time::Duration::from_secs(30),
-        max_connections: 1024,
-        shutdown_deadline: std::time::Duration::from_secs(10),
-        ready_max_lag_events: 1000,
-        rate_limit_login_per_minute: 0,
-        rate_limit_register_per_minute: 0,
-        rate_limit_orders_per_minute: 0,
-        trusted_proxies: Vec::new(),
-        reconcile_daily_at: None,
-    };
+    let data_dir = dir.path().join("data");
+    let args = ServeArgs::from_flags([
+        "--data-dir".as_ref(),
+        data_dir.as_os_str(),
+        "--listen".as_ref(),
+        listen.to_string().as_ref(),
+        "--token-secret".as_ref(),
+        "shape-test-token-secret-0123456789".as_ref(),
+        "--rate-limit-login-per-minute".as_ref(),
+        "0".as_ref(),
+        "--rate-limit-register-per-minute".as_ref(),
+        "0".as_ref(),
+        "--rate-limit-orders-per-minute".as_ref(),
+        "0".as_ref(),
+    ])
+    .expect("settings");
     let mut args = args;
     adjust(&mut args);
     let app = Application::build(args, listener).await.expect("build app");
