@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use axum::extract::{Query, State};
 use axum::http::header::HOST;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -23,7 +23,7 @@ use paylog_core::wxpay_v3::api::NO_STATEMENT_EXIST;
 
 use super::super::Sim;
 use super::super::bill::bill_text;
-use super::{answer, authenticate, error, param_error};
+use super::{Signed, answer, error, param_error};
 
 /// Files kept for download at once (older ones are dropped first).
 pub(crate) const MAX_BILL_FILES: usize = 16;
@@ -38,13 +38,9 @@ pub(crate) struct BillQuery {
 pub(crate) async fn trade_bill(
     State(sim): State<Arc<Sim>>,
     Query(q): Query<BillQuery>,
-    method: Method,
-    uri: Uri,
     headers: HeaderMap,
+    _: Signed,
 ) -> Response {
-    if let Err(refused) = authenticate(&sim, &method, &uri, &headers, b"") {
-        return *refused;
-    }
     let Some(date) = q
         .bill_date
         .as_deref()
@@ -114,13 +110,8 @@ pub(crate) struct DownloadQuery {
 pub(crate) async fn download(
     State(sim): State<Arc<Sim>>,
     Query(q): Query<DownloadQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    _: Signed,
 ) -> Response {
-    if let Err(refused) = authenticate(&sim, &method, &uri, &headers, b"") {
-        return *refused;
-    }
     let file = {
         let st = sim.state();
         let corrupt = st.v3_answer_faults.corrupt_bill;

@@ -23,7 +23,8 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -381,32 +382,48 @@ pub(crate) fn authenticate(
     Ok(())
 }
 
-/// Authenticates and parses a JSON body, or answers why not.
-pub(crate) fn json_body<T: serde::de::DeserializeOwned>(
-    sim: &Sim,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<T, Box<Response>> {
-    authenticate(sim, method, uri, headers, body)?;
-    serde_json::from_slice(body)
-        .map_err(|e| Box::new(param_error(sim, &format!("请求体不合法: {e}"))))
+/// A merchant request without a body whose `Authorization` verified
+/// ([`authenticate`]): the handlers of GET requests take it instead of
+/// repeating the method, URI and headers and the check.
+pub(crate) struct Signed;
+
+impl FromRequestParts<Arc<Sim>> for Signed {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, sim: &Arc<Sim>) -> Result<Self, Response> {
+        authenticate(sim, &parts.method, &parts.uri, &parts.headers, b"").map_err(|r| *r)?;
+        Ok(Signed)
+    }
+}
+
+/// A merchant request whose `Authorization` verified over its raw body and whose
+/// body parsed as `T` (400 `PARAM_ERROR` otherwise, in WeChat's words).
+pub(crate) struct SignedJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> FromRequest<Arc<Sim>> for SignedJson<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, sim: &Arc<Sim>) -> Result<Self, Response> {
+        let (method, uri, headers) = (
+            req.method().clone(),
+            req.uri().clone(),
+            req.headers().clone(),
+        );
+        let body = Bytes::from_request(req, sim)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        authenticate(sim, &method, &uri, &headers, &body).map_err(|r| *r)?;
+        serde_json::from_slice(&body)
+            .map(SignedJson)
+            .map_err(|e| param_error(sim, &format!("请求体不合法: {e}")))
+    }
 }
 
 /// `GET /v3/certificates`: in platform-certificate mode the certificate, encrypted
 /// with the APIv3 key (associated data `certificate`, as WeChat does) and signed
 /// like every answer; in public-key mode 404, as WeChat answers a merchant
 /// onboarded with a public key ("无可用的平台证书").
-pub(crate) async fn certificates(
-    State(sim): State<Arc<Sim>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(refused) = authenticate(&sim, &method, &uri, &headers, b"") {
-        return *refused;
-    }
+pub(crate) async fn certificates(State(sim): State<Arc<Sim>>, _: Signed) -> Response {
     let Some(v3) = sim.config.v3.as_ref() else {
         return error(&sim, StatusCode::NOT_FOUND, "NOT_FOUND", "无可用的平台证书");
     };

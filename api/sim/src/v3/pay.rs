@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, FixedOffset, Offset as _, SubsecRound as _, Utc};
 use paylog_core::wxpay::{Fields, SignType, time};
@@ -19,7 +18,7 @@ use serde_json::json;
 use super::super::Sim;
 use super::super::state::{SimApi, SimOrder, TradeState};
 use super::super::wire::random_digits;
-use super::{answer, authenticate, error, json_body, param_error};
+use super::{Signed, SignedJson, answer, error, param_error};
 
 /// The request as stored for idempotency (a repeat with identical parameters
 /// gets the same prepay_id).
@@ -78,15 +77,8 @@ fn validate(sim: &Sim, req: &JsapiPrepayRequest) -> Result<(), String> {
 
 pub(crate) async fn prepay(
     State(sim): State<Arc<Sim>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    SignedJson(req): SignedJson<JsapiPrepayRequest>,
 ) -> Response {
-    let req: JsapiPrepayRequest = match json_body(&sim, &method, &uri, &headers, &body) {
-        Ok(r) => r,
-        Err(refused) => return *refused,
-    };
     if let Err(msg) = validate(&sim, &req) {
         return param_error(&sim, &msg);
     }
@@ -214,13 +206,8 @@ pub(crate) async fn query_by_out_trade_no(
     State(sim): State<Arc<Sim>>,
     Path(no): Path<String>,
     Query(q): Query<MchidQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    _: Signed,
 ) -> Response {
-    if let Err(refused) = authenticate(&sim, &method, &uri, &headers, b"") {
-        return *refused;
-    }
     query_answer(&sim, &q, |o| o.out_trade_no == no)
 }
 
@@ -228,13 +215,8 @@ pub(crate) async fn query_by_transaction_id(
     State(sim): State<Arc<Sim>>,
     Path(id): Path<String>,
     Query(q): Query<MchidQuery>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    _: Signed,
 ) -> Response {
-    if let Err(refused) = authenticate(&sim, &method, &uri, &headers, b"") {
-        return *refused;
-    }
     query_answer(&sim, &q, |o| {
         o.transaction_id.as_deref() == Some(id.as_str())
     })
@@ -243,15 +225,8 @@ pub(crate) async fn query_by_transaction_id(
 pub(crate) async fn close(
     State(sim): State<Arc<Sim>>,
     Path(no): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    SignedJson(req): SignedJson<CloseRequest>,
 ) -> Response {
-    let req: CloseRequest = match json_body(&sim, &method, &uri, &headers, &body) {
-        Ok(r) => r,
-        Err(refused) => return *refused,
-    };
     if req.mchid != sim.config.mch_id {
         return param_error(&sim, "mchid is not this merchant");
     }

@@ -2,9 +2,8 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use paylog_core::Fen;
@@ -17,7 +16,7 @@ use super::super::deliver::{self, Outgoing};
 use super::super::state::{NotifyKind, SimOrder, SimRefund, TradeState};
 use super::super::wire::random_digits;
 use super::pay::beijing;
-use super::{answer, authenticate, error, json_body, param_error};
+use super::{Signed, SignedJson, answer, error, param_error};
 
 /// A refund's v2 status word as v3 says it.
 pub(crate) fn v3_status(v2: &str) -> RefundStatus {
@@ -57,15 +56,8 @@ pub(crate) fn refund_body(o: &SimOrder, r: &SimRefund) -> Refund {
 
 pub(crate) async fn refund(
     State(sim): State<Arc<Sim>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    SignedJson(req): SignedJson<RefundRequest>,
 ) -> Response {
-    let req: RefundRequest = match json_body(&sim, &method, &uri, &headers, &body) {
-        Ok(r) => r,
-        Err(refused) => return *refused,
-    };
     if req.out_refund_no.is_empty() || req.out_refund_no.len() > 64 {
         return param_error(&sim, "out_refund_no must be 1 to 64 characters");
     }
@@ -183,13 +175,8 @@ pub(crate) async fn refund(
 pub(crate) async fn refund_query(
     State(sim): State<Arc<Sim>>,
     Path(out_refund_no): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    _: Signed,
 ) -> Response {
-    if let Err(refused) = authenticate(&sim, &method, &uri, &headers, b"") {
-        return *refused;
-    }
     let found = {
         let mut st = sim.state();
         st.orders.values_mut().find_map(|o| {
