@@ -4,52 +4,17 @@ use std::process::Command;
 use std::sync::Arc;
 
 use chrono::Utc;
-use paylog_core::product::CreateProduct;
-use paylog_core::{Fen, ProductId};
 use paylog_engine::{CommandMeta, Engine};
-use paylog_store::{EventStore, RocksStore, StoreOptions};
+use paylog_store::{RocksStore, StoreOptions};
 use serde_json::Value;
 use uuid::Uuid;
 
-fn paylog(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_paylog"))
-        .args(args)
-        .output()
-        .expect("run paylog")
-}
+use crate::support::{paylog, product_log};
 
 #[tokio::test]
 async fn events_prints_every_appended_envelope_in_order() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let product_id = ProductId::from_uuid(Uuid::now_v7());
-    let appended = {
-        let store = Arc::new(
-            RocksStore::open(dir.path().join("log"), StoreOptions::default()).expect("open"),
-        );
-        let engine = Engine::new(store.clone());
-        let create = CreateProduct {
-            product_id,
-            name: "龙井".into(),
-            price: Fen::new(1200),
-            stock: 3,
-            at: Utc::now(),
-        };
-        engine
-            .create_product(CommandMeta::now(), create)
-            .await
-            .expect("create");
-        engine
-            .adjust_stock(CommandMeta::now(), product_id, 5)
-            .await
-            .expect("adjust");
-        engine
-            .adjust_stock(CommandMeta::now(), product_id, -2)
-            .await
-            .expect("adjust");
-        let events = store.read_all(0, 100).await.expect("read");
-        store.close().await;
-        events
-    };
+    let (product_id, appended) = product_log(&dir.path().join("log"), &[5, -2]).await;
     assert_eq!(appended.len(), 3);
 
     let data_dir = dir.path().to_str().expect("utf-8 path");

@@ -22,5 +22,6 @@ mod migrate;
 mod nats_fault;
 mod reconcile_cli;
 mod startup;
+mod support;
 mod wechat_cli;
 mod wechat_v3_cli;

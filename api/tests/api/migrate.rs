@@ -2,55 +2,18 @@
 //! envelope as recorded, the copy is verified, a non-empty stream is refused with one
 //! line, and the migrated log takes appends where the old one stopped.
 
-use std::process::Command;
 use std::sync::Arc;
 
-use chrono::Utc;
-use paylog_core::product::CreateProduct;
-use paylog_core::{Fen, ProductId};
 use paylog_engine::{CommandMeta, Engine};
-use paylog_store::{EventStore, NatsOptions, NatsStore, RocksStore, StoreOptions};
-use uuid::Uuid;
+use paylog_store::{EventStore, NatsOptions, NatsStore};
 
 use crate::cluster::Cluster;
-
-fn paylog(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_paylog"))
-        .args(args)
-        .output()
-        .expect("run paylog")
-}
+use crate::support::{paylog, product_log};
 
 #[tokio::test]
 async fn migrate_copies_a_rocksdb_log_into_an_empty_stream_exactly_and_refuses_a_full_one() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let product_id = ProductId::from_uuid(Uuid::now_v7());
-    let source = {
-        let store = Arc::new(
-            RocksStore::open(dir.path().join("log"), StoreOptions::default()).expect("open"),
-        );
-        let engine = Engine::new(store.clone());
-        let create = CreateProduct {
-            product_id,
-            name: "龙井".into(),
-            price: Fen::new(1200),
-            stock: 3,
-            at: Utc::now(),
-        };
-        engine
-            .create_product(CommandMeta::now(), create)
-            .await
-            .expect("create");
-        for delta in [5, -2, 7] {
-            engine
-                .adjust_stock(CommandMeta::now(), product_id, delta)
-                .await
-                .expect("adjust");
-        }
-        let events = store.read_all(0, 100).await.expect("read");
-        store.close().await;
-        events
-    };
+    let (product_id, source) = product_log(&dir.path().join("log"), &[5, -2, 7]).await;
     assert_eq!(source.len(), 4);
 
     let cluster = Cluster::start().await;
