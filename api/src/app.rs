@@ -64,6 +64,7 @@ use crate::services::ordering::Ordering;
 use crate::services::payments::{Payments, Reconciler};
 use crate::services::reconciliation::BillReconciliation;
 use crate::services::shipping::Shipping;
+use crate::services::uploader::Uploader;
 
 /// Where the daily bill's reconciliation reports are kept, under the data dir.
 pub const RECONCILIATION_DIR: &str = "reconciliation";
@@ -132,6 +133,8 @@ pub struct AppHandles {
     pub store: Arc<dyn EventStore>,
     pub views: Views,
     pub reconciler: Reconciler,
+    /// The background uploader of shipping information (tests run it themselves).
+    pub uploader: Uploader,
     /// The daily bill's reconciliation (tests run its daily step themselves).
     pub bill: BillReconciliation,
     /// The in-process simulator's base URL, when WeChat was not configured.
@@ -287,6 +290,17 @@ impl Application {
             wechat.clone(),
             settle.clone(),
             Arc::clone(&clock),
+        )
+        .with_ship_template(
+            args.ship_template_id
+                .as_ref()
+                .map(|t| t.as_str().to_owned()),
+        );
+        let uploader = Uploader::new(
+            shipping.clone(),
+            views.clone(),
+            Arc::clone(&clock),
+            args.upload_retry_interval,
         );
         let tokens = Arc::new(TokenKeys::new(&token_secret));
         let state = AppState {
@@ -332,6 +346,7 @@ impl Application {
             store: log,
             views,
             reconciler,
+            uploader,
             bill,
             sim_url: sim.as_ref().map(|s| s.base_url().to_owned()),
         };
@@ -390,12 +405,14 @@ impl Application {
             .certificates
             .clone()
             .map(|c| spawn_certificate_refresh(c, stop_rx.clone()));
+        let uploader = self.handles.uploader.clone().spawn(stop_rx.clone());
         let reconciler = self.handles.reconciler.clone().spawn(stop_rx);
         tracing::info!(addr = %self.handles.addr, "paylog API listening");
         serve(self.listener, self.router, self.edge, shutdown).await;
         tracing::info!("shutting down");
         let _ = stop_tx.send(true);
         let _ = reconciler.await;
+        let _ = uploader.await;
         if let Some(daily_bill) = daily_bill {
             let _ = daily_bill.await;
         }

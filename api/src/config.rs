@@ -294,6 +294,46 @@ pub struct ServeArgs {
     /// Reports are kept in `<data dir>/reconciliation/`.
     #[arg(long, env = "PAYLOG_RECONCILE_DAILY_AT", value_parser = parse_time_of_day)]
     pub reconcile_daily_at: Option<chrono::NaiveTime>,
+
+    /// How often the background uploader looks for shipping information WeChat does
+    /// not have yet (each shipment is retried with its own backoff).
+    #[arg(long, env = "PAYLOG_UPLOAD_RETRY_INTERVAL", default_value = "30s", value_parser = parse_duration)]
+    pub upload_retry_interval: Duration,
+
+    /// The subscribe-message template (订阅消息) sent to the payer when an order
+    /// ships. No message is sent when unset.
+    #[arg(long, env = "PAYLOG_SHIP_TEMPLATE_ID")]
+    pub ship_template_id: Option<TemplateId>,
+}
+
+/// The most characters of a subscribe-message template id (WeChat's are 43).
+pub const MAX_TEMPLATE_ID_CHARS: usize = 128;
+
+/// A subscribe-message template id: 1 to [`MAX_TEMPLATE_ID_CHARS`] of `A-Z a-z 0-9 _ -`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateId(String);
+
+impl TemplateId {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for TemplateId {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let ok = (1..=MAX_TEMPLATE_ID_CHARS).contains(&s.len())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if ok {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(format!(
+                "a template id is 1 to {MAX_TEMPLATE_ID_CHARS} characters of A-Z a-z 0-9 _ -"
+            ))
+        }
+    }
 }
 
 /// The shortest token secret or admin token `paylog serve` accepts, in bytes: a

@@ -12,30 +12,89 @@ use crate::order::{DeliveryMode, LogisticsType, Shipment};
 pub const ERR_INVALID_TOKEN: i64 = 40001;
 /// `access_token` expired: refresh once, retry.
 pub const ERR_TOKEN_EXPIRED: i64 = 42001;
-/// WeChat is busy: try later.
+// The shipping service's errcodes, as WeChat documents them for
+// `upload_shipping_info` and `get_order` (section 错误码 of
+// https://developers.weixin.qq.com/miniprogram/dev/server/API/order_shipping/api_uploadshippinginfo.html
+// and …/api_getorder.html). Names follow the documented meaning.
+
+/// -1 system error: WeChat is busy, try later.
 pub const ERR_BUSY: i64 = -1;
-/// The body is not what the API expects (a field of the wrong type or shape).
+/// 47001 data format error: the body is not what the API expects (a field of the
+/// wrong type or shape, a required one missing).
 pub const ERR_DATA_FORMAT: i64 = 47001;
-/// 支付单不存在: WeChat does not know the payment (yet: it may lag a payment by seconds).
+/// 10060001 支付单不存在: WeChat does not know the payment (yet: it may lag a payment
+/// by seconds), or the order key is wrong.
 pub const ERR_PAYMENT_NOT_FOUND: i64 = 10060001;
-/// 支付单已完成发货，无法继续发货.
+/// 10060002 支付单已完成发货，无法继续发货: the payment is already fully shipped.
 pub const ERR_ALREADY_SHIPPED: i64 = 10060002;
-/// 支付单已使用重新发货机会: the one change was spent.
+/// 10060003 支付单已使用重新发货机会: the payment's one re-shipment was spent.
 pub const ERR_REUPLOAD_USED: i64 = 10060003;
-/// 支付单处于不可发货的状态 (refunded, settled, …).
+/// 10060004 支付单处于不可发货的状态 (refunded, settled, …).
 pub const ERR_NOT_SHIPPABLE: i64 = 10060004;
-/// 物流类型有误.
+/// 10060005 物流类型有误.
 pub const ERR_BAD_LOGISTICS_TYPE: i64 = 10060005;
-/// 非快递发货时不允许分拆发货.
+/// 10060006 非快递发货时不允许分拆发货.
 pub const ERR_SPLIT_NEEDS_EXPRESS: i64 = 10060006;
-/// 分拆发货模式下必须填写 is_all_delivered.
+/// 10060007 分拆发货模式下必须填写 is_all_delivered.
 pub const ERR_IS_ALL_DELIVERED_MISSING: i64 = 10060007;
-/// 商品描述 item_desc 不能为空.
+/// 10060008 商品描述 item_desc 字段不能为空.
 pub const ERR_ITEM_DESC_EMPTY: i64 = 10060008;
-/// 商品描述 item_desc 太长.
+/// 10060009 商品描述 item_desc 字段太长.
 pub const ERR_ITEM_DESC_TOO_LONG: i64 = 10060009;
-/// 参数错误.
+/// 10060012 系统错误: busy, try later.
+pub const ERR_SYSTEM: i64 = 10060012;
+/// 10060014 参数错误 (the errmsg says which).
 pub const ERR_PARAM: i64 = 10060014;
+/// 10060019 系统错误: busy, try later.
+pub const ERR_SYSTEM_2: i64 = 10060019;
+/// 10060020 该笔支付单在没有任何商品描述的情况下不允许完成发货.
+pub const ERR_NO_ITEM_DESC: i64 = 10060020;
+/// 10060023 发货信息未更新: WeChat already has exactly this shipping information.
+pub const ERR_NOT_UPDATED: i64 = 10060023;
+/// 10060024 物流信息列表太长 (more than 15 parcels).
+pub const ERR_TOO_MANY_PARCELS: i64 = 10060024;
+/// 10060025 物流公司编码太长.
+pub const ERR_EXPRESS_COMPANY_TOO_LONG: i64 = 10060025;
+/// 10060026 物流单号太长.
+pub const ERR_TRACKING_NO_TOO_LONG: i64 = 10060026;
+/// 10060031 该笔支付单不属于 openid 所指定的用户: the payer is not who paid.
+pub const ERR_NOT_THE_PAYER: i64 = 10060031;
+/// 268485194 订单单号类型非法.
+pub const ERR_BAD_ORDER_NUMBER_TYPE: i64 = 268485194;
+/// 268485195 transaction_id 不能为空 (order_number_type 2).
+pub const ERR_TRANSACTION_ID_MISSING: i64 = 268485195;
+/// 268485196 mchid 不能为空 (order_number_type 1).
+pub const ERR_MCHID_MISSING: i64 = 268485196;
+/// 268485197 out_trade_no 不能为空 (order_number_type 1).
+pub const ERR_OUT_TRADE_NO_MISSING: i64 = 268485197;
+/// 268485216 上传时间非法: `upload_time` is not RFC 3339.
+pub const ERR_BAD_UPLOAD_TIME: i64 = 268485216;
+/// 268485224 发货模式非法.
+pub const ERR_BAD_DELIVERY_MODE: i64 = 268485224;
+/// 268485226 物流单号不能为空 (express).
+pub const ERR_TRACKING_NO_MISSING: i64 = 268485226;
+/// 268485227 物流公司编码不能为空 (express).
+pub const ERR_EXPRESS_COMPANY_MISSING: i64 = 268485227;
+/// 268485228 统一发货模式下，物流信息列表长度必须为 1.
+pub const ERR_UNIFIED_NEEDS_ONE_PARCEL: i64 = 268485228;
+
+/// 40002 invalid grant_type (stable_token, token).
+pub const ERR_INVALID_GRANT_TYPE: i64 = 40002;
+/// 40013 invalid appid.
+pub const ERR_INVALID_APPID: i64 = 40013;
+/// 40125 invalid appsecret.
+pub const ERR_INVALID_APPSECRET: i64 = 40125;
+/// 40164 the caller's IP is not in the mini-program's IP whitelist.
+pub const ERR_IP_NOT_WHITELISTED: i64 = 40164;
+
+/// Whether a token request was refused for its credentials (or the caller's
+/// address): asking the other token API with the same ones cannot help.
+pub fn is_credential_error(errcode: i64) -> bool {
+    matches!(
+        errcode,
+        ERR_INVALID_GRANT_TYPE | ERR_INVALID_APPID | ERR_INVALID_APPSECRET | ERR_IP_NOT_WHITELISTED
+    )
+}
 
 /// Whether an errcode means "the access token is not good any more".
 pub fn is_token_error(errcode: i64) -> bool {
@@ -45,7 +104,44 @@ pub fn is_token_error(errcode: i64) -> bool {
 /// Whether retrying the same upload later may succeed (WeChat busy, payment not yet
 /// known to the shipping service). Anything else needs a changed request.
 pub fn is_transient(errcode: i64) -> bool {
-    matches!(errcode, ERR_BUSY | ERR_PAYMENT_NOT_FOUND) || is_token_error(errcode)
+    matches!(
+        errcode,
+        ERR_BUSY | ERR_SYSTEM | ERR_SYSTEM_2 | ERR_PAYMENT_NOT_FOUND
+    ) || is_token_error(errcode)
+}
+
+/// Whether WeChat refused an upload for a reason the same upload can never get past
+/// (the payment's state, the body itself): retrying it unchanged is pointless, only a
+/// changed shipment (a new `ShipOrder`) can be accepted. Any other refusal (busy, the
+/// payment not yet known, an errcode paylog does not know) may pass later.
+pub fn is_final_refusal(errcode: i64) -> bool {
+    matches!(
+        errcode,
+        ERR_ALREADY_SHIPPED
+            | ERR_REUPLOAD_USED
+            | ERR_NOT_SHIPPABLE
+            | ERR_BAD_LOGISTICS_TYPE
+            | ERR_SPLIT_NEEDS_EXPRESS
+            | ERR_IS_ALL_DELIVERED_MISSING
+            | ERR_ITEM_DESC_EMPTY
+            | ERR_ITEM_DESC_TOO_LONG
+            | ERR_PARAM
+            | ERR_DATA_FORMAT
+            | ERR_NO_ITEM_DESC
+            | ERR_TOO_MANY_PARCELS
+            | ERR_EXPRESS_COMPANY_TOO_LONG
+            | ERR_TRACKING_NO_TOO_LONG
+            | ERR_NOT_THE_PAYER
+            | ERR_BAD_ORDER_NUMBER_TYPE
+            | ERR_TRANSACTION_ID_MISSING
+            | ERR_MCHID_MISSING
+            | ERR_OUT_TRADE_NO_MISSING
+            | ERR_BAD_UPLOAD_TIME
+            | ERR_BAD_DELIVERY_MODE
+            | ERR_TRACKING_NO_MISSING
+            | ERR_EXPRESS_COMPANY_MISSING
+            | ERR_UNIFIED_NEEDS_ONE_PARCEL
+    )
 }
 
 /// `upload_time` and other times: RFC 3339 in China time, with milliseconds
@@ -196,6 +292,8 @@ pub enum WxaOrderState {
     Completed,
     /// 5 已退款.
     Refunded,
+    /// 6 资金待结算: receipt confirmed, the money not yet settled.
+    AwaitingSettlement,
 }
 
 impl WxaOrderState {
@@ -206,6 +304,7 @@ impl WxaOrderState {
             Self::ReceiptConfirmed => 3,
             Self::Completed => 4,
             Self::Refunded => 5,
+            Self::AwaitingSettlement => 6,
         }
     }
 
@@ -216,6 +315,7 @@ impl WxaOrderState {
             3 => Some(Self::ReceiptConfirmed),
             4 => Some(Self::Completed),
             5 => Some(Self::Refunded),
+            6 => Some(Self::AwaitingSettlement),
             _ => None,
         }
     }
@@ -241,6 +341,125 @@ pub struct GetOrderAnswer {
     #[serde(flatten)]
     pub status: WxaStatus,
     pub order: Option<WxaOrder>,
+}
+
+/// The body of `POST /wxa/sec/order/is_trade_managed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IsTradeManagedRequest {
+    pub appid: String,
+}
+
+/// Its answer: whether WeChat's order-shipping service manages the mini-program's
+/// payments (their money is frozen until the shipping information is uploaded).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IsTradeManagedAnswer {
+    #[serde(flatten)]
+    pub status: WxaStatus,
+    #[serde(default)]
+    pub is_trade_managed: bool,
+}
+
+/// One express company of `get_delivery_list` (运力 id 列表): `delivery_id` is the
+/// code an upload's `express_company` names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryCompany {
+    pub delivery_id: String,
+    #[serde(default)]
+    pub delivery_name: String,
+}
+
+/// The answer of `POST /cgi-bin/express/delivery/open_msg/get_delivery_list` (body
+/// `{}`), the express company codes WeChat knows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryListAnswer {
+    #[serde(flatten)]
+    pub status: WxaStatus,
+    #[serde(default)]
+    pub delivery_list: Vec<DeliveryCompany>,
+    #[serde(default)]
+    pub count: usize,
+}
+
+/// 43101 user refuse to accept the msg: the shopper did not subscribe to the template
+/// (or used up the subscription). Normal: the message is not sent, nor retried.
+pub const ERR_NOT_SUBSCRIBED: i64 = 43101;
+
+/// A value of a subscribe message's `data`: `{"value": …}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateValue {
+    pub value: String,
+}
+
+/// The body of `POST /cgi-bin/message/subscribe/send`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscribeMessage {
+    pub touser: String,
+    pub template_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page: Option<String>,
+    pub data: std::collections::BTreeMap<String, TemplateValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub miniprogram_state: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+}
+
+/// The most characters of a subscribe message's `thing` value (WeChat's limit: 20).
+pub const MAX_THING_CHARS: usize = 20;
+/// The most characters of a `character_string` value (WeChat's limit: 32).
+pub const MAX_CHARACTER_STRING_CHARS: usize = 32;
+
+impl SubscribeMessage {
+    /// The message telling the payer their order shipped. The template must have
+    /// these keywords: `character_string1` the order number (`out_trade_no`),
+    /// `thing2` what shipped (the first parcel's description), `character_string3`
+    /// the first tracking number (`-` without one), `time4` when (Beijing time).
+    /// Values are cut to WeChat's limits, which it would otherwise refuse.
+    pub fn order_shipped(
+        openid: &str,
+        template_id: &str,
+        out_trade_no: &str,
+        shipment: &Shipment,
+        at: DateTime<Utc>,
+    ) -> Self {
+        let cut = |s: &str, max: usize| s.chars().take(max).collect::<String>();
+        let first = shipment.parcels.first();
+        let value = |v: String| TemplateValue { value: v };
+        let data = [
+            (
+                "character_string1",
+                cut(out_trade_no, MAX_CHARACTER_STRING_CHARS),
+            ),
+            (
+                "thing2",
+                cut(first.map_or("", |p| p.item_desc.as_str()), MAX_THING_CHARS),
+            ),
+            (
+                "character_string3",
+                cut(
+                    first.and_then(|p| p.tracking_no.as_deref()).unwrap_or("-"),
+                    MAX_CHARACTER_STRING_CHARS,
+                ),
+            ),
+            ("time4", {
+                // China has kept UTC+8 without daylight saving since 1991.
+                let china = FixedOffset::east_opt(8 * 3600)
+                    .map_or(at.fixed_offset(), |cst| at.with_timezone(&cst));
+                china.format("%Y-%m-%d %H:%M").to_string()
+            }),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), value(v)))
+        .collect();
+        Self {
+            touser: openid.to_owned(),
+            template_id: template_id.to_owned(),
+            page: None,
+            data,
+            miniprogram_state: None,
+            lang: None,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -312,9 +531,59 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_message_fills_its_keywords_within_wechats_limits() {
+        let shipment = Shipment {
+            logistics_type: LogisticsType::Express,
+            delivery_mode: DeliveryMode::Unified,
+            parcels: vec![Parcel {
+                tracking_no: Some("SF1234567890".into()),
+                express_company: Some("SF".into()),
+                item_desc: "一二三四五六七八九十一二三四五六七八九十多出来的".into(),
+            }],
+            is_all_delivered: true,
+        };
+        let at = Utc
+            .with_ymd_and_hms(2023, 6, 10, 15, 6, 0)
+            .single()
+            .expect("valid");
+        let m = SubscribeMessage::order_shipped("oOpenid", "TPL_1", "abc123", &shipment, at);
+        let json = serde_json::to_value(&m).expect("serialises");
+        assert_eq!(json["touser"], "oOpenid");
+        assert_eq!(json["template_id"], "TPL_1");
+        assert_eq!(json["data"]["character_string1"]["value"], "abc123");
+        assert_eq!(json["data"]["character_string3"]["value"], "SF1234567890");
+        assert_eq!(json["data"]["time4"]["value"], "2023-06-10 23:06");
+        let thing = json["data"]["thing2"]["value"].as_str().expect("thing2");
+        assert_eq!(thing.chars().count(), MAX_THING_CHARS);
+        assert!(json.get("page").is_none());
+    }
+
+    #[test]
     fn token_errors_are_40001_and_42001() {
         assert!(is_token_error(40001) && is_token_error(42001));
         assert!(!is_token_error(ERR_PARAM));
         assert!(is_transient(ERR_PAYMENT_NOT_FOUND) && !is_transient(ERR_REUPLOAD_USED));
+    }
+
+    #[test]
+    fn a_refusal_is_final_only_when_the_same_upload_can_never_pass() {
+        for code in [
+            ERR_REUPLOAD_USED,
+            ERR_NOT_SHIPPABLE,
+            ERR_PARAM,
+            ERR_DATA_FORMAT,
+        ] {
+            assert!(is_final_refusal(code), "{code}");
+        }
+        for code in [
+            ERR_BUSY,
+            ERR_SYSTEM,
+            ERR_SYSTEM_2,
+            ERR_PAYMENT_NOT_FOUND,
+            ERR_INVALID_TOKEN,
+            12345,
+        ] {
+            assert!(!is_final_refusal(code), "{code}");
+        }
     }
 }

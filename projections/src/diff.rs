@@ -120,7 +120,9 @@ fn render_key(view: View, key: &[u8]) -> String {
         }
         View::Ledger => layout::decode_u64(key, "ledger key")
             .map_or_else(|_| hex::encode(key), |p| format!("position {p}")),
-        View::OrdersByUser | View::AwaitingPayment | View::ToShip => hex::encode(key),
+        View::OrdersByUser | View::AwaitingPayment | View::ToShip | View::ToUpload => {
+            hex::encode(key)
+        }
     }
 }
 
@@ -141,7 +143,7 @@ fn render_value(view: View, bytes: &[u8]) -> serde_json::Value {
         ),
         View::Users => as_json::<UserView>(bytes, what),
         View::UsersByOpenId | View::UsersByUsername => as_json::<paylog_core::UserId>(bytes, what),
-        View::Orders | View::MoneyWatch => as_json::<OrderView>(bytes, what),
+        View::Orders | View::MoneyWatch | View::ToUpload => as_json::<OrderView>(bytes, what),
         View::OrdersByUser | View::ToShip => as_json::<OrderSummary>(bytes, what),
         View::Products => as_json::<ProductView>(bytes, what),
         View::Ledger => as_json::<LedgerEntry>(bytes, what),

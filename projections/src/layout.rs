@@ -40,6 +40,8 @@ pub const PROJECTION_VERSIONS: &[(&str, u32)] = &[
     ("money_watch", 2),
     // 1: paid orders not shipped yet, oldest payment first.
     ("to_ship", 1),
+    // 1: shipments WeChat does not have yet (pending or refused), oldest first.
+    ("to_upload", 1),
 ];
 
 /// One column family of a generation. `gN.<name>` on disk.
@@ -57,10 +59,11 @@ pub enum View {
     AwaitingPayment,
     MoneyWatch,
     ToShip,
+    ToUpload,
 }
 
 impl View {
-    pub const ALL: [View; 12] = [
+    pub const ALL: [View; 13] = [
         View::Checkpoint,
         View::Users,
         View::UsersByOpenId,
@@ -73,6 +76,7 @@ impl View {
         View::AwaitingPayment,
         View::MoneyWatch,
         View::ToShip,
+        View::ToUpload,
     ];
 
     pub fn name(self) -> &'static str {
@@ -89,6 +93,7 @@ impl View {
             View::AwaitingPayment => "awaiting_payment",
             View::MoneyWatch => "money_watch",
             View::ToShip => "to_ship",
+            View::ToUpload => "to_upload",
         }
     }
 }
@@ -141,6 +146,12 @@ pub fn awaiting_key(expires_at: DateTime<Utc>, order: Uuid) -> Vec<u8> {
 /// `to_ship` key: the payment's instant ++ order id, oldest payment first.
 pub fn to_ship_key(paid_at: DateTime<Utc>, order: Uuid) -> Vec<u8> {
     awaiting_key(paid_at, order)
+}
+
+/// `to_upload` key: the first shipment's instant ++ order id, oldest shipment first
+/// (stable for the order's whole shipping life: a replacement keeps it).
+pub fn to_upload_key(first_shipped_at: DateTime<Utc>, order: Uuid) -> Vec<u8> {
+    awaiting_key(first_shipped_at, order)
 }
 
 /// `daily_sales` key: the Asia/Shanghai calendar day as `YYYY-MM-DD` (sorts by date).

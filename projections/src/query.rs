@@ -126,6 +126,13 @@ impl Views {
         self.scan(View::ToShip, &[], 24, page)
     }
 
+    /// Shipped orders whose current shipment WeChat does not have yet (pending, or
+    /// refused), oldest first shipment first: the background uploader's work list.
+    /// Orders whose receipt is confirmed or that were fully refunded leave it.
+    pub fn to_upload(&self, page: &Page) -> Result<PageOf<OrderView>> {
+        self.scan(View::ToUpload, &[], 24, page)
+    }
+
     fn get<T: DeserializeOwned>(&self, view: View, key: &[u8]) -> Result<Option<T>> {
         let handle = self.cf(self.generation_id(), view)?;
         match self.db().get_pinned_cf(&handle, key)? {

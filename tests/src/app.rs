@@ -78,6 +78,11 @@ pub struct TestConfig {
     pub reconcile_daily_at: Option<chrono::NaiveTime>,
     /// The merchant's client certificate, as the server is given it.
     pub client_cert: ClientCert,
+    /// The background uploader's interval (long by default: tests call
+    /// [`TestApp::upload_once`] themselves).
+    pub upload_retry_interval: Duration,
+    /// `--ship-template-id`: the subscribe message sent when an order ships.
+    pub ship_template_id: Option<paylog_api::config::TemplateId>,
 }
 
 /// Which form of the merchant's client certificate a test app is configured with.
@@ -112,6 +117,8 @@ impl Default for TestConfig {
             v3_platform_certificates: false,
             reconcile_daily_at: None,
             client_cert: ClientCert::None,
+            upload_retry_interval: Duration::from_secs(3600),
+            ship_template_id: None,
         }
     }
 }
@@ -256,6 +263,8 @@ pub fn serve_args(
         rate_limit_orders_per_minute: 0,
         trusted_proxies: Vec::new(),
         reconcile_daily_at: config.reconcile_daily_at,
+        upload_retry_interval: config.upload_retry_interval,
+        ship_template_id: config.ship_template_id.clone(),
     }
 }
 
@@ -715,6 +724,15 @@ impl TestApp {
             .run_once()
             .await
             .expect("reconciler run")
+    }
+
+    /// One pass of the background uploader of shipping information.
+    pub async fn upload_once(&self) -> paylog_api::services::uploader::UploadReport {
+        self.handles
+            .uploader
+            .run_once()
+            .await
+            .expect("uploader run")
     }
 
     /// Stops the server and starts another one on the same data and the same

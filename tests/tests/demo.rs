@@ -16,12 +16,19 @@ async fn the_demo_runs_the_whole_story_and_every_step_behaves() {
     assert_eq!(outcome.order["status"], "PartiallyRefunded");
     assert_eq!(outcome.order["paid_fen"], 13600);
     assert_eq!(outcome.order["refunded_fen"], 6800);
+    // It ends with shipping: uploaded to WeChat, received and settled.
+    let shipping = &outcome.order["shipping"];
+    assert_eq!(shipping["upload"], "uploaded", "{shipping}");
+    assert!(shipping["receipt_confirmed_at"].is_string(), "{shipping}");
+    assert!(shipping["settled_at"].is_string(), "{shipping}");
     for step in [
         "log in with WeChat",
         "create a product",
         "place an order",
         "pay (",
         "refund one",
+        "ship the other box",
+        "WeChat settles",
         "the final order",
     ] {
         assert!(

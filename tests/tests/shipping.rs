@@ -1,7 +1,10 @@
 //! End-to-end: after the sale. A paid order is shipped by an admin and its shipping
 //! information uploaded to the simulated WeChat; an unpaid order cannot ship (422); a
 //! shipment WeChat refuses is recorded with its errcode and uploaded again by a retry
-//! of the same request; a shipment breaking WeChat's limits is refused (400).
+//! of the same request or by the background uploader (with backoff; never a refusal
+//! that cannot pass); a shipment breaking WeChat's limits is refused (400); the
+//! access token is refreshed once when expired and taken from `GET /cgi-bin/token`
+//! when stable_token fails.
 
 // Test code: helpers fail the test with a message, as the tests themselves do
 // (clippy.toml allows that inside #[test] functions, not in their helpers).
@@ -285,4 +288,186 @@ async fn list(app: &TestApp) -> Answer {
         None,
     )
     .await
+}
+
+#[tokio::test]
+async fn the_background_uploader_retries_a_refused_upload_with_backoff_until_wechat_accepts_it() {
+    use paylog_api::services::uploader::{UPLOAD_RETRY_MAX, backoff};
+    let app = spawn_app().await;
+    let (token, id) = paid(&app).await;
+    // WeChat is busy for the admin's upload and the uploader's first retry.
+    sim_control(
+        &app,
+        "/sim/shipping-fault",
+        json!({"errcode": -1, "times": 2}),
+    )
+    .await;
+    let refused = ship(&app, &id, express("SF7000000007"), "ship-7").await;
+    assert_eq!(refused.json["upload"], "refused", "{}", refused.text);
+
+    // Not due yet: nothing is sent.
+    let report = app.upload_once().await;
+    assert_eq!((report.waiting, report.refused, report.uploaded), (1, 0, 0));
+    assert_eq!(app.sim.shipping_json()["uploads_refused"], 1);
+
+    // After one refusal the wait is backoff(1); a second refusal doubles it.
+    app.clock.advance(backoff(1));
+    let report = app.upload_once().await;
+    assert_eq!(report.refused, 1, "{report:?}");
+    assert_eq!(app.count_order_events(&id, "ShippingUploadFailed").await, 2);
+    app.clock.advance(backoff(1));
+    assert_eq!(
+        app.upload_once().await.waiting,
+        1,
+        "backoff(2) not over yet"
+    );
+
+    app.clock.advance(UPLOAD_RETRY_MAX);
+    let report = app.upload_once().await;
+    assert_eq!(report.uploaded, 1, "{report:?}");
+    assert_eq!(app.count_order_events(&id, "ShippingInfoUploaded").await, 1);
+    let order = app.order(&token, &id).await;
+    assert_eq!(order.json["shipping"]["upload"], "uploaded");
+    let txn = order.json["payment"]["transaction_id"].as_str().unwrap();
+    assert_eq!(app.sim.shipping_json()["shipments"][txn]["uploads"], 1);
+
+    // Done: nothing left to upload.
+    app.clock.advance(UPLOAD_RETRY_MAX);
+    assert_eq!(
+        app.upload_once().await,
+        paylog_api::services::uploader::UploadReport::default()
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_that_can_never_pass_is_not_retried() {
+    use paylog_api::services::uploader::UPLOAD_RETRY_MAX;
+    let app = spawn_app().await;
+    let (_token, id) = paid(&app).await;
+    // 10060003: the payment's one change is spent; the same upload can never pass.
+    sim_control(
+        &app,
+        "/sim/shipping-fault",
+        json!({"errcode": 10060003, "times": 5}),
+    )
+    .await;
+    let refused = ship(&app, &id, express("SF8000000008"), "ship-8").await;
+    assert_eq!(refused.json["upload"], "refused", "{}", refused.text);
+
+    app.clock.advance(UPLOAD_RETRY_MAX);
+    let report = app.upload_once().await;
+    assert_eq!((report.given_up, report.refused), (1, 0), "{report:?}");
+    assert_eq!(app.sim.shipping_json()["uploads_refused"], 1);
+    assert_eq!(app.count_order_events(&id, "ShippingUploadFailed").await, 1);
+}
+
+#[tokio::test]
+async fn an_expired_access_token_is_refreshed_once_and_the_upload_goes_through() {
+    let app = spawn_app().await;
+    let (_token, first) = paid(&app).await;
+    let shipped = ship(&app, &first, express("SF9000000009"), "ship-9").await;
+    assert_eq!(shipped.json["upload"], "uploaded", "{}", shipped.text);
+    assert_eq!(app.sim.shipping_json()["tokens_issued"], 1);
+
+    // WeChat expires the token the server holds: the next call is answered 42001,
+    // the server refreshes once and sends it again.
+    sim_control(&app, "/sim/expire-token", json!({})).await;
+    let (_token, second) = paid(&app).await;
+    let shipped = ship(&app, &second, express("SF9000000010"), "ship-10").await;
+    assert_eq!(shipped.json["upload"], "uploaded", "{}", shipped.text);
+    let at_wechat = app.sim.shipping_json();
+    assert_eq!(at_wechat["tokens_issued"], 2, "{at_wechat}");
+    assert_eq!(at_wechat["plain_token_requests"], 0);
+}
+
+#[tokio::test]
+async fn when_stable_token_fails_the_token_comes_from_the_older_token_api() {
+    let app = spawn_app().await;
+    let (_token, id) = paid(&app).await;
+    sim_control(&app, "/sim/stable-token-fault", json!({"times": 1})).await;
+    let shipped = ship(&app, &id, express("SF9100000011"), "ship-11").await;
+    assert_eq!(shipped.json["upload"], "uploaded", "{}", shipped.text);
+    let at_wechat = app.sim.shipping_json();
+    assert_eq!(at_wechat["plain_token_requests"], 1, "{at_wechat}");
+    assert_eq!(at_wechat["token_requests"], 0, "{at_wechat}");
+}
+
+#[tokio::test]
+async fn an_express_company_wechat_does_not_know_is_refused_and_the_list_is_cached() {
+    let app = spawn_app().await;
+    let (_token, id) = paid(&app).await;
+    let unknown = json!({
+        "logistics_type": "express",
+        "delivery_mode": "unified",
+        "parcels": [{"tracking_no": "XX1", "express_company": "NOSUCHCO", "item_desc": "乌龙茶*1"}]
+    });
+    let refused = ship(&app, &id, unknown, "ship-12").await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(refused.error_code(), "unknown_express_company");
+    assert_eq!(app.count_order_events(&id, "OrderShipped").await, 0);
+
+    let shipped = ship(&app, &id, express("SF9200000012"), "ship-13").await;
+    assert_eq!(shipped.json["upload"], "uploaded", "{}", shipped.text);
+    let (_token, other) = paid(&app).await;
+    let shipped = ship(&app, &other, express("SF9200000013"), "ship-14").await;
+    assert_eq!(shipped.json["upload"], "uploaded", "{}", shipped.text);
+    let at_wechat = app.sim.shipping_json();
+    assert_eq!(at_wechat["delivery_list_requests"], 1, "{at_wechat}");
+    assert_eq!(at_wechat["trade_managed_checks"], 1, "{at_wechat}");
+}
+
+#[tokio::test]
+async fn a_shipment_sends_the_payer_the_configured_message_once_and_43101_is_not_retried() {
+    let app = paylog_tests::spawn_app_with(paylog_tests::TestConfig {
+        ship_template_id: Some("TPL_shipped-0123456789".parse().expect("template id")),
+        ..paylog_tests::TestConfig::default()
+    })
+    .await;
+    let (token, id) = paid(&app).await;
+    let shipped = ship(&app, &id, express("SF9300000014"), "ship-15").await;
+    assert_eq!(shipped.json["upload"], "uploaded", "{}", shipped.text);
+    let at_wechat = app.sim.shipping_json();
+    let messages = at_wechat["messages"].as_array().expect("messages");
+    assert_eq!(messages.len(), 1, "{at_wechat}");
+    assert_eq!(messages[0]["template_id"], "TPL_shipped-0123456789");
+    assert_eq!(
+        messages[0]["data"]["character_string3"]["value"],
+        "SF9300000014"
+    );
+    let order = app.order(&token, &id).await;
+    assert_eq!(
+        messages[0]["data"]["character_string1"]["value"],
+        order.json["out_trade_no"]
+    );
+    // The payer is who paid.
+    let txn = order.json["payment"]["transaction_id"].as_str().unwrap();
+    assert_eq!(
+        messages[0]["touser"],
+        at_wechat["shipments"][txn]["last"]["payer"]["openid"]
+    );
+
+    // The same request again ships nothing new: no second message.
+    ship(&app, &id, express("SF9300000014"), "ship-15").await;
+    assert_eq!(
+        app.sim.shipping_json()["messages"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+
+    // A payer who did not subscribe: 43101, the shipment stands, nothing retried.
+    sim_control(
+        &app,
+        "/sim/subscribe-fault",
+        json!({"errcode": 43101, "times": 1}),
+    )
+    .await;
+    let (_token, other) = paid(&app).await;
+    let shipped = ship(&app, &other, express("SF9300000015"), "ship-16").await;
+    assert_eq!(shipped.status, 200, "{}", shipped.text);
+    assert_eq!(shipped.json["upload"], "uploaded");
+    let at_wechat = app.sim.shipping_json();
+    assert_eq!(at_wechat["messages_refused"], 1, "{at_wechat}");
+    assert_eq!(at_wechat["messages"].as_array().unwrap().len(), 1);
 }

@@ -263,7 +263,25 @@ fn router(sim: Arc<Sim>) -> Router {
             post(shipping::upload_shipping_info),
         )
         .route("/wxa/sec/order/get_order", post(shipping::get_order))
+        .route("/cgi-bin/token", get(shipping::token))
+        .route(
+            "/wxa/sec/order/is_trade_managed",
+            post(shipping::is_trade_managed),
+        )
+        .route(
+            "/cgi-bin/express/delivery/open_msg/get_delivery_list",
+            post(shipping::get_delivery_list),
+        )
+        .route(
+            "/cgi-bin/message/subscribe/send",
+            post(shipping::send_subscribe_message),
+        )
+        .route("/sim/subscribe-fault", post(shipping::subscribe_fault))
         .route("/sim/expire-token", post(shipping::expire_token))
+        .route(
+            "/sim/stable-token-fault",
+            post(shipping::stable_token_fault),
+        )
         .route("/sim/shipping-fault", post(shipping::shipping_fault))
         .route("/sim/confirm-receipt", post(shipping::confirm_receipt))
         .route("/sim/settle", post(shipping::settle))

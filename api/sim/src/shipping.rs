@@ -1,6 +1,7 @@
-//! The simulated mini-program server API: `POST /cgi-bin/stable_token` and the
-//! order-shipping service (`/wxa/sec/order/upload_shipping_info`, `get_order`), with
-//! WeChat's limits and per-payment state, and its control calls.
+//! The simulated mini-program server API: `POST /cgi-bin/stable_token`, `GET
+//! /cgi-bin/token` and the order-shipping service
+//! (`/wxa/sec/order/upload_shipping_info`, `get_order`), with WeChat's limits and
+//! per-payment state, and its control calls.
 //!
 //! - stable_token hands out one token per appid until it expires or `force_refresh`
 //!   replaces it; a replaced token is answered 40001, an expired one 42001.
@@ -11,7 +12,13 @@
 //!   the one who paid. After the first accepted upload, one change is allowed
 //!   (10060003 after), none once receipt is confirmed (10060004).
 //!
+//! `GET /cgi-bin/token` (secret in the query) hands out a new token at every call,
+//! replacing the current one. `is_trade_managed` answers true; `get_delivery_list`
+//! lists [`DELIVERY_COMPANIES`]; subscribe messages are recorded.
+//!
 //! Control: `POST /sim/expire-token` (the current token answers 42001 from now on),
+//! `POST /sim/stable-token-fault` `{"times"}` (the next stable_token calls fail),
+//! `POST /sim/subscribe-fault` `{"errcode", "times"}` (the next messages are refused),
 //! `POST /sim/shipping-fault` `{"errcode", "times"}` (the next uploads are refused
 //! with it), `POST /sim/confirm-receipt` and `POST /sim/settle` `{"transaction_id"}`
 //! (the shopper confirms, WeChat settles).
@@ -29,7 +36,8 @@ use paylog_core::order::{
     MAX_TRACKING_NO_BYTES,
 };
 use paylog_core::wxa::{
-    self, GetOrderRequest, OrderKey, UploadShippingInfo, WxaOrder, WxaOrderState,
+    self, GetOrderRequest, IsTradeManagedRequest, OrderKey, SubscribeMessage, UploadShippingInfo,
+    WxaOrder, WxaOrderState,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -71,7 +79,32 @@ pub struct ShippingState {
     /// The next `times` uploads are refused with `errcode`.
     pub fault: Option<(i64, u32)>,
     pub uploads_refused: u32,
+    /// The next this many stable_token requests answer -1 (system error).
+    pub stable_token_faults: u32,
+    /// Tokens handed out by `GET /cgi-bin/token` (each one replaces the last).
+    pub plain_token_requests: u32,
+    /// `is_trade_managed` calls answered.
+    pub trade_managed_checks: u32,
+    /// `get_delivery_list` calls answered.
+    pub delivery_list_requests: u32,
+    /// Subscribe messages accepted, in order.
+    pub messages: Vec<SubscribeMessage>,
+    /// The next `times` subscribe messages are refused with `errcode`.
+    pub message_fault: Option<(i64, u32)>,
+    pub messages_refused: u32,
 }
+
+/// The express companies the simulated `get_delivery_list` knows (a few of WeChat's).
+pub const DELIVERY_COMPANIES: &[(&str, &str)] = &[
+    ("SF", "顺丰速运"),
+    ("YTO", "圆通速递"),
+    ("ZTO", "中通快递"),
+    ("STO", "申通快递"),
+    ("YD", "韵达快递"),
+    ("EMS", "中国邮政速递物流"),
+    ("JD", "京东物流"),
+    ("JTSD", "极兔速递"),
+];
 
 fn err(errcode: i64, errmsg: &str) -> Json<Value> {
     Json(json!({ "errcode": errcode, "errmsg": errmsg }))
@@ -107,24 +140,58 @@ pub(crate) async fn stable_token(
         return err(40125, "invalid appsecret");
     }
     let mut st = sim.shipping();
+    if st.stable_token_faults > 0 {
+        st.stable_token_faults -= 1;
+        return err(wxa::ERR_BUSY, "system error (simulated)");
+    }
     st.token_requests += 1;
     let stale = st.token.is_none() || st.token_expired || req.force_refresh;
     if stale {
-        if let Some(old) = st.token.take() {
-            st.replaced.push(old);
-        }
-        st.tokens_issued += 1;
-        st.token = Some(format!(
-            "simtoken{}x{}",
-            st.tokens_issued,
-            uuid::Uuid::new_v4().simple()
-        ));
-        st.token_expired = false;
+        return new_token(&mut st);
     }
     Json(json!({
         "access_token": st.token.clone().unwrap_or_default(),
         "expires_in": TOKEN_LIFETIME_SECS,
     }))
+}
+
+/// Hands out a new token (the one before is invalid from now on: answered 40001).
+fn new_token(st: &mut ShippingState) -> Json<Value> {
+    if let Some(old) = st.token.take() {
+        st.replaced.push(old);
+    }
+    st.tokens_issued += 1;
+    st.token = Some(format!(
+        "simtoken{}x{}",
+        st.tokens_issued,
+        uuid::Uuid::new_v4().simple()
+    ));
+    st.token_expired = false;
+    Json(json!({
+        "access_token": st.token.clone().unwrap_or_default(),
+        "expires_in": TOKEN_LIFETIME_SECS,
+    }))
+}
+
+/// `GET /cgi-bin/token`: the older way to a token, with the secret in the query. Each
+/// call issues a new token and so invalidates the previous one, as WeChat's does.
+pub(crate) async fn token(
+    State(sim): State<Arc<Sim>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Json<Value> {
+    let field = |k: &str| q.get(k).map(String::as_str).unwrap_or_default();
+    if field("grant_type") != "client_credential" {
+        return err(40002, "invalid grant_type");
+    }
+    if field("appid") != sim.config.appid {
+        return err(40013, "invalid appid");
+    }
+    if field("secret") != sim.config.app_secret.expose_secret() {
+        return err(40125, "invalid appsecret");
+    }
+    let mut st = sim.shipping();
+    st.plain_token_requests += 1;
+    new_token(&mut st)
 }
 
 /// 0 if the token is good, else WeChat's errcode for it.
@@ -314,10 +381,95 @@ pub(crate) async fn get_order(
     Json(json!({ "errcode": 0, "errmsg": "ok", "order": order }))
 }
 
+pub(crate) async fn is_trade_managed(
+    State(sim): State<Arc<Sim>>,
+    Query(q): Query<HashMap<String, String>>,
+    body: String,
+) -> Json<Value> {
+    let mut st = sim.shipping();
+    let code = token_errcode(&st, &q);
+    if code != 0 {
+        return err(code, "access_token invalid or expired");
+    }
+    let Ok(req) = serde_json::from_str::<IsTradeManagedRequest>(&body) else {
+        return err(40097, "invalid args");
+    };
+    if req.appid != sim.config.appid {
+        return err(40013, "invalid appid");
+    }
+    st.trade_managed_checks += 1;
+    Json(json!({ "errcode": 0, "errmsg": "ok", "is_trade_managed": true }))
+}
+
+pub(crate) async fn get_delivery_list(
+    State(sim): State<Arc<Sim>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Json<Value> {
+    let mut st = sim.shipping();
+    let code = token_errcode(&st, &q);
+    if code != 0 {
+        return err(code, "access_token invalid or expired");
+    }
+    st.delivery_list_requests += 1;
+    let list: Vec<Value> = DELIVERY_COMPANIES
+        .iter()
+        .map(|(id, name)| json!({ "delivery_id": id, "delivery_name": name }))
+        .collect();
+    Json(json!({
+        "errcode": 0,
+        "errmsg": "ok",
+        "count": list.len(),
+        "delivery_list": list,
+    }))
+}
+
+/// `POST /cgi-bin/message/subscribe/send`: recorded when accepted.
+pub(crate) async fn send_subscribe_message(
+    State(sim): State<Arc<Sim>>,
+    Query(q): Query<HashMap<String, String>>,
+    body: String,
+) -> Json<Value> {
+    let mut st = sim.shipping();
+    let code = token_errcode(&st, &q);
+    if code != 0 {
+        return err(code, "access_token invalid or expired");
+    }
+    let Ok(message) = serde_json::from_str::<SubscribeMessage>(&body) else {
+        return err(wxa::ERR_DATA_FORMAT, "data format error");
+    };
+    if message.touser.is_empty() || message.template_id.is_empty() {
+        return err(40003, "invalid openid or template id");
+    }
+    if let Some((errcode, times)) = st.message_fault.take() {
+        if times > 1 {
+            st.message_fault = Some((errcode, times - 1));
+        }
+        st.messages_refused += 1;
+        return err(errcode, "user refuse to accept the msg (simulated)");
+    }
+    st.messages.push(message);
+    ok()
+}
+
 // --- control -------------------------------------------------------------------
 
 pub(crate) async fn expire_token(State(sim): State<Arc<Sim>>) -> StatusCode {
     sim.shipping().token_expired = true;
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+pub(crate) struct Times {
+    times: u32,
+}
+
+/// The next `times` stable_token requests fail (the client falls back to
+/// `GET /cgi-bin/token`).
+pub(crate) async fn stable_token_fault(
+    State(sim): State<Arc<Sim>>,
+    Json(t): Json<Times>,
+) -> StatusCode {
+    sim.shipping().stable_token_faults = t.times;
     StatusCode::NO_CONTENT
 }
 
@@ -337,6 +489,16 @@ pub(crate) async fn shipping_fault(
     Json(f): Json<Fault>,
 ) -> StatusCode {
     sim.shipping().fault = (f.times > 0).then_some((f.errcode, f.times));
+    StatusCode::NO_CONTENT
+}
+
+/// The next `times` subscribe messages are refused with `errcode` (43101: the user
+/// did not subscribe).
+pub(crate) async fn subscribe_fault(
+    State(sim): State<Arc<Sim>>,
+    Json(f): Json<Fault>,
+) -> StatusCode {
+    sim.shipping().message_fault = (f.times > 0).then_some((f.errcode, f.times));
     StatusCode::NO_CONTENT
 }
 

@@ -1,6 +1,8 @@
 //! `paylog demo`: the whole story over real HTTP, against a temporary data dir and
 //! the built-in WeChat simulator — log in, create a product, order, pay, receive the
-//! notify (and a duplicate), refund part of it — printing every step.
+//! notify (and a duplicate), refund part of it, ship the rest (uploaded to WeChat's
+//! order-shipping service), and record the receipt and settlement WeChat reports —
+//! printing every step.
 //!
 //! [`run_demo`] is the library function (the tests call it); it fails on the first
 //! step that misbehaves, so `paylog demo` exits non-zero then. `--wechat-pay v3`
@@ -203,6 +205,8 @@ pub async fn run_demo_on(
         rate_limit_orders_per_minute: 0,
         trusted_proxies: Vec::new(),
         reconcile_daily_at: None,
+        upload_retry_interval: Duration::from_secs(30),
+        ship_template_id: None,
     };
     let app = Application::build(args, listener)
         .await
@@ -378,6 +382,66 @@ async fn story(d: &mut Demo<'_>) -> anyhow::Result<DemoOutcome> {
         order["refunded_fen"] == 6800,
         "refunded_fen should be 6800: {order}"
     );
+
+    d.step("ship the other box (POST /v1/admin/orders/{id}/ship → uploaded to WeChat)")?;
+    let shipped = d
+        .api(
+            Method::POST,
+            &format!("/v1/admin/orders/{order_id}/ship"),
+            Some(ADMIN_TOKEN),
+            Some(json!({
+                "logistics_type": "express",
+                "delivery_mode": "unified",
+                "parcels": [{
+                    "tracking_no": "SF1234567890123",
+                    "express_company": "SF",
+                    "item_desc": "Oolong tea 250g*1"
+                }]
+            })),
+            StatusCode::OK,
+        )
+        .await?;
+    ensure!(
+        shipped["upload"] == "uploaded",
+        "WeChat should have the shipping info: {shipped}"
+    );
+    d.show("upload", &shipped["upload"])?;
+
+    d.step("the shopper confirms receipt, WeChat settles; paylog asks get_order (POST …/shipping/sync)")?;
+    let transaction_id = paid["transaction_id"].clone();
+    for control in ["confirm-receipt", "settle"] {
+        d.call(
+            Method::POST,
+            format!("{}/sim/{control}", d.sim),
+            None,
+            Some(json!({ "transaction_id": transaction_id })),
+            StatusCode::NO_CONTENT,
+        )
+        .await?;
+    }
+    let synced = d
+        .api(
+            Method::POST,
+            &format!("/v1/admin/orders/{order_id}/shipping/sync"),
+            Some(ADMIN_TOKEN),
+            None,
+            StatusCode::OK,
+        )
+        .await?;
+    ensure!(
+        synced["shipping"]["settled_at"].is_string(),
+        "the order should be settled: {synced}"
+    );
+    d.show("settled_at", &synced["shipping"]["settled_at"])?;
+    let order = d
+        .api(
+            Method::GET,
+            &format!("/v1/orders/{order_id}"),
+            Some(&token),
+            None,
+            StatusCode::OK,
+        )
+        .await?;
 
     d.step("the final order (GET /v1/orders/{id})")?;
     let pretty = serde_json::to_string_pretty(&order).context("formatting")?;

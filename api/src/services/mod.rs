@@ -15,7 +15,8 @@
 //!   recovered, the daily run;
 //! - [`audit`]: an order's history, the raw log, daily sales;
 //! - [`health`]: liveness and readiness;
-//! - [`keyed_lock`]: one async lock per key, for decisions read from the views.
+//! - [`keyed_lock`]: one async lock per key, for decisions read from the views;
+//! - [`shipping`], [`uploader`]: shipments, their upload to WeChat and its retries.
 
 pub mod accounts;
 pub mod audit;
@@ -26,6 +27,7 @@ pub mod ordering;
 pub mod payments;
 pub mod reconciliation;
 pub mod shipping;
+pub mod uploader;
 
 use std::sync::Arc;
 use std::time::Duration;

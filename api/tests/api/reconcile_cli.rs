@@ -185,6 +185,8 @@ async fn reconcile_exits_zero_only_when_the_day_matches_and_names_every_differen
         rate_limit_orders_per_minute: 0,
         trusted_proxies: Vec::new(),
         reconcile_daily_at: None,
+        upload_retry_interval: Duration::from_secs(30),
+        ship_template_id: None,
     };
     let app = Application::build(args, listener).await.expect("build app");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

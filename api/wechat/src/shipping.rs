@@ -1,5 +1,6 @@
-//! WeChat's order-shipping service (发货信息管理): `upload_shipping_info` and
-//! `get_order`, over the cached access token.
+//! WeChat's order-shipping service (发货信息管理): `upload_shipping_info`,
+//! `get_order`, `is_trade_managed`, the express companies (`get_delivery_list`) and the
+//! subscribe message sent when an order ships, over the cached access token.
 //!
 //! Every call sends the token in the query string, so no URL of these calls is ever
 //! logged (transport errors are stripped of it, like every error of this client). An
@@ -8,7 +9,9 @@
 //! caller to record (an upload refused is a fact of the order, not a crash).
 
 use paylog_core::wxa::{
-    GetOrderAnswer, GetOrderRequest, UploadShippingInfo, WxaOrder, WxaStatus, is_token_error,
+    DeliveryCompany, DeliveryListAnswer, GetOrderAnswer, GetOrderRequest, IsTradeManagedAnswer,
+    IsTradeManagedRequest, SubscribeMessage, UploadShippingInfo, WxaOrder, WxaStatus,
+    is_token_error,
 };
 use secrecy::ExposeSecret;
 use serde::Serialize;
@@ -35,6 +38,41 @@ impl WechatClient {
         answer
             .order
             .ok_or_else(|| WechatError::BadAnswer("get_order without order".into()))
+    }
+
+    /// Whether WeChat's order-shipping service manages this mini-program's payments
+    /// (`POST /wxa/sec/order/is_trade_managed`).
+    pub async fn is_trade_managed(&self) -> Result<bool, WechatError> {
+        let body = IsTradeManagedRequest {
+            appid: self.config.appid.clone(),
+        };
+        let answer: IsTradeManagedAnswer = self
+            .wxa_post("/wxa/sec/order/is_trade_managed", &body)
+            .await?;
+        check(answer.status)?;
+        Ok(answer.is_trade_managed)
+    }
+
+    /// The express companies WeChat knows (运力 id 列表), whose `delivery_id` an
+    /// upload's `express_company` names.
+    pub async fn delivery_list(&self) -> Result<Vec<DeliveryCompany>, WechatError> {
+        let answer: DeliveryListAnswer = self
+            .wxa_post(
+                "/cgi-bin/express/delivery/open_msg/get_delivery_list",
+                &serde_json::json!({}),
+            )
+            .await?;
+        check(answer.status)?;
+        Ok(answer.delivery_list)
+    }
+
+    /// Sends a subscribe message (`POST /cgi-bin/message/subscribe/send`). 43101
+    /// (the user did not subscribe) comes back as [`WechatError::Wxa`] like any refusal.
+    pub async fn send_subscribe_message(&self, body: &SubscribeMessage) -> Result<(), WechatError> {
+        let status: WxaStatus = self
+            .wxa_post("/cgi-bin/message/subscribe/send", body)
+            .await?;
+        check(status)
     }
 
     /// POSTs `body` as JSON with the access token; refreshes the token and retries
@@ -96,6 +134,18 @@ impl HasStatus for WxaStatus {
 }
 
 impl HasStatus for GetOrderAnswer {
+    fn errcode(&self) -> i64 {
+        self.status.errcode
+    }
+}
+
+impl HasStatus for IsTradeManagedAnswer {
+    fn errcode(&self) -> i64 {
+        self.status.errcode
+    }
+}
+
+impl HasStatus for DeliveryListAnswer {
     fn errcode(&self) -> i64 {
         self.status.errcode
     }

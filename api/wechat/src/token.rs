@@ -1,17 +1,21 @@
 //! The server-side `access_token` of the mini-program, from `POST
-//! /cgi-bin/stable_token`: cached, refreshed before it expires, one refresh at a time.
+//! /cgi-bin/stable_token` (or, when that fails for another reason than the
+//! credentials, `GET /cgi-bin/token`, which invalidates the token before it): cached,
+//! refreshed before it expires, one refresh at a time.
 //!
 //! The cache is a `tokio::sync::Mutex` held across the refresh call, so callers that
 //! arrive while a refresh is under way wait for it and then use its token: concurrent
 //! refreshes share one call. A token WeChat refuses (40001/42001) is dropped only if it
 //! is still the cached one (a caller that saw an older token does not throw away a
 //! newer one) and the caller refreshes once and retries once. The app secret travels
-//! in the JSON body of stable_token, never in a URL, and neither it nor the token
-//! appears in any log line, error or `Debug`.
+//! in the JSON body of stable_token; in the query of /cgi-bin/token, whose URL is
+//! never logged and whose transport errors are stripped of it
+//! ([`WechatError::transport`]). Neither the secret nor the token appears in any log
+//! line, error or `Debug`.
 
 use std::time::Duration;
 
-use paylog_core::wxa::WxaStatus;
+use paylog_core::wxa::{self, WxaStatus};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use tokio::sync::Mutex;
@@ -77,7 +81,17 @@ impl WechatClient {
         // force_refresh only when WeChat refused the token we hold: it invalidates
         // the token for every other server of this appid too, and is rate-limited.
         let force = refused.is_some() && cached.as_ref().map(|c| c.generation) == refused;
-        let (token, lifetime) = self.stable_token(force).await?;
+        let (token, lifetime) = match self.stable_token(force).await {
+            Ok(answer) => answer,
+            // The same credentials would be refused by /cgi-bin/token too.
+            Err(e @ WechatError::Wxa { errcode, .. }) if wxa::is_credential_error(errcode) => {
+                return Err(e);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "stable_token failed; falling back to GET /cgi-bin/token, which invalidates the previous token");
+                self.plain_token().await?
+            }
+        };
         let generation = self
             .tokens
             .generations
@@ -92,6 +106,30 @@ impl WechatClient {
             secret: token,
             generation,
         })
+    }
+
+    /// `GET /cgi-bin/token`: the fallback when stable_token fails. Each call issues
+    /// a new token and invalidates the one before (for every server of the appid),
+    /// so it is used only then. The secret travels in the query string: the URL is
+    /// never logged, and transport errors are stripped of it.
+    async fn plain_token(&self) -> Result<(SecretString, Duration), WechatError> {
+        let url = format!("{}/cgi-bin/token", self.config.api_url);
+        let resp = self
+            .http
+            .get(url)
+            .query(&[
+                ("grant_type", "client_credential"),
+                ("appid", self.config.appid.as_str()),
+                ("secret", self.config.app_secret.expose_secret()),
+            ])
+            .send()
+            .await
+            .map_err(WechatError::transport)?;
+        if !resp.status().is_success() {
+            return Err(WechatError::Status(resp.status().as_u16()));
+        }
+        let text = resp.text().await.map_err(WechatError::transport)?;
+        token_answer(&text, "token")
     }
 
     async fn stable_token(
@@ -116,23 +154,28 @@ impl WechatClient {
             return Err(WechatError::Status(resp.status().as_u16()));
         }
         let text = resp.text().await.map_err(WechatError::transport)?;
-        // The answer holds the token: parse errors never quote it.
-        let a: Answer = serde_json::from_str(&text)
-            .map_err(|_| WechatError::BadAnswer("stable_token: not the documented JSON".into()))?;
-        if a.status.errcode != 0 {
-            return Err(WechatError::Wxa {
-                errcode: a.status.errcode,
-                errmsg: a.status.errmsg,
-            });
-        }
-        match (a.access_token.filter(|t| !t.is_empty()), a.expires_in) {
-            (Some(token), Some(secs)) => Ok((
-                SecretString::from(token),
-                Duration::from_secs(secs).min(MAX_TOKEN_LIFETIME),
-            )),
-            _ => Err(WechatError::BadAnswer(
-                "stable_token without access_token or expires_in".into(),
-            )),
-        }
+        token_answer(&text, "stable_token")
+    }
+}
+
+/// The token and its lifetime from an answer of stable_token or token (same shape).
+fn token_answer(text: &str, call: &str) -> Result<(SecretString, Duration), WechatError> {
+    // The answer holds the token: parse errors never quote it.
+    let a: Answer = serde_json::from_str(text)
+        .map_err(|_| WechatError::BadAnswer(format!("{call}: not the documented JSON")))?;
+    if a.status.errcode != 0 {
+        return Err(WechatError::Wxa {
+            errcode: a.status.errcode,
+            errmsg: a.status.errmsg,
+        });
+    }
+    match (a.access_token.filter(|t| !t.is_empty()), a.expires_in) {
+        (Some(token), Some(secs)) => Ok((
+            SecretString::from(token),
+            Duration::from_secs(secs).min(MAX_TOKEN_LIFETIME),
+        )),
+        _ => Err(WechatError::BadAnswer(format!(
+            "{call} without access_token or expires_in"
+        ))),
     }
 }

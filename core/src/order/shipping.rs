@@ -33,6 +33,23 @@
 //! order without a shipment every row but `ShipOrder` is ✗ `NotShipped`.
 //! `ShipOrder` itself needs a paid order: ✗ `OrderNotPaid` before payment and once
 //! cancelled or closed, ✗ `OrderFullyRefunded` once everything was refunded.
+//!
+//! # Refunds after shipment
+//!
+//! WeChat lets a shipped order be refunded (after-sales) at any stage, in part or in
+//! full; a partial refund changes nothing here. A *full* refund ends the payment at
+//! WeChat (`get_order` answers order_state 5 已退款, an upload is refused with
+//! 10060004 支付单处于不可发货的状态) and, in the order's shipping:
+//! - `ShipOrder` (a first shipment or a change) is ✗ `OrderFullyRefunded`: there is
+//!   nothing left to ship or to tell WeChat about;
+//! - `SettleOrder` is ✗ `OrderFullyRefunded` (unless already settled, a repeat): the
+//!   money went back to the shopper, WeChat settles nothing;
+//! - a pending or refused upload is no longer needed: it leaves the `to_upload` view
+//!   and the background uploader stops asking WeChat;
+//! - what WeChat already said (an upload's outcome, a receipt) is still recorded.
+//!
+//! A refund after settlement is a refund like any other (WeChat takes it from the
+//! merchant's balance); the shipping record stays as it was.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -487,6 +504,11 @@ pub(super) fn settle(
     };
     if s.settled_at.is_some() {
         return Ok(vec![]);
+    }
+    // A fully refunded payment is 已退款 (get_order's order_state 5) at WeChat: its
+    // money went back to the shopper, nothing is left to settle.
+    if order.status == OrderStatus::Refunded {
+        return Err(ShippingError::OrderFullyRefunded.into());
     }
     if s.receipt_confirmed_at.is_none() {
         return Err(ShippingError::ReceiptNotConfirmed.into());

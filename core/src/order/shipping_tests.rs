@@ -149,6 +149,84 @@ fn given_a_fully_refunded_order_when_shipped_then_refused() {
     assert_eq!(refused(given, ship(1)), ShippingError::OrderFullyRefunded);
 }
 
+/// A shipped, uploaded and received order, then refunded by `amounts`.
+fn received_then_refunded(amounts: &[u64]) -> Vec<OrderCommand> {
+    let mut given = paid();
+    given.extend([ship(1), shipping_uploaded(1), confirm_receipt()]);
+    for (n, amount) in (1..).zip(amounts) {
+        given.extend([
+            request_refund(n, *amount),
+            crate::testkit::confirm_refund(n, *amount),
+        ]);
+    }
+    given
+}
+
+#[test]
+fn given_a_shipped_order_fully_refunded_when_settled_then_refused_as_fully_refunded() {
+    let given = received_then_refunded(&[TOTAL]);
+    assert_eq!(
+        refused(given.clone(), settle()),
+        ShippingError::OrderFullyRefunded
+    );
+    // Nor may the shipment change: there is nothing left to ship.
+    let mut not_received = paid();
+    not_received.extend([
+        ship(1),
+        request_refund(1, TOTAL),
+        crate::testkit::confirm_refund(1, TOTAL),
+    ]);
+    assert_eq!(
+        refused(not_received, ship(2)),
+        ShippingError::OrderFullyRefunded
+    );
+}
+
+#[test]
+fn given_a_shipped_order_partly_refunded_when_settled_then_it_settles() {
+    let given = received_then_refunded(&[TOTAL / 2]);
+    let state = Order::fold(&history(given));
+    assert_eq!(
+        state.as_ref().map(|o| o.status),
+        Some(OrderStatus::PartiallyRefunded)
+    );
+    let events = Order::decide(&state, settle()).expect("settles");
+    assert!(matches!(events.as_slice(), [OrderEvent::OrderSettled(_)]));
+}
+
+#[test]
+fn given_a_settled_order_when_fully_refunded_then_the_refund_goes_through_and_the_shipping_stays() {
+    let mut given = paid();
+    given.extend([ship(1), shipping_uploaded(1), confirm_receipt(), settle()]);
+    given.extend([
+        request_refund(1, TOTAL),
+        crate::testkit::confirm_refund(1, TOTAL),
+    ]);
+    let state = Order::fold(&history(given));
+    let order = state.as_ref().expect("an order");
+    assert_eq!(order.status, OrderStatus::Refunded);
+    let shipping = order.shipping.as_ref().expect("shipped");
+    assert_eq!(shipping.stage(), ShippingStage::Settled);
+    // Settling again is a repeat, not a refusal.
+    assert_eq!(Order::decide(&state, settle()).expect("repeat"), vec![]);
+}
+
+#[test]
+fn given_a_fully_refunded_order_when_wechat_answers_its_upload_then_the_answer_is_recorded() {
+    let mut given = paid();
+    given.extend([
+        ship(1),
+        request_refund(1, TOTAL),
+        crate::testkit::confirm_refund(1, TOTAL),
+    ]);
+    let state = Order::fold(&history(given));
+    let events = Order::decide(&state, shipping_failed(1)).expect("recorded");
+    assert!(matches!(
+        events.as_slice(),
+        [OrderEvent::ShippingUploadFailed(_)]
+    ));
+}
+
 #[test]
 fn given_a_paid_order_when_shipped_then_the_shipment_is_recorded_with_the_payment() {
     let state = Order::fold(&history(paid()));

@@ -1,5 +1,5 @@
 //! The order projections: `orders` (detail), `orders_by_user` (summaries, newest first),
-//! `awaiting_payment`, `money_watch`, `ledger` and `daily_sales`.
+//! `awaiting_payment`, `money_watch`, `to_ship`, `to_upload`, `ledger` and `daily_sales`.
 //!
 //! The order is folded with core's `Order::evolve`; the other views are derived from the
 //! order before and after the event, so they can never disagree with the detail.
@@ -7,7 +7,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Asia::Shanghai;
 use paylog_core::order::{
-    AttentionResolution, Order, OrderEvent, OrderState, OrderStatus, RefundTarget,
+    AttentionResolution, Order, OrderEvent, OrderState, OrderStatus, RefundTarget, UploadStatus,
 };
 use paylog_core::payment_refs::{OutRefundNo, RefundId, TransactionId};
 use paylog_core::{Aggregate, Fen};
@@ -72,6 +72,23 @@ pub(super) fn apply(tx: &mut Tx<'_>, position: u64, event: &OrderEvent) -> Resul
             tx.put(View::ToShip, key, &OrderSummary::from(&after))?;
         } else if before.as_ref().is_some_and(to_ship) {
             tx.delete(View::ToShip, key);
+        }
+    }
+
+    // Shipments WeChat does not have yet: the background uploader's work list. A
+    // confirmed receipt or a full refund ends the need to upload.
+    let to_upload = |o: &OrderView| {
+        o.status != OrderStatus::Refunded
+            && o.shipping.as_ref().is_some_and(|s| {
+                s.upload != UploadStatus::Uploaded && s.receipt_confirmed_at.is_none()
+            })
+    };
+    if let Some(shipping) = &after.shipping {
+        let key = layout::to_upload_key(shipping.first_shipped_at, after.order_id.as_uuid());
+        if to_upload(&after) {
+            tx.put(View::ToUpload, key, &after)?;
+        } else if before.as_ref().is_some_and(to_upload) {
+            tx.delete(View::ToUpload, key);
         }
     }
 

@@ -481,15 +481,20 @@ impl Model {
                     Expect::Accepted(1)
                 }
             },
-            OrderCommand::SettleOrder { .. } => match &mut order.shipping {
-                None => Expect::Refused,
-                Some(s) if s.settled => Expect::Accepted(0),
-                Some(s) if !s.received => Expect::Refused,
-                Some(s) => {
-                    s.settled = true;
-                    Expect::Accepted(1)
+            OrderCommand::SettleOrder { .. } => {
+                let fully_refunded = order.status() == OrderStatus::Refunded;
+                match &mut order.shipping {
+                    None => Expect::Refused,
+                    Some(s) if s.settled => Expect::Accepted(0),
+                    // A fully refunded payment settles nothing (WeChat: 已退款).
+                    Some(_) if fully_refunded => Expect::Refused,
+                    Some(s) if !s.received => Expect::Refused,
+                    Some(s) => {
+                        s.settled = true;
+                        Expect::Accepted(1)
+                    }
                 }
-            },
+            }
             OrderCommand::PlaceOrder(_)
             | OrderCommand::CancelOrder { .. }
             | OrderCommand::CloseOrder { .. } => Expect::Refused,

@@ -1,6 +1,7 @@
 //! No secret in any log line, error message or `Debug` output: every failure path of
 //! the WeChat client (unreachable, timeout, a wrong sign, a garbage answer, an HTTP
-//! error status) is triggered with known secret values, and everything captured — all
+//! error status; the access token's fallback `GET /cgi-bin/token` and jscode2session
+//! carry the app secret in their URL) is triggered with known secret values, and everything captured — all
 //! tracing output at TRACE and every error's `Display`, `Debug` and source chain — is
 //! searched for them.
 
@@ -72,6 +73,17 @@ async fn every_call_fails(c: &WechatClient, out: &Captured, path: &str) {
     match c.jscode2session("alice.1").await {
         Err(e) => out.error(&format!("{path} jscode2session"), &e),
         Ok(_) => panic!("{path}: jscode2session succeeded"),
+    }
+    // The access token: stable_token, then (unless the credentials were refused) the
+    // fallback `GET /cgi-bin/token`, whose URL carries the app secret.
+    let request = paylog_core::wxa::GetOrderRequest {
+        transaction_id: Some("4200000000000000000000000001".into()),
+        merchant_id: None,
+        merchant_trade_no: None,
+    };
+    match c.get_shipping_order(&request).await {
+        Err(e) => out.error(&format!("{path} get_order"), &e),
+        Ok(_) => panic!("{path}: get_order succeeded"),
     }
     pay_calls_fail(c, out, path).await;
 }
@@ -196,6 +208,11 @@ async fn no_failure_path_of_the_wechat_client_shows_a_secret() {
     // Not vacuous: the failures were logged and recorded.
     assert!(text.contains("retrying"), "{text}");
     assert!(text.contains("unreachable jscode2session"), "{text}");
+    assert!(text.contains("unreachable get_order"), "{text}");
+    assert!(
+        text.contains("falling back to GET /cgi-bin/token"),
+        "{text}"
+    );
     assert!(text.contains("timeout pay call 4"), "{text}");
     for secret in [
         APP_SECRET,
