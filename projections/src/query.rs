@@ -133,6 +133,47 @@ impl Views {
         self.scan(View::ToUpload, &[], 24, page)
     }
 
+    /// Every order, newest first (order ids are uuid v7: key order is placing order),
+    /// `page.limit` at a time; the cursor is the hex id of the previous page's last
+    /// order. The operators' console lists and filters orders from this.
+    pub fn orders_newest_first(&self, page: &Page) -> Result<PageOf<OrderView>> {
+        let limit = page.effective_limit();
+        let after = match &page.cursor {
+            Some(cursor) => Some(
+                hex::decode(cursor)
+                    .ok()
+                    .filter(|s| s.len() == 16)
+                    .ok_or_else(|| ProjectionError::InvalidCursor(cursor.clone()))?,
+            ),
+            None => None,
+        };
+        let handle = self.cf(self.generation_id(), View::Orders)?;
+        let mode = match &after {
+            Some(key) => IteratorMode::From(key, Direction::Reverse),
+            None => IteratorMode::End,
+        };
+        let mut items = Vec::with_capacity(limit);
+        let mut last_key = None;
+        let mut more = false;
+        for item in self.db().iterator_cf(&handle, mode) {
+            let (key, value) = item?;
+            if after.as_deref() == Some(key.as_ref()) {
+                continue;
+            }
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push(layout::decode(&value, View::Orders.name())?);
+            last_key = Some(key);
+        }
+        let next_cursor = match (more, last_key) {
+            (true, Some(key)) => Some(hex::encode(&key)),
+            _ => None,
+        };
+        Ok(PageOf { items, next_cursor })
+    }
+
     fn get<T: DeserializeOwned>(&self, view: View, key: &[u8]) -> Result<Option<T>> {
         let handle = self.cf(self.generation_id(), view)?;
         match self.db().get_pinned_cf(&handle, key)? {

@@ -20,6 +20,7 @@ pub mod app;
 #[path = "../../store/tests/store/cluster.rs"]
 pub mod cluster;
 pub mod model;
+pub mod webdriver;
 pub mod wx;
 
 pub use app::{

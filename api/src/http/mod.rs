@@ -10,6 +10,8 @@
 //!   `ops.rs` (health, metrics, OpenAPI);
 //! - `audit.rs` (admin: an order's history and state as of an instant, the log's
 //!   events page by page, daily sales reports);
+//! - `console/` (the operators' HTML console at `/console`, signed in with the admin
+//!   token for a session cookie);
 //! - `error.rs` (the JSON error shape), `extract.rs` (auth, JSON/path/query with JSON
 //!   errors, `Idempotency-Key`), `dto.rs` (shapes and statuses on the wire), `state.rs`,
 //!   `openapi.rs` (the document's frame).
@@ -22,6 +24,7 @@
 
 mod audit;
 mod auth;
+pub mod console;
 pub mod dto;
 pub mod error;
 mod extract;
@@ -100,6 +103,7 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(ops::openapi))
         .split_for_parts();
     let routes = routes
+        .nest("/console", console::router(&state))
         .layer(Extension(Arc::new(doc)))
         .route_layer(axum::middleware::from_fn_with_state(metrics, track))
         .fallback(|| async { ApiError::not_found("route") })

@@ -91,6 +91,20 @@ impl Audit {
         Ok(LogPage { head, events })
     }
 
+    /// Up to `limit` events of one stream from `from_version` on (the console's log
+    /// by stream).
+    pub async fn stream_page(
+        &self,
+        stream_id: &str,
+        from_version: u64,
+        limit: usize,
+    ) -> Result<Vec<RecordedEvent>, Error> {
+        Ok(self
+            .store
+            .read_stream(stream_id, from_version, limit)
+            .await?)
+    }
+
     /// Sales per Asia/Shanghai day from `from` to `to` inclusive (quiet days left out).
     pub fn daily_sales(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<DailySales>, Error> {
         if from > to {

@@ -20,6 +20,8 @@ use super::keyed_lock::KeyedLocks;
 use super::payments::Payments;
 use crate::error::Error;
 
+pub mod operator;
+
 /// Which number a refund gets.
 #[derive(Debug, Clone)]
 pub enum RefundNumber<'a> {
