@@ -15,6 +15,7 @@
 //!   recovered, the daily run;
 //! - [`audit`]: an order's history, the raw log, daily sales;
 //! - [`health`]: liveness and readiness;
+//! - [`message_push`]: WeChat's message push (settlement, reminders);
 //! - [`keyed_lock`]: one async lock per key, for decisions read from the views.
 
 pub mod accounts;
@@ -22,6 +23,7 @@ pub mod audit;
 pub mod catalog;
 pub mod health;
 pub mod keyed_lock;
+pub mod message_push;
 pub mod ordering;
 pub mod payments;
 pub mod reconciliation;
