@@ -60,6 +60,7 @@ use crate::services::accounts::token::TokenKeys;
 use crate::services::audit::Audit;
 use crate::services::catalog::Catalog;
 use crate::services::health::Health;
+use crate::services::message_push::MessagePush;
 use crate::services::ordering::Ordering;
 use crate::services::payments::{Payments, Reconciler};
 use crate::services::reconciliation::BillReconciliation;
@@ -172,6 +173,9 @@ impl Application {
         args.check_secrets().map_err(Error::Startup)?;
         check_simulator_address(&args, addr)?;
         sign_policy(&args.wechat)?;
+        // The message push settings are checked before anything is opened too (the
+        // appid they are bound to is known once the WeChat configuration is).
+        args.message_push.settings("").map_err(Error::Startup)?;
         // Settings that name files or URLs are checked before anything is opened.
         let client_identity = client_identity(&args.wechat)?;
         require_client_identity(&args.wechat, client_identity.is_some())?;
@@ -247,6 +251,10 @@ impl Application {
             }
             _ => None,
         };
+        let push_settings = args
+            .message_push
+            .settings(&wechat_config.appid)
+            .map_err(Error::Startup)?;
         let wechat = WechatClient::new(wechat_config)
             .map_err(|e| Error::Startup(format!("WeChat client: {e}")))?;
         let token_secret = args.token_secret.clone().unwrap_or_else(|| {
@@ -302,6 +310,14 @@ impl Application {
             Arc::clone(&clock),
             args.upload_retry_interval,
         );
+        let message_push = MessagePush::new(
+            push_settings,
+            engine.clone(),
+            shipping.clone(),
+            settle.clone(),
+            Arc::clone(&metrics),
+            Arc::clone(&clock),
+        );
         let tokens = Arc::new(TokenKeys::new(&token_secret));
         let state = AppState {
             accounts: Accounts::new(
@@ -327,6 +343,7 @@ impl Application {
             )?,
             payments,
             shipping,
+            message_push,
             bill: bill.clone(),
             audit: Audit::new(Arc::clone(&log), views.clone()),
             // Built only after the WeChat client was: its configuration is loaded.

@@ -12,8 +12,10 @@ use clap::{Args, ValueEnum};
 use paylog_store::{NatsOptions, StoreLocation};
 use secrecy::SecretString;
 
+mod message_push;
 mod wechat_v3;
 
+pub use message_push::{MessagePushArgs, PushModeArg};
 pub(crate) use wechat_v3::read_pem;
 pub use wechat_v3::{PayVersionArg, WechatV3Args};
 
@@ -194,6 +196,10 @@ pub struct ServeArgs {
 
     #[command(flatten)]
     pub wechat: WechatArgs,
+
+    /// WeChat's message push (token, EncodingAESKey, mode).
+    #[command(flatten)]
+    pub message_push: MessagePushArgs,
 
     /// Bearer token for `/v1/admin/*`, at least [`MIN_SECRET_BYTES`] bytes. Without it
     /// the admin API is disabled.

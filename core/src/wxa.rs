@@ -8,6 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::order::{DeliveryMode, LogisticsType, Shipment};
 
+pub mod push;
+
 /// `access_token` is invalid (e.g. replaced by a newer one): refresh once, retry.
 pub const ERR_INVALID_TOKEN: i64 = 40001;
 /// `access_token` expired: refresh once, retry.

@@ -11,7 +11,8 @@ use paylog_engine::Clock;
 
 use paylog_api::app::AppHandles;
 use paylog_api::config::{
-    DurabilityArg, LogSource, PayVersionArg, ServeArgs, StoreArgs, WechatArgs, WechatV3Args,
+    DurabilityArg, LogSource, MessagePushArgs, PayVersionArg, PushModeArg, ServeArgs, StoreArgs,
+    WechatArgs, WechatV3Args,
 };
 use paylog_sim::{self as sim, SimConfig, SimHandle};
 use reqwest::Method;
@@ -25,6 +26,9 @@ use tokio::task::JoinHandle;
 use crate::cluster::Cluster;
 
 /// The admin token every test app is configured with (unless disabled).
+/// The message push token and EncodingAESKey every test server is configured with.
+pub const PUSH_TOKEN: &str = "paylogpushtoken0";
+pub const PUSH_AES_KEY: &str = "pAyLoGtEsTeNcOdInGaEsKeY0123456789abcdefghi";
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdefghij";
 
 /// The app's clock: the machine's, plus however far a test moved it forward, so a
@@ -83,6 +87,8 @@ pub struct TestConfig {
     pub upload_retry_interval: Duration,
     /// `--ship-template-id`: the subscribe message sent when an order ships.
     pub ship_template_id: Option<paylog_api::config::TemplateId>,
+    /// The message push's mode (token [`PUSH_TOKEN`], key [`PUSH_AES_KEY`]).
+    pub push_mode: PushModeArg,
 }
 
 /// Which form of the merchant's client certificate a test app is configured with.
@@ -119,6 +125,7 @@ impl Default for TestConfig {
             client_cert: ClientCert::None,
             upload_retry_interval: Duration::from_secs(3600),
             ship_template_id: None,
+            push_mode: PushModeArg::Safe,
         }
     }
 }
@@ -243,6 +250,11 @@ pub fn serve_args(
         },
         listen,
         wechat,
+        message_push: MessagePushArgs {
+            token: Some(SecretString::from(PUSH_TOKEN)),
+            aes_key: Some(SecretString::from(PUSH_AES_KEY)),
+            mode: config.push_mode,
+        },
         admin_token: config.admin_token.clone().map(SecretString::from),
         token_secret: Some(SecretString::from("test-token-secret-0123456789abcdef")),
         payment_timeout: config.payment_timeout,

@@ -17,6 +17,9 @@ pub(crate) const SCHEDULE_SECS: [u64; 15] = [
     15, 15, 30, 180, 600, 1200, 1800, 1800, 1800, 3600, 10800, 10800, 10800, 21600, 21600,
 ];
 
+/// WeChat retries a message push three times (notifies follow [`SCHEDULE_SECS`]).
+pub(crate) const PUSH_RETRIES: usize = 3;
+
 /// A key no merchant has, for `bad_sign` plans.
 fn wrong_key() -> ApiKey {
     ApiKey::new("this-is-not-the-merchant-api-key")
@@ -134,8 +137,18 @@ pub(crate) fn register(
 /// each attempt (a retry hours later must not carry a stale timestamp).
 #[derive(Debug, Clone)]
 pub(crate) enum Outgoing {
-    V2 { body: String },
-    V3 { body: String },
+    V2 {
+        body: String,
+    },
+    V3 {
+        body: String,
+    },
+    /// A mini-program message push: the query string (signatures) is in the URL;
+    /// acknowledged by `success` or an empty 200.
+    Push {
+        body: String,
+        content_type: &'static str,
+    },
 }
 
 /// Delivers `body` to `url` in the background until acknowledged or out of retries.
@@ -154,7 +167,11 @@ pub(crate) fn spawn_outgoing(
     tokio::spawn(async move {
         let mut stop = sim.shutdown.clone();
         let mut acked = false;
-        for attempt in 0..=SCHEDULE_SECS.len() {
+        let retries = match body {
+            Outgoing::Push { .. } => PUSH_RETRIES,
+            _ => SCHEDULE_SECS.len(),
+        };
+        for attempt in 0..=retries {
             if attempt > 0 {
                 let wait = sim.scaled(SCHEDULE_SECS[attempt - 1]);
                 tokio::select! {
@@ -224,6 +241,11 @@ async fn send(
             .post(url)
             .header("content-type", "text/xml")
             .body(body.clone()),
+        Outgoing::Push { body, content_type } => sim
+            .http
+            .post(url)
+            .header("content-type", *content_type)
+            .body(body.clone()),
         Outgoing::V3 { body } => {
             let mut r = sim
                 .http
@@ -265,6 +287,9 @@ async fn send(
                     })
         }
         Outgoing::V3 { .. } => matches!(status, Some(200 | 204)),
+        Outgoing::Push { .. } => {
+            status == Some(200) && matches!(reply.as_deref().map(str::trim), Some("success" | ""))
+        }
     };
     Attempt {
         at,

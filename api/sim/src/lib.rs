@@ -6,6 +6,9 @@
 //! request's sign, keeps per-order state and signs everything it answers. A
 //! control API under `/sim/` plays the user and the network: see [`control`].
 //!
+//! It also plays the mini-program's message push ([`push`]): a control call makes
+//! it push a signed (optionally encrypted) settlement event to the configured URL.
+//!
 //! Notifies are delivered on WeChat's retry schedule scaled by
 //! [`SimConfig::time_scale`] until the receiver answers `SUCCESS`.
 
@@ -15,6 +18,7 @@ mod deliver;
 mod login;
 pub mod notify;
 mod pay;
+pub mod push;
 mod refund;
 pub mod shipping;
 mod state;
@@ -123,6 +127,8 @@ pub(crate) struct Sim {
     state: Mutex<SimState>,
     /// The mini-program server API: access token and order shipping.
     shipping: Mutex<shipping::ShippingState>,
+    /// The message push: the console's settings and what was pushed.
+    push: Mutex<push::PushState>,
     http: reqwest::Client,
     shutdown: watch::Receiver<bool>,
 }
@@ -146,6 +152,12 @@ impl Sim {
     /// while holding the state lock's guard across it.
     fn shipping(&self) -> MutexGuard<'_, shipping::ShippingState> {
         self.shipping.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The push lock; poisoning ignored as for [`Sim::state`]. Never held across
+    /// another lock.
+    fn push(&self) -> MutexGuard<'_, push::PushState> {
+        self.push.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn scaled(&self, secs: u64) -> Duration {
@@ -223,6 +235,7 @@ pub async fn start(listener: TcpListener, config: SimConfig) -> std::io::Result<
         config,
         state: Mutex::new(SimState::default()),
         shipping: Mutex::default(),
+        push: Mutex::default(),
         http,
         shutdown: rx.clone(),
     });
@@ -285,6 +298,8 @@ fn router(sim: Arc<Sim>) -> Router {
         .route("/sim/shipping-fault", post(shipping::shipping_fault))
         .route("/sim/confirm-receipt", post(shipping::confirm_receipt))
         .route("/sim/settle", post(shipping::settle))
+        .route("/sim/push/config", post(push::configure))
+        .route("/sim/push/settlement", post(push::settlement))
         .route("/sim/pay", post(control::pay))
         .route("/sim/pay-again", post(control::pay_again))
         .route("/sim/refuse-code", post(control::refuse_code))

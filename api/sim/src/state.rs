@@ -188,6 +188,8 @@ pub struct Attempt {
 pub enum NotifyKind {
     Pay,
     Refund,
+    /// A mini-program message push (`/sim/push/settlement`).
+    Push,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -185,6 +185,7 @@ pub async fn run_demo_on(
             },
             ..WechatArgs::default()
         },
+        message_push: crate::config::MessagePushArgs::default(),
         admin_token: Some(SecretString::from(ADMIN_TOKEN)),
         token_secret: None,
         payment_timeout: Duration::from_secs(1800),

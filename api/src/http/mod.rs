@@ -7,6 +7,7 @@
 //! - `products.rs`, `orders.rs`, `payment.rs` (`/pay`), `refunds.rs` (admin),
 //!   `reconciliation.rs` (admin: the daily bill compared with the log);
 //! - `notify.rs` (WeChat's XML callbacks), `notify_v3.rs` (its v3 JSON callbacks),
+//!   `message_push.rs` (the mini-program's message push: handshake and events),
 //!   `ops.rs` (health, metrics, OpenAPI);
 //! - `audit.rs` (admin: an order's history and state as of an instant, the log's
 //!   events page by page, daily sales reports);
@@ -28,6 +29,7 @@ pub mod console;
 pub mod dto;
 pub mod error;
 mod extract;
+mod message_push;
 mod notify;
 mod notify_v3;
 pub mod openapi;
@@ -96,6 +98,7 @@ pub fn app(state: AppState) -> Router {
         .routes(routes!(notify::refund))
         .routes(routes!(notify_v3::pay))
         .routes(routes!(notify_v3::refund))
+        .routes(routes!(message_push::handshake, message_push::receive))
         .routes(routes!(ops::healthz))
         .routes(routes!(ops::livez))
         .routes(routes!(ops::readyz))

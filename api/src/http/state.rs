@@ -10,6 +10,7 @@ use crate::services::accounts::Accounts;
 use crate::services::audit::Audit;
 use crate::services::catalog::Catalog;
 use crate::services::health::Health;
+use crate::services::message_push::MessagePush;
 use crate::services::ordering::Ordering;
 use crate::services::payments::Payments;
 use crate::services::reconciliation::BillReconciliation;
@@ -27,6 +28,8 @@ pub struct AppState {
     pub bill: BillReconciliation,
     /// Shipments and their upload to WeChat (admin).
     pub shipping: Shipping,
+    /// WeChat's message push (settlement events, reminders).
+    pub message_push: MessagePush,
     pub audit: Audit,
     pub health: Health,
     /// `None`: the admin API is disabled.

@@ -16,13 +16,15 @@
 //! - [`audit`]: an order's history, the raw log, daily sales;
 //! - [`health`]: liveness and readiness;
 //! - [`keyed_lock`]: one async lock per key, for decisions read from the views;
-//! - [`shipping`], [`uploader`]: shipments, their upload to WeChat and its retries.
+//! - [`shipping`], [`uploader`]: shipments, their upload to WeChat and its retries;
+//! - [`message_push`]: WeChat's message push (settlement, reminders).
 
 pub mod accounts;
 pub mod audit;
 pub mod catalog;
 pub mod health;
 pub mod keyed_lock;
+pub mod message_push;
 pub mod ordering;
 pub mod payments;
 pub mod reconciliation;

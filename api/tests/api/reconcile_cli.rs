@@ -165,6 +165,7 @@ async fn reconcile_exits_zero_only_when_the_day_matches_and_names_every_differen
             notify_url: Some(format!("http://{listen}/v1/wechat/pay/notify")),
             ..WechatArgs::default()
         },
+        message_push: paylog_api::config::MessagePushArgs::default(),
         admin_token: Some(SecretString::from(ADMIN)),
         token_secret: Some(SecretString::from("reconcile-test-token-secret-0123456789")),
         payment_timeout: Duration::from_secs(1800),
