@@ -1,15 +1,15 @@
 //! [`Application`]: the composition root. It builds the whole server from
 //! [`ServeArgs`] on a bound listener: the store, the views and their projector, the
 //! engine, the WeChat client (or an in-process simulator when WeChat is not
-//! configured), the services, the reconciler and the router.
+//! configured), the services, the reconciler, the shipping uploader and the router.
 //!
 //! `paylog serve` and the tests use the same code: build on a listener (port 0 in
 //! tests), read the handles they need, run until a shutdown future resolves. The
 //! accept loop is our own (hyper's HTTP/1 builder): a header-read timeout, a
 //! connection limit, a per-request timeout, and a graceful shutdown that drains
 //! in-flight requests for at most the shutdown deadline, then drops what remains.
-//! Then it stops the reconciler, the projector and the store's writer, and the
-//! simulator if one was started.
+//! Then it stops the reconciler, the uploader, the projector and the store's writer,
+//! and the simulator if one was started.
 //!
 //! Data layout: the log at `<data_dir>/log` (or on a NATS JetStream cluster with
 //! `--store nats://…`, where several processes may serve the same log), the views at

@@ -456,7 +456,19 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[cfg(test)]
 mod tests {
-    use super::{derive_refund_notify_url, parse_duration};
+    use super::{MAX_TEMPLATE_ID_CHARS, TemplateId, derive_refund_notify_url, parse_duration};
+
+    #[test]
+    fn a_template_id_is_checked_once_when_parsed() {
+        let id: TemplateId = "TOPfGqHnwU6_Gx3pfEEFIN6ZuCuwdpx4vn9VWyk3bsM"
+            .parse()
+            .expect("WeChat's shape");
+        assert_eq!(id.as_str(), "TOPfGqHnwU6_Gx3pfEEFIN6ZuCuwdpx4vn9VWyk3bsM");
+        let too_long = "a".repeat(MAX_TEMPLATE_ID_CHARS + 1);
+        for bad in ["", "has space", "semi;colon", "中文", too_long.as_str()] {
+            assert!(bad.parse::<TemplateId>().is_err(), "{bad:?}");
+        }
+    }
     use std::time::Duration;
 
     #[test]
