@@ -431,3 +431,31 @@ async fn every_page_renders_for_an_operator_and_the_log_redacts_password_hashes(
     assert!(today.text.contains("<svg id=\"sales-chart\""));
     assert!(today.text.contains("<svg id=\"hours-chart\""));
 }
+
+#[tokio::test]
+async fn a_double_submitted_cancel_cancels_once() {
+    let app = spawn_app().await;
+    let token = app.shopper("console").await;
+    let product = app.create_product("Tea", 300, 5).await;
+    let placed = app.place_order(&token, &[(&product, 1)], None).await;
+    assert_eq!(placed.status, 201, "{}", placed.text);
+    let id = placed.str("order_id");
+    let cookie = sign_in(&app).await;
+    let path = format!("/console/orders/{id}");
+    let order = get(&app, &path, Some(&cookie)).await;
+    let csrf = hidden(&order.text, Some("cancel-form"), "csrf");
+    for _ in 0..2 {
+        let answer = post(
+            &app,
+            &format!("{path}/cancel"),
+            Some(&cookie),
+            &[("csrf", &csrf)],
+        )
+        .await;
+        assert_eq!(answer.status, 303);
+        let to = answer.location.expect("location");
+        assert!(to.starts_with(&format!("{path}?notice=")), "{to}");
+    }
+    assert_eq!(app.count_order_events(&id, "OrderCancelled").await, 1);
+    assert_eq!(app.stock(&product).await, 5, "the unit is back once");
+}

@@ -209,3 +209,104 @@ impl FromRequestParts<AppState> for Operator {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// A clock the test moves by hand.
+    #[derive(Debug)]
+    struct Manual(Mutex<DateTime<Utc>>);
+
+    impl Clock for Manual {
+        fn now(&self) -> DateTime<Utc> {
+            *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        }
+    }
+
+    impl Manual {
+        fn advance(&self, by: Duration) {
+            let mut now = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            *now += by;
+        }
+    }
+
+    fn store() -> (Arc<Manual>, Sessions) {
+        let clock = Arc::new(Manual(Mutex::new(Utc::now())));
+        let sessions = Sessions::new(Arc::clone(&clock) as Arc<dyn Clock>);
+        (clock, sessions)
+    }
+
+    #[test]
+    fn ids_and_csrf_tokens_are_256_bit_random_hex() {
+        let (_, sessions) = store();
+        let (a, b) = (sessions.open(), sessions.open());
+        assert_ne!(a, b);
+        for id in [&a, &b] {
+            assert_eq!(id.len(), 64);
+            assert!(id.bytes().all(|c| c.is_ascii_hexdigit()));
+        }
+        let csrf = sessions.touch(&a);
+        assert!(csrf.as_ref().is_some_and(|c| c.len() == 64 && c != &a));
+        assert_ne!(csrf, sessions.touch(&b));
+    }
+
+    #[test]
+    fn a_used_session_still_ends_at_the_absolute_timeout() {
+        let (clock, sessions) = store();
+        let id = sessions.open();
+        let steps = ABSOLUTE_TIMEOUT.num_minutes() / 20;
+        for _ in 0..steps - 1 {
+            clock.advance(Duration::minutes(20));
+            assert!(
+                sessions.touch(&id).is_some(),
+                "used within the idle timeout"
+            );
+        }
+        clock.advance(Duration::minutes(20));
+        assert!(sessions.touch(&id).is_none());
+    }
+
+    #[test]
+    fn past_the_cap_the_least_recently_used_session_goes() {
+        let (clock, sessions) = store();
+        let oldest = sessions.open();
+        clock.advance(Duration::seconds(1));
+        let ids: Vec<String> = (1..MAX_SESSIONS)
+            .map(|_| {
+                clock.advance(Duration::seconds(1));
+                sessions.open()
+            })
+            .collect();
+        clock.advance(Duration::seconds(1));
+        assert!(sessions.touch(&oldest).is_some(), "all fit");
+        // `oldest` is now the most recently used; the first of `ids` is the least.
+        clock.advance(Duration::seconds(1));
+        let newest = sessions.open();
+        assert!(sessions.touch(&newest).is_some());
+        assert!(sessions.touch(&oldest).is_some());
+        assert!(sessions.touch(&ids[0]).is_none());
+        assert!(sessions.touch(&ids[1]).is_some());
+    }
+
+    #[test]
+    fn the_csrf_check_wants_the_exact_token() {
+        let op = Operator {
+            session_id: "s".into(),
+            csrf: "abc".into(),
+            lang: Lang::En,
+        };
+        assert!(op.csrf_ok("abc"));
+        for wrong in ["", "ab", "abcd", "ABC"] {
+            assert!(!op.csrf_ok(wrong), "{wrong}");
+        }
+    }
+}

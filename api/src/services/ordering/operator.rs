@@ -173,7 +173,8 @@ impl Ordering {
     }
 
     /// The operator cancels an unpaid order: the same command as the shopper's
-    /// cancel, issued for the order's owner. `None`: no such order.
+    /// cancel, issued for the order's owner; an order already cancelled is returned
+    /// as it is (a repeated submit). `None`: no such order.
     pub async fn cancel_as_operator(
         &self,
         meta: CommandMeta,
@@ -182,6 +183,10 @@ impl Ordering {
         let Some(order) = self.views.order(order_id)? else {
             return Ok(None);
         };
+        if order.status == OrderStatus::Cancelled {
+            // A second submit of the cancel form: the order is as the first left it.
+            return Ok(Some(order));
+        }
         self.cancel(meta, order.user_id, order_id).await
     }
 }
