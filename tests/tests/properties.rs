@@ -10,7 +10,7 @@
 // (clippy.toml allows that inside #[test] functions, not in their helpers).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use paylog_tests::model::step::steps;
+use paylog_tests::model::step::{steps, steps_after_shipping};
 use paylog_tests::model::{Step, World};
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
@@ -71,6 +71,15 @@ proptest! {
 
     #[test]
     fn the_engine_keeps_every_invariant(history in steps(1..=45)) {
+        if let Err(failure) = run_history(&history) {
+            prop_assert!(false, "{}", failure);
+        }
+    }
+
+    /// After the sale: histories that start with a shipped order, so settlement
+    /// pushes (genuine, announced, forged, repeated) meet one.
+    #[test]
+    fn after_shipping_the_engine_keeps_every_invariant(history in steps_after_shipping(1..=30)) {
         if let Err(failure) = run_history(&history) {
             prop_assert!(false, "{}", failure);
         }

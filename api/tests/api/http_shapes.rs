@@ -139,7 +139,7 @@ async fn every_route_is_in_the_openapi_document_with_its_wire_enums() {
     let paths = doc["paths"].as_object().expect("paths");
     assert_eq!(
         paths.len(),
-        31,
+        32,
         "one entry per declared path: {:?}",
         paths.keys()
     );
@@ -157,6 +157,12 @@ async fn every_route_is_in_the_openapi_document_with_its_wire_enums() {
         assert!(
             doc["paths"]["/v1/admin/reconciliation/{date}"][method].is_object(),
             "{method} /v1/admin/reconciliation/{{date}} is documented"
+        );
+    }
+    for method in ["get", "post"] {
+        assert!(
+            doc["paths"]["/v1/wechat/message"][method].is_object(),
+            "{method} /v1/wechat/message is documented"
         );
     }
     let kinds = &doc["components"]["schemas"]["DifferenceKindDto"]["enum"];

@@ -19,6 +19,7 @@ use paylog_core::{Fen, OrderId, ProductId, UserId};
 use uuid::Uuid;
 
 use super::notify::{self, Notify};
+use super::push::{self, Push};
 use super::reference::Model;
 use super::step::{NotifyKind, O, P, R, RefundAmount, Step, Txn, U};
 
@@ -54,6 +55,8 @@ pub enum Command {
     },
     /// A notify body as it arrives over HTTP, and what it truly says.
     Notify(Notify),
+    /// A message push as it arrives over HTTP, and what it truly says.
+    Push(Push),
 }
 
 impl Command {
@@ -83,6 +86,7 @@ impl Command {
                 | OrderCommand::SettleOrder { at, .. } => *at,
             },
             Self::Notify(n) => n.at,
+            Self::Push(p) => p.at,
         }
     }
 }
@@ -390,6 +394,15 @@ pub fn concretize(step: &Step, model: &Model, now: DateTime<Utc>) -> Option<Comm
                 at: now,
             },
         },
+        Step::SettlementPush { order, kind } => {
+            // WeChat pushes about the transaction that paid the order.
+            let txn = model
+                .orders
+                .get(&order_id(order))
+                .and_then(|o| o.payment.as_ref())
+                .map_or_else(|| transaction_id(order, Txn(0)), |(t, _)| t.clone());
+            Command::Push(push::build(order_id(order), txn, kind, now))
+        }
         Step::Resend { .. } | Step::Concurrently(..) => return None,
     };
     Some(command)

@@ -10,6 +10,8 @@
 //!   appends;
 //! - [`notify`]: signed WeChat Pay notifies (genuine, forged, tampered) and the
 //!   verify-then-confirm path a notify takes into the engine;
+//! - [`push`]: WeChat's settlement pushes (safe mode: genuine, announced, forged,
+//!   sealed for another appid, tampered) and the service that opens them;
 //! - [`log`]: [`LogAudit`], an incremental scan of the log checking the invariants
 //!   that only the log can show (gapless positions, contiguous versions, a command id
 //!   appended once, one `PaymentConfirmed` per paid order, stock never negative);
@@ -24,6 +26,7 @@
 pub mod command;
 pub mod log;
 pub mod notify;
+pub mod push;
 pub mod reference;
 pub mod step;
 pub mod world;

@@ -262,7 +262,34 @@ impl Model {
                 None => Expect::Refused,
                 Some(g) => self.confirm_payment(g.order_id, &g.transaction_id, g.amount),
             },
+            Command::Push(p) => match &p.genuine {
+                // A push that does not verify or open must change nothing.
+                None => Expect::Refused,
+                Some((order_id, txn, settles)) => self.settlement_push(*order_id, txn, *settles),
+            },
         }
+    }
+
+    /// A genuine settlement push: only about an order this transaction paid; an
+    /// announcement records nothing; a settlement confirms receipt and settles
+    /// (each once), and needs a shipment.
+    fn settlement_push(&mut self, order_id: OrderId, txn: &TransactionId, settles: bool) -> Expect {
+        let Some(order) = self.orders.get_mut(&order_id) else {
+            return Expect::Refused;
+        };
+        if order.payment.as_ref().is_none_or(|(t, _)| t != txn) {
+            return Expect::Refused;
+        }
+        if !settles {
+            return Expect::Accepted(0);
+        }
+        let Some(s) = &mut order.shipping else {
+            return Expect::Refused;
+        };
+        let appended = usize::from(!s.received) + usize::from(!s.settled);
+        s.received = true;
+        s.settled = true;
+        Expect::Accepted(appended)
     }
 
     fn place(&mut self, c: &paylog_core::checkout::Checkout) -> Expect {

@@ -206,6 +206,11 @@ pub enum Step {
     SettleShipping {
         order: O,
     },
+    /// WeChat's message push about the order's settlement (or an impostor's).
+    SettlementPush {
+        order: O,
+        kind: PushKind,
+    },
     /// The `back`-th last acknowledged command is sent again with the same command id.
     Resend {
         back: u8,
@@ -218,6 +223,31 @@ fn cart() -> impl Strategy<Value = Vec<Line>> {
     // Quantity 0 now and then: the cart must be refused as a whole.
     let quantity = prop_oneof![16 => 1u32..=2, 1 => Just(0u32), 3 => 3u32..=8];
     prop::collection::vec((quantity, any::<P>()).prop_map(|(q, p)| Line(q, p)), 1..=3)
+}
+
+/// What a settlement push is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushKind {
+    /// WeChat settled the order (receipt confirmed, money settled).
+    Settled,
+    /// WeChat announces the settlement at shipment (an estimated time only).
+    Announced,
+    /// Signed with another token.
+    BadSignature,
+    /// Sealed for another mini-program.
+    WrongAppid,
+    /// The ciphertext altered, then signed again.
+    Tampered,
+}
+
+fn push_kind() -> impl Strategy<Value = PushKind> {
+    prop_oneof![
+        6 => Just(PushKind::Settled),
+        2 => Just(PushKind::Announced),
+        1 => Just(PushKind::BadSignature),
+        1 => Just(PushKind::WrongAppid),
+        1 => Just(PushKind::Tampered),
+    ]
 }
 
 fn notify_kind() -> impl Strategy<Value = NotifyKind> {
@@ -317,6 +347,7 @@ pub fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(order, accepted, stale)| Step::UploadOutcome { order, accepted, stale }),
         1 => any::<O>().prop_map(|order| Step::ConfirmReceipt { order }),
         1 => any::<O>().prop_map(|order| Step::SettleShipping { order }),
+        2 => (any::<O>(), push_kind()).prop_map(|(order, kind)| Step::SettlementPush { order, kind }),
         2 => (0u8..4).prop_map(|back| Step::Resend { back }),
         // Shrinks to the first command alone when the race is not what fails.
         3 => (racy(), prop::option::weighted(0.9, racy())).prop_map(|(a, b)| match b {
@@ -345,6 +376,52 @@ fn opening() -> impl Strategy<Value = Vec<Step>> {
             opening.extend(users);
             opening
         })
+}
+
+/// After the sale: the shop opens, `o0` is placed by `u0`, paid and shipped (WeChat
+/// accepted its shipping information), then the shop lives `len` more steps. Random
+/// histories rarely ship an order; these make settlement pushes, receipts and
+/// changed shipments meet one.
+pub fn steps_after_shipping(
+    len: std::ops::RangeInclusive<usize>,
+) -> impl Strategy<Value = Vec<Step>> {
+    // Pushes about `o0` at random points of its life (one may repeat another).
+    let pushes = prop::collection::vec((any::<prop::sample::Index>(), push_kind()), 1..=4);
+    (opening(), prop::collection::vec(step(), len), pushes).prop_map(
+        |(mut history, mut life, pushes)| {
+            let order = O(0);
+            for (at, kind) in pushes {
+                let at = at.index(life.len() + 1);
+                life.insert(at, Step::SettlementPush { order, kind });
+            }
+            history.extend([
+                Step::Register {
+                    user: U(0),
+                    name: 0,
+                },
+                Step::PlaceOrder {
+                    order,
+                    user: U(0),
+                    cart: vec![Line(1, P(0))],
+                },
+                Step::RequestPayment { order, v3: false },
+                Step::Notify {
+                    order,
+                    txn: Txn(0),
+                    kind: NotifyKind::Genuine,
+                    v3: false,
+                },
+                Step::Ship { order, tracking: 0 },
+                Step::UploadOutcome {
+                    order,
+                    accepted: true,
+                    stale: false,
+                },
+            ]);
+            history.extend(life);
+            history
+        },
+    )
 }
 
 /// A whole case: the shop opens, then lives `len` more steps.

@@ -6,9 +6,12 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use paylog_api::metrics::Metrics;
+use paylog_api::services::Settle as ReadYourWrites;
+use paylog_api::services::message_push::{MessagePush, PushOutcome};
 use paylog_api::services::payments::{NotifyOutcome, Payments};
+use paylog_api::services::shipping::Shipping;
 use paylog_core::checkout::ClosedAtWechat;
-use paylog_engine::{CommandMeta, Engine, EngineError, SystemClock};
+use paylog_engine::{Clock, CommandMeta, Engine, EngineError, SystemClock};
 use paylog_projections::{Projector, ProjectorHandle, Views};
 use paylog_store::{EventStore, RocksStore, StoreOptions};
 use paylog_wechat::{WechatClient, WechatV3Client};
@@ -52,6 +55,25 @@ fn appended(outcome: Outcome) -> u64 {
 struct Api {
     engine: Engine,
     payments: Payments,
+    /// WeChat's message push, stamping what it records at the world's time.
+    push: MessagePush,
+    clock: Arc<WorldClock>,
+}
+
+/// "Now" for the push service: the world's clock, set before every step.
+#[derive(Debug, Default)]
+struct WorldClock(std::sync::Mutex<DateTime<Utc>>);
+
+impl WorldClock {
+    fn set(&self, at: DateTime<Utc>) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = at;
+    }
+}
+
+impl Clock for WorldClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
 }
 
 /// Runs one concrete command the way the API would. Errors other than refusals
@@ -80,6 +102,15 @@ async fn execute(api: &Api, meta: CommandMeta, command: &Command) -> Result<Outc
         Command::Close { order_id, .. } => engine.close_order(meta, order_id).await,
         Command::OnOrder { order_id, command } => {
             engine.execute_order(meta, order_id, command).await
+        }
+        Command::Push(p) => {
+            api.clock.set(p.at);
+            return match api.push.receive(&p.query, &p.body).await {
+                PushOutcome::Recorded { appended } => Ok(Outcome::Appended(appended)),
+                PushOutcome::Duplicate | PushOutcome::Announced => Ok(Outcome::Appended(0)),
+                PushOutcome::Failed => Err(format!("push could not be recorded: {p:?}")),
+                _ => Ok(Outcome::Refused),
+            };
         }
         Command::Notify(n) => {
             let outcome = if n.v3 {
@@ -187,6 +218,25 @@ impl World {
             .map_err(|e| format!("wechat v3: {e}"))?;
         // New prepays stay on v2 (nothing calls WeChat here); v3 notifies are
         // verified with the v3 client either way.
+        let clock = Arc::new(WorldClock::default());
+        let metrics = Arc::new(Metrics::new());
+        // Plain-mode hints would ask WeChat (get_order); the world pushes in safe
+        // mode only, so this client is never called.
+        let shipping = Shipping::new(
+            engine.clone(),
+            views.clone(),
+            wechat.clone(),
+            ReadYourWrites::new(views.clone(), Arc::clone(&metrics)),
+            clock.clone(),
+        );
+        let push = MessagePush::new(
+            Some(super::push::settings()),
+            engine.clone(),
+            shipping,
+            ReadYourWrites::new(views.clone(), Arc::clone(&metrics)),
+            metrics,
+            clock.clone(),
+        );
         let payments = Payments::new(
             engine.clone(),
             wechat,
@@ -198,6 +248,8 @@ impl World {
             api: Api {
                 engine: engine.clone(),
                 payments,
+                push,
+                clock,
             },
             engine,
             store,
