@@ -20,7 +20,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use paylog_core::order::OrderCommand;
+use paylog_core::DomainError;
+use paylog_core::order::{OrderCommand, ShippingError};
 use paylog_core::wxa::push::{OrderSettlement, PushError, PushEvent, PushQuery, PushSettings};
 use paylog_core::{OrderId, OutTradeNo};
 use paylog_engine::{Clock, CommandMeta, Engine};
@@ -255,6 +256,7 @@ impl MessagePush {
     ) -> PushOutcome {
         let mut appended = 0;
         for command in commands {
+            let is_settle = matches!(command, OrderCommand::SettleOrder { .. });
             match self
                 .engine
                 .execute_order(CommandMeta::now().at(now), order_id, command)
@@ -266,6 +268,15 @@ impl MessagePush {
                 }
                 Err(e) => {
                     return match Error::from(e) {
+                        // WeChat settles nothing of a payment it refunded in full
+                        // (get_order: 已退款): the receipt stands, the settlement
+                        // does not apply, and WeChat has nothing to retry.
+                        Error::Domain(DomainError::Shipping(ShippingError::OrderFullyRefunded))
+                            if is_settle =>
+                        {
+                            tracing::warn!(%order_id, "settlement push for a fully refunded order: receipt recorded, settlement not");
+                            continue;
+                        }
                         Error::Domain(e) => {
                             tracing::warn!(%order_id, error = %e, "settlement push refused by the order");
                             PushOutcome::Refused

@@ -283,12 +283,15 @@ impl Model {
         if !settles {
             return Expect::Accepted(0);
         }
+        let fully_refunded = order.status() == OrderStatus::Refunded;
         let Some(s) = &mut order.shipping else {
             return Expect::Refused;
         };
-        let appended = usize::from(!s.received) + usize::from(!s.settled);
+        // A fully refunded payment settles nothing: only the receipt is recorded.
+        let settles = !fully_refunded;
+        let appended = usize::from(!s.received) + usize::from(settles && !s.settled);
         s.received = true;
-        s.settled = true;
+        s.settled |= settles;
         Expect::Accepted(appended)
     }
 
