@@ -213,24 +213,29 @@ impl Ordering {
             expires_at: meta.at + self.payment_timeout,
             at: meta.at,
         };
-        let repeated = match self.engine.place_order(meta, checkout).await {
-            Ok(committed) => {
+        let (repeated, placed) = match self.engine.place_order_with_state(meta, checkout).await {
+            Ok((committed, placed)) => {
                 self.settle.settle(&committed).await;
-                committed.duplicate
+                (committed.duplicate, placed)
             }
             Err(e) => match Error::from(e) {
                 // Two identical requests raced; the other one placed it.
                 Error::Domain(DomainError::AlreadyExists { .. }) if idempotency_key.is_some() => {
-                    true
+                    (true, None)
                 }
                 other => return Err(other),
             },
         };
-        let order = self
-            .engine
-            .order(order_id)
-            .await?
-            .ok_or(Error::Misuse("a placed order is missing"))?;
+        // A new order is answered from the events that placed it; only a repeat reads
+        // the order (placed earlier, maybe by a racing request) from the log.
+        let order = match placed {
+            Some(order) => order,
+            None => self
+                .engine
+                .order(order_id)
+                .await?
+                .ok_or(Error::Misuse("a placed order is missing"))?,
+        };
         if repeated {
             replay(order, user, &items)
         } else {
