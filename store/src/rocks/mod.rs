@@ -185,6 +185,7 @@ fn prepare(
         max_batch_events: options.max_batch_events.max(1),
         next_position: head + 1,
         last_recorded_at,
+        heads: writer::HeadCache::new(),
     };
     Ok((shared, writer, tx))
 }
