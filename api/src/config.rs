@@ -244,7 +244,7 @@ pub struct ServeArgs {
     pub password_hash_queue: usize,
 
     /// Unpaid orders one user may hold at once (each reserves stock until paid,
-    /// cancelled or expired); one more answers 409 `too_many_open_orders`.
+    /// cancelled or expired); one more answers 409 `too_many_open_orders`. `0`: no limit.
     #[arg(long, env = "PAYLOG_MAX_OPEN_ORDERS_PER_USER", default_value_t = crate::services::ordering::DEFAULT_MAX_OPEN_ORDERS_PER_USER)]
     pub max_open_orders_per_user: usize,
 

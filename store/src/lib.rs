@@ -100,10 +100,13 @@
 //! - Stream ids are 1..=256 bytes and may not contain `0x00`: the NUL separator keeps
 //!   each stream's index keys contiguous, and since `0x00` sorts below every byte an id can
 //!   continue with, stream `a`'s keys never interleave with stream `ab`'s.
-//! - `heads` holds one small key per stream, looked up (bloom-filtered, block-cached) by
-//!   the writer: no in-memory map grows with the log.
+//! - `heads` holds one small key per stream. The writer keeps the heads of the last
+//!   streams it wrote in a bounded LRU (`HEAD_CACHE_STREAMS`; exact, as it is the only
+//!   writer) and looks the others up (bloom-filtered, block-cached) in one batched
+//!   `MultiGet` per group: memory does not grow with the log.
 //! - `commands` keeps every committed command id for idempotency (one small record per
-//!   append; bloom-filtered because most lookups are for new ids).
+//!   append; bloom-filtered because most lookups are for new ids; looked up for a whole
+//!   group in one batched `MultiGet`).
 //! - Value tag bytes let a future layout be read side by side with this one.
 
 pub mod error;

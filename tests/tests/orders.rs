@@ -5,6 +5,7 @@
 // (clippy.toml allows that inside #[test] functions, not in their helpers).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use paylog_api::services::ordering::DEFAULT_MAX_OPEN_ORDERS_PER_USER as DEFAULT_LIMIT;
 use paylog_tests::{
     TestApp, TestConfig, spawn_app, spawn_app_on, spawn_app_on_nats, spawn_app_with,
 };
@@ -320,6 +321,24 @@ async fn hoarding_stops_at_the_open_orders_limit_and_a_cancel_frees_a_slot() {
     assert_eq!(cancelled.status, 200, "{}", cancelled.text);
     let again = app.place_order(&token, &[(&tea, 5)], None).await;
     assert_eq!(again.status, 201, "{}", again.text);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn an_open_orders_limit_of_zero_means_no_limit() {
+    let app = spawn_app_with(TestConfig {
+        max_open_orders_per_user: 0,
+        ..TestConfig::default()
+    })
+    .await;
+    let token = app.shopper("collector").await;
+    let tea = app.create_product("Tea", 100, 100).await;
+    // More than the default limit, all unpaid.
+    for _ in 0..DEFAULT_LIMIT + 2 {
+        let answer = app.place_order(&token, &[(&tea, 1)], None).await;
+        assert_eq!(answer.status, 201, "{}", answer.text);
+    }
+    assert_eq!(app.stock(&tea).await, 100 - (DEFAULT_LIMIT as u64 + 2));
     app.stop().await;
 }
 

@@ -6,6 +6,12 @@
 //! command grow with the log. The cache keeps the folded state and its version;
 //! a load reads only the events after that version, which also makes the cache
 //! impossible to get stale: whatever another writer appended is read on the next load.
+//!
+//! A cached state is checked with one keyed lookup of the stream's head
+//! (`EventStore::stream_version`); only when the head moved past it are the events
+//! after it read. Commands also cache the states they produce (`Planned::keep`), at
+//! the versions their append gave them, so a stream this process writes is usually
+//! found current and not read at all.
 
 use std::any::Any;
 use std::num::NonZeroUsize;
@@ -58,17 +64,23 @@ impl StateCache {
     }
 
     fn put<S: Send + Sync + 'static>(&self, stream_id: &str, version: u64, state: S) {
+        self.put_kept(stream_id, version, Arc::new(state));
+    }
+
+    /// Caches a state already shared (a state a command's events led to).
+    pub(crate) fn put_kept(
+        &self,
+        stream_id: &str,
+        version: u64,
+        state: Arc<dyn Any + Send + Sync>,
+    ) {
         let Some(inner) = &self.inner else { return };
         let Ok(mut cache) = inner.lock() else { return };
         // Never replace a newer entry with an older one (two loads raced).
         if cache.peek(stream_id).is_some_and(|e| e.version > version) {
             return;
         }
-        let entry = Entry {
-            version,
-            state: Arc::new(state),
-        };
-        cache.put(stream_id.to_owned(), entry);
+        cache.put(stream_id.to_owned(), Entry { version, state });
     }
 }
 
@@ -80,10 +92,23 @@ impl Engine {
         A::State: Clone + Send + Sync + 'static,
         A::Event: TryFrom<DomainEvent, Error = DomainError>,
     {
-        let (mut state, mut version) = self
-            .cache
-            .get::<A::State>(stream_id)
-            .unwrap_or_else(|| (A::State::default(), 0));
+        let (mut state, mut version) = match self.cache.get::<A::State>(stream_id) {
+            // One keyed lookup says whether the cached state is current; only if the
+            // stream moved on are the events after it read. (A head below the cached
+            // version cannot happen in an append-only log; refold to be safe.)
+            Some((state, cached)) => match self.store.stream_version(stream_id).await? {
+                head if head == cached => {
+                    return Ok(Loaded {
+                        stream_id: StreamId::from(stream_id),
+                        state,
+                        version: cached,
+                    });
+                }
+                head if head > cached => (state, cached),
+                _ => (A::State::default(), 0),
+            },
+            None => (A::State::default(), 0),
+        };
         let cached_version = version;
         loop {
             let page = self

@@ -185,6 +185,7 @@ fn prepare(
         max_batch_events: options.max_batch_events.max(1),
         next_position: head + 1,
         last_recorded_at,
+        heads: writer::HeadCache::new(),
     };
     Ok((shared, writer, tx))
 }
@@ -292,9 +293,11 @@ impl EventStore for RocksStore {
     }
 
     async fn stream_version(&self, stream_id: &str) -> Result<u64, StoreError> {
-        let stream_id = stream_id.to_owned();
-        self.blocking_read(move |db, _| read::stream_version(db, &stream_id))
-            .await
+        // Inline, not on the blocking pool: one point lookup in `heads` (a small,
+        // bloom-filtered column family read through the block cache) costs a few
+        // microseconds, less than the hop to another thread and back. It is what a
+        // cached state is checked with on every command.
+        read::stream_version(&self.shared.db, stream_id)
     }
 
     async fn committed(&self, command_id: uuid::Uuid) -> Result<Option<AppendOutcome>, StoreError> {

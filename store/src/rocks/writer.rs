@@ -8,13 +8,23 @@
 //!
 //! Why a plain thread and not a tokio task: every step (lookups, the write, the fsync)
 //! blocks, and a dedicated thread keeps that off the async workers.
+//!
+//! What a group costs besides the write: the checks of its requests against the log
+//! (has this command id committed? what version is each stream at?). Being the only
+//! writer, the writer knows the heads it wrote itself: it keeps the last
+//! [`HEAD_CACHE_STREAMS`] of them in memory (bounded: memory must not grow with the
+//! log), and asks RocksDB for everything else in two batched lookups per group (one
+//! `MultiGet` for the command ids, one for the heads it does not hold), not two point
+//! lookups per request.
 
 use std::collections::HashMap;
+use std::num::NonZeroUsize;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use chrono::{DateTime, Utc};
-use rocksdb::{ColumnFamily, DB, WriteBatch, WriteOptions};
+use lru::LruCache;
+use rocksdb::{ColumnFamily, DB, DBPinnableSlice, WriteBatch, WriteOptions};
 use tokio::sync::{mpsc, oneshot, watch};
 use uuid::Uuid;
 
@@ -28,6 +38,22 @@ use crate::error::StoreError;
 use crate::types::{AppendOutcome, AppendRequest, ExpectedVersion, StreamHead};
 
 pub(super) type Reply = oneshot::Sender<Result<AppendOutcome, StoreError>>;
+
+/// How many stream heads the writer keeps in memory (the streams written last); the
+/// others are looked up in `heads`. ~100 bytes each.
+pub const HEAD_CACHE_STREAMS: usize = 16_384;
+
+/// The committed heads of the streams the writer wrote or looked up last. Exact, not
+/// a hint: nothing but this writer writes the directory while it runs.
+pub(super) struct HeadCache(LruCache<String, u64>);
+
+impl HeadCache {
+    pub fn new() -> Self {
+        HeadCache(LruCache::new(
+            NonZeroUsize::new(HEAD_CACHE_STREAMS).unwrap_or(NonZeroUsize::MIN),
+        ))
+    }
+}
 
 /// What callers send to the writer.
 pub(super) enum Msg {
@@ -53,6 +79,17 @@ pub(super) struct Writer {
     /// `recorded_at` never goes backwards along the log, even if the wall clock does,
     /// so "state as of instant T" is a prefix of the log.
     pub last_recorded_at: DateTime<Utc>,
+    /// Heads already known, so that most checks read nothing.
+    pub heads: HeadCache,
+}
+
+/// What the log held before this batch, for the requests of the batch: looked up
+/// together, before any request is checked.
+struct Stored<'db> {
+    /// Each request's command record if its id committed before (by request index).
+    commands: Vec<Option<DBPinnableSlice<'db>>>,
+    /// The committed version of every stream the batch touches (0: no such stream).
+    heads: HashMap<String, u64>,
 }
 
 /// Changes staged by earlier requests of the batch being built, which later requests of
@@ -185,6 +222,19 @@ impl Writer {
                 return;
             }
         };
+        let stored = match self.look_up(&shared.db, &handles, &jobs) {
+            Ok(stored) => stored,
+            Err(e) => {
+                // Nothing was written; every caller may retry.
+                for (_, reply) in jobs {
+                    let _ = reply.send(Err(match &e {
+                        StoreError::Corrupt(message) => StoreError::Corrupt(message.clone()),
+                        other => StoreError::backend("rocksdb", other.to_string()),
+                    }));
+                }
+                return;
+            }
+        };
         let recorded_at = Utc::now().max(self.last_recorded_at);
         let mut pending = Pending::default();
         let mut batch = WriteBatch::default();
@@ -192,8 +242,8 @@ impl Writer {
         let mut answers = Vec::with_capacity(jobs.len());
         let (mut committed_requests, mut duplicates, mut conflicts) = (0u64, 0u64, 0u64);
 
-        for (request, reply) in jobs {
-            let result = self.stage(&handles, &request, &pending, next, recorded_at);
+        for (index, (request, reply)) in jobs.into_iter().enumerate() {
+            let result = self.stage(&request, &stored, index, &pending, next, recorded_at);
             let answer = match result {
                 Ok(Stage::Duplicate(mut outcome)) => {
                     duplicates += 1;
@@ -227,6 +277,8 @@ impl Writer {
                     .stats
                     .last_write_failed
                     .store(true, Ordering::Relaxed);
+                // The batch may or may not have landed: no head in memory can be trusted.
+                self.heads.0.clear();
                 self.after_failed_write(&e);
                 // The outcome of every request in the batch is now unknown to its
                 // caller (the batch may have reached the WAL); retrying with the same
@@ -238,6 +290,9 @@ impl Writer {
             }
             self.next_position = next;
             self.last_recorded_at = recorded_at;
+            for (stream_id, version) in pending.heads {
+                self.heads.0.put(stream_id, version);
+            }
             // Only now, with the batch durable, may anyone observe it.
             self.head_tx.send_replace(next - 1);
             let stats = &self.shared.stats;
@@ -257,11 +312,61 @@ impl Writer {
         }
     }
 
-    /// Decides one request against the store plus `pending`; touches nothing.
+    /// Looks up, for every request of the batch, its command id and the heads of its
+    /// streams not held in memory: two batched `MultiGet`s, whatever the group size.
+    fn look_up<'db>(
+        &self,
+        db: &'db DB,
+        handles: &Handles<'_>,
+        jobs: &[(AppendRequest, Reply)],
+    ) -> Result<Stored<'db>, StoreError> {
+        let ids: Vec<&[u8]> = jobs
+            .iter()
+            .map(|(r, _)| r.command_id.as_bytes().as_slice())
+            .collect();
+        let commands = db
+            .batched_multi_get_cf(handles.commands, ids, false)
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut heads = HashMap::new();
+        let mut missing = Vec::new();
+        for stream in jobs.iter().flat_map(|(r, _)| &r.streams) {
+            if heads.contains_key(&stream.stream_id) {
+                continue;
+            }
+            match self.heads.0.peek(&stream.stream_id) {
+                Some(version) => {
+                    heads.insert(stream.stream_id.clone(), *version);
+                }
+                None => {
+                    heads.insert(stream.stream_id.clone(), 0);
+                    missing.push(stream.stream_id.as_str());
+                }
+            }
+        }
+        if !missing.is_empty() {
+            let found = db.batched_multi_get_cf(
+                handles.heads,
+                missing.iter().map(|id| id.as_bytes()),
+                false,
+            );
+            for (stream_id, value) in missing.iter().zip(found) {
+                if let Some(bytes) = value? {
+                    let version = codec::decode_u64(&bytes, "stream head")?;
+                    heads.insert((*stream_id).to_owned(), version);
+                }
+            }
+        }
+        Ok(Stored { commands, heads })
+    }
+
+    /// Decides one request (number `index` of the batch) against what was stored
+    /// before the batch plus `pending`; touches nothing.
     fn stage(
         &self,
-        handles: &Handles<'_>,
         request: &AppendRequest,
+        stored: &Stored<'_>,
+        index: usize,
         pending: &Pending,
         first_position: u64,
         recorded_at: DateTime<Utc>,
@@ -271,9 +376,8 @@ impl Writer {
         if let Some(outcome) = pending.commands.get(&request.command_id) {
             return Ok(Stage::Duplicate(outcome.clone()));
         }
-        let db = &self.shared.db;
-        if let Some(bytes) = db.get_pinned_cf(handles.commands, request.command_id.as_bytes())? {
-            return Ok(Stage::Duplicate(codec::decode_outcome(&bytes)?));
+        if let Some(Some(bytes)) = stored.commands.get(index) {
+            return Ok(Stage::Duplicate(codec::decode_outcome(bytes)?));
         }
 
         // Check every stream before staging anything: a mismatch appends nothing.
@@ -281,7 +385,7 @@ impl Writer {
         for stream in &request.streams {
             let actual = match pending.heads.get(&stream.stream_id) {
                 Some(version) => *version,
-                None => self.stored_version(handles, &stream.stream_id)?,
+                None => stored.heads.get(&stream.stream_id).copied().unwrap_or(0),
             };
             let matches = match stream.expected {
                 ExpectedVersion::Any => true,
@@ -345,20 +449,6 @@ impl Writer {
             encode_outcome(&outcome)?,
         ));
         Ok(Stage::New(Staged { puts, outcome }))
-    }
-
-    /// The committed version of a stream, from the `heads` column family. No in-memory
-    /// map of all streams: memory must not grow with the log. RocksDB's block cache and
-    /// the bloom filter on `heads` keep this lookup cheap for hot and for new streams.
-    fn stored_version(&self, handles: &Handles<'_>, stream_id: &str) -> Result<u64, StoreError> {
-        match self
-            .shared
-            .db
-            .get_pinned_cf(handles.heads, stream_id.as_bytes())?
-        {
-            Some(bytes) => codec::decode_u64(&bytes, "stream head"),
-            None => Ok(0),
-        }
     }
 
     /// After a failed write the batch may or may not be in the WAL. Re-read the tail so

@@ -19,7 +19,12 @@ impl Plan for Adjust {
         "AdjustStock"
     }
 
-    async fn plan(&self, engine: &Engine, meta: &CommandMeta) -> Result<Planned, Error> {
+    async fn plan(
+        &self,
+        engine: &Engine,
+        meta: &CommandMeta,
+        _attempt: u32,
+    ) -> Result<Planned, Error> {
         let stream = product_stream(self.product_id);
         let product = engine.load::<Product>(&stream).await?;
         let command = ProductCommand::AdjustStock {

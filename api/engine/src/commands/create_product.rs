@@ -15,7 +15,12 @@ impl Plan for Create {
         "CreateProduct"
     }
 
-    async fn plan(&self, engine: &Engine, _meta: &CommandMeta) -> Result<Planned, Error> {
+    async fn plan(
+        &self,
+        engine: &Engine,
+        _meta: &CommandMeta,
+        _attempt: u32,
+    ) -> Result<Planned, Error> {
         let stream = product_stream(self.0.product_id);
         let product = engine.load::<Product>(&stream).await?;
         let events = Product::decide(

@@ -24,7 +24,12 @@ impl Plan for OnOrder {
         self.command.name()
     }
 
-    async fn plan(&self, engine: &Engine, _meta: &CommandMeta) -> Result<Planned, Error> {
+    async fn plan(
+        &self,
+        engine: &Engine,
+        _meta: &CommandMeta,
+        _attempt: u32,
+    ) -> Result<Planned, Error> {
         let stream = order_stream(self.order_id);
         let order = engine.load::<Order>(&stream).await?;
         if order.state.is_none() {
@@ -34,6 +39,7 @@ impl Plan for OnOrder {
         let mut planned = Planned::default();
         planned.read(&order);
         planned.decision.push(stream, events);
+        planned.keep::<Order>(&order.stream_id, order.state);
         Ok(planned)
     }
 }

@@ -16,7 +16,12 @@ impl Plan for Register {
         "RegisterUser"
     }
 
-    async fn plan(&self, engine: &Engine, _meta: &CommandMeta) -> Result<Planned, Error> {
+    async fn plan(
+        &self,
+        engine: &Engine,
+        _meta: &CommandMeta,
+        _attempt: u32,
+    ) -> Result<Planned, Error> {
         let user = engine.load::<User>(&user_stream(self.0.user_id)).await?;
         let claim = engine
             .load::<Claim>(&claim_stream(&self.0.credentials))

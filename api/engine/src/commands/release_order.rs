@@ -30,7 +30,12 @@ impl Plan for ReleaseOrder {
         self.name
     }
 
-    async fn plan(&self, engine: &Engine, meta: &CommandMeta) -> Result<Planned, Error> {
+    async fn plan(
+        &self,
+        engine: &Engine,
+        meta: &CommandMeta,
+        _attempt: u32,
+    ) -> Result<Planned, Error> {
         let mut planned = Planned::default();
         let order = engine.load::<Order>(&order_stream(self.order_id)).await?;
         planned.read(&order);
