@@ -188,6 +188,7 @@ impl Application {
             w.v3.merchant(w.appid.as_deref(), w.mch_id.as_deref(), w.api_key.as_ref())
                 .map_err(Error::Startup)?
         };
+        args.store.configure_memory();
         let data_dir = args.store.data_dir.clone();
         let durability = match args.store.durability {
             DurabilityArg::Sync => Durability::Sync,

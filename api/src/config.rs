@@ -119,6 +119,46 @@ pub struct StoreArgs {
     /// `sync` (default) or `buffered`; see README "Durability".
     #[arg(long, env = "PAYLOG_DURABILITY", value_enum, default_value_t = DurabilityArg::Sync)]
     pub durability: DurabilityArg,
+
+    /// RocksDB's memory for the whole process, in MiB: one block cache shared by every
+    /// column family of the log and the views, with every memtable charged to it (see
+    /// README "Memory"). 16 to 65536.
+    #[arg(
+        long,
+        env = "PAYLOG_MEMORY_BUDGET_MIB",
+        default_value_t = DEFAULT_MEMORY_BUDGET_MIB,
+        value_parser = clap::value_parser!(u64).range(MIN_MEMORY_BUDGET_MIB..=MAX_MEMORY_BUDGET_MIB)
+    )]
+    pub memory_budget_mib: u64,
+}
+
+/// `--memory-budget-mib`'s default and bounds: below the minimum RocksDB flushes tiny
+/// memtables constantly; above the maximum the setting is surely a unit mistake.
+pub const DEFAULT_MEMORY_BUDGET_MIB: u64 =
+    (paylog_store::rocks::memory::DEFAULT_BUDGET_BYTES / (1024 * 1024)) as u64;
+pub const MIN_MEMORY_BUDGET_MIB: u64 =
+    (paylog_store::rocks::memory::MIN_BUDGET_BYTES / (1024 * 1024)) as u64;
+pub const MAX_MEMORY_BUDGET_MIB: u64 = 64 * 1024;
+
+impl StoreArgs {
+    /// Sets the process's RocksDB memory budget before any database is opened. A
+    /// process that already opened one (a test building a second server) keeps the
+    /// budget in force; that is logged, not refused.
+    pub fn configure_memory(&self) {
+        let bytes = usize::try_from(self.memory_budget_mib)
+            .unwrap_or(usize::MAX / (1024 * 1024))
+            .saturating_mul(1024 * 1024);
+        if !paylog_store::rocks::memory::configure(bytes) {
+            let in_force = paylog_store::rocks::memory::shared().budget_bytes() / (1024 * 1024);
+            if in_force as u64 != self.memory_budget_mib {
+                tracing::warn!(
+                    asked_mib = self.memory_budget_mib,
+                    in_force_mib = in_force,
+                    "the RocksDB memory budget was already set in this process; keeping it"
+                );
+            }
+        }
+    }
 }
 
 /// WeChat settings. With none of appid, mch_id, API key and secret given,
@@ -523,6 +563,21 @@ mod tests {
             "/pay/notify",
         ] {
             assert!(derive_refund_notify_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_memory_budget_has_a_default_and_bounds() {
+        use super::{DEFAULT_MEMORY_BUDGET_MIB, ServeArgs};
+        let parse = |extra: &[&str]| {
+            let mut flags = vec!["--token-secret", "test-token-secret-0123456789abcdef"];
+            flags.extend_from_slice(extra);
+            ServeArgs::from_flags(flags).map(|a| a.store.memory_budget_mib)
+        };
+        assert_eq!(parse(&[]).ok(), Some(DEFAULT_MEMORY_BUDGET_MIB));
+        assert_eq!(parse(&["--memory-budget-mib", "256"]).ok(), Some(256));
+        for bad in ["0", "15", "65537", "lots", "-1"] {
+            assert!(parse(&["--memory-budget-mib", bad]).is_err(), "{bad}");
         }
     }
 

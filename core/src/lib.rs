@@ -43,6 +43,7 @@ pub mod aggregate;
 pub mod checkout;
 pub mod claim;
 pub mod codec;
+pub mod compact_time;
 pub mod error;
 pub mod event;
 pub mod identity;

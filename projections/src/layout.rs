@@ -23,25 +23,33 @@ pub const META_NEXT: &[u8] = b"next";
 /// background, keeps serving the old one meanwhile, and swaps when the new one has
 /// caught up with the log.
 pub const PROJECTION_VERSIONS: &[(&str, u32)] = &[
-    ("users", 1),
+    // 2 (every view holding an instant): instants as (seconds, nanoseconds), not text.
+    ("users", 2),
     // 2: `OrderState` gained refund targets, anomalies' refunds, close reasons.
     // 3: `OrderState` gained its shipping (shipment, upload, receipt, settlement) and
     //    the API its prepay was opened on (v2 or v3).
-    ("orders", 3),
-    ("catalog", 1),
+    // 4: instants as integers.
+    ("orders", 4),
+    // 2: instants as integers.
+    ("catalog", 2),
     // 2: duplicate payments, refunds of anomalies, refunds confirmed after a failure.
-    ("ledger", 2),
+    // 3: instants as integers.
+    ("ledger", 3),
     // 2: only refunds of the payment count as refunded sales.
     ("daily_sales", 2),
     // 2: stores a summary of `OrderState`, whose status set changed.
-    ("awaiting_payment", 2),
+    // 3: instants as integers.
+    ("awaiting_payment", 3),
     // 1: orders whose money needs watching (anomalies, refunds not yet settled).
     // 2: stores `OrderState`, which gained its shipping.
-    ("money_watch", 2),
+    // 3: instants as integers.
+    ("money_watch", 3),
     // 1: paid orders not shipped yet, oldest payment first.
-    ("to_ship", 1),
+    // 2: instants as integers.
+    ("to_ship", 2),
     // 1: shipments WeChat does not have yet (pending or refused), oldest first.
-    ("to_upload", 1),
+    // 2: instants as integers.
+    ("to_upload", 2),
 ];
 
 /// One column family of a generation. `gN.<name>` on disk.
@@ -216,6 +224,26 @@ mod tests {
         let newer = order_by_user_key(user, at(200), Uuid::from_u128(2));
         assert!(newer < older);
         assert!(older.starts_with(user.as_bytes()));
+    }
+
+    #[test]
+    fn view_values_hold_instants_as_integers_exactly() {
+        use crate::model::UserView;
+        let registered_at =
+            DateTime::from_timestamp(1_800_000_000, 123_456_789).unwrap_or_default();
+        let view = UserView {
+            user_id: paylog_core::UserId::from_uuid(Uuid::from_u128(7)),
+            username: None,
+            openid: None,
+            has_password: false,
+            registered_at,
+        };
+        let bytes = encode(&view).unwrap_or_default();
+        // No RFC 3339 text: the year would be there as ASCII.
+        assert!(!bytes.windows(4).any(|w| w == b"2027"), "{bytes:?}");
+        let back: UserView = decode(&bytes, "users").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(back, view);
+        assert_eq!(back.registered_at.timestamp_subsec_nanos(), 123_456_789);
     }
 
     #[test]

@@ -37,7 +37,7 @@
 //! `instant` is microseconds since the epoch with the sign bit flipped, big-endian, and
 //! `!` inverts every byte, so a forward scan of a user's prefix gives the newest order
 //! first and the awaiting list gives the soonest expiry first. Values are a format tag
-//! byte (1) followed by postcard. The `meta` column family holds `active` (the
+//! byte (1) followed by postcard, instants inside as (seconds, nanoseconds). The `meta` column family holds `active` (the
 //! generation queries read), `next` (the next generation id) and `gen/<N>` (the
 //! projection versions that built generation N, see [`layout::PROJECTION_VERSIONS`]).
 //!
@@ -71,9 +71,15 @@
 //! costs no thread and no polling.
 //!
 //! # Rebuild speed
-//! Decoding JSON dominates a rebuild; batches of 4096 events are decoded across the
-//! cores with scoped threads (order preserved) and applied through an in-memory overlay,
-//! so each key is read from RocksDB at most once per batch and written once.
+//! A rebuild (and any catch-up) runs two stages at once across the cores: a reader
+//! reads batch N+1 of 4096 events from the log and decodes it while the applier folds
+//! batch N into the views, joined by a bounded channel. The applier works through a
+//! typed in-memory overlay: each key is read from RocksDB and decoded at most once per
+//! batch, later events of the batch get the value itself, and it is encoded once into
+//! the batch's `WriteBatch`. View values hold instants as integers
+//! ([`paylog_core::compact_time`]): formatting and parsing RFC 3339 text was most of
+//! a rebuild's cost. The live projector decodes its (smaller) batches with
+//! scoped threads when they are big enough to pay.
 
 mod apply;
 pub mod audit;

@@ -20,6 +20,7 @@ pub struct UserView {
     pub openid: Option<OpenId>,
     /// Whether the user signs in with a password (the hash itself stays in the log).
     pub has_password: bool,
+    #[serde(with = "paylog_core::compact_time")]
     pub registered_at: DateTime<Utc>,
 }
 
@@ -38,8 +39,11 @@ pub struct OrderSummary {
     /// Number of lines, and of items (sum of quantities).
     pub lines: u32,
     pub items: u64,
+    #[serde(with = "paylog_core::compact_time")]
     pub placed_at: DateTime<Utc>,
+    #[serde(with = "paylog_core::compact_time")]
     pub updated_at: DateTime<Utc>,
+    #[serde(with = "paylog_core::compact_time")]
     pub expires_at: DateTime<Utc>,
 }
 
@@ -98,6 +102,7 @@ pub struct LedgerEntry {
     /// WeChat's refund id (refunds only).
     pub refund_id: Option<RefundId>,
     /// When the money moved: WeChat's `time_end` for payments, the confirmation for refunds.
+    #[serde(with = "paylog_core::compact_time")]
     pub occurred_at: DateTime<Utc>,
 }
 
@@ -124,10 +129,14 @@ pub struct AwaitingPayment {
     pub out_trade_no: OutTradeNo,
     pub status: OrderStatus,
     pub total: Fen,
+    #[serde(with = "paylog_core::compact_time")]
     pub placed_at: DateTime<Utc>,
     /// When the latest prepay id was requested (`None` while still `Placed`).
+    #[serde(default, with = "paylog_core::compact_time::option")]
     pub payment_requested_at: Option<DateTime<Utc>>,
+    #[serde(default, with = "paylog_core::compact_time::option")]
     pub prepay_valid_until: Option<DateTime<Utc>>,
+    #[serde(with = "paylog_core::compact_time")]
     pub expires_at: DateTime<Utc>,
 }
 

@@ -247,6 +247,7 @@ pub fn serve_args(
             // Tests take the same durable path as production.
             durability: DurabilityArg::Sync,
             log: LogSource::default(),
+            memory_budget_mib: paylog_api::config::DEFAULT_MEMORY_BUDGET_MIB,
         },
         listen,
         wechat,

@@ -74,8 +74,8 @@ pub fn run(sizes: &Sizes, scratch: &Path) -> anyhow::Result<Line> {
         rate(raw)
     );
     line.ratio = Some(ratio);
-    line.target = "≥ 50% of raw".into();
-    line.met = Some(ratio >= 0.5);
+    line.target = "≥ 75% of raw".into();
+    line.met = Some(ratio >= 0.75);
     line.detail = format!(
         "mean group {group:.1} requests/fsync; {} B/event; {} events/round",
         template.payload.len(),

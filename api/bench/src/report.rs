@@ -58,8 +58,12 @@ impl Line {
 pub struct Report {
     /// `full`, `quick` or `smoke`.
     pub mode: String,
-    /// `debug` or `release`: the cargo profile of this binary.
+    /// `dev` or `release`: the cargo profile of this binary.
     pub profile: String,
+    /// Whether this binary was built with optimisations (no debug assertions). A dev
+    /// build's numbers are not comparable with the targets, which are set for the
+    /// release build: every line then says so instead of "yes" or "no".
+    pub comparable: bool,
     pub rounds: usize,
     pub lines: Vec<Line>,
     /// Wall-clock seconds of the whole run.
@@ -72,8 +76,16 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "paylog bench ({} run, {} build, median of {} rounds, {:.0} s)\n",
-            self.mode, self.profile, self.rounds, self.elapsed_secs
+            "paylog bench ({} run, {} build{}, median of {} rounds, {:.0} s)\n",
+            self.mode,
+            self.profile,
+            if self.comparable {
+                ""
+            } else {
+                " — not comparable"
+            },
+            self.rounds,
+            self.elapsed_secs
         );
         out.push_str(
             "| # | measurement | paylog | baseline (same run) | ratio | target | met | detail |\n",
@@ -84,6 +96,7 @@ impl Report {
                 .ratio
                 .map_or_else(|| "–".to_owned(), |r| format!("{:.0}%", r * 100.0));
             let met = match l.met {
+                _ if !self.comparable => DEV_BUILD,
                 Some(true) => "yes",
                 Some(false) => "**no**",
                 None => "–",
@@ -103,6 +116,15 @@ impl Report {
         }
         out
     }
+}
+
+/// What the `met` column says on a build without optimisations.
+pub const DEV_BUILD: &str = "dev build — not comparable";
+
+/// Whether this binary is an optimised build: `debug_assertions` are on in the dev
+/// profile (whatever its opt-level) and off in the release profile.
+pub fn optimised_build() -> bool {
+    !cfg!(debug_assertions)
 }
 
 /// A table cell: never empty, never breaking the table.
@@ -188,7 +210,8 @@ mod tests {
         line.ratio = Some(0.5);
         let report = Report {
             mode: "smoke".into(),
-            profile: "debug".into(),
+            profile: "release".into(),
+            comparable: true,
             rounds: 1,
             lines: vec![line, Line::new(2, "c")],
             elapsed_secs: 1.0,
@@ -196,5 +219,32 @@ mod tests {
         let table = report.markdown();
         assert!(table.contains("| 1 | a\\|b | – | – | 50% |"));
         assert!(table.contains("| 2 | c |"));
+    }
+
+    #[test]
+    fn a_dev_build_marks_the_header_and_every_line_not_comparable() {
+        let mut met = Line::new(4, "rebuild");
+        met.met = Some(true);
+        let mut missed = Line::new(5, "growth");
+        missed.met = Some(false);
+        let report = Report {
+            mode: "smoke".into(),
+            profile: "dev".into(),
+            comparable: false,
+            rounds: 1,
+            lines: vec![met, missed],
+            elapsed_secs: 1.0,
+        };
+        let table = report.markdown();
+        assert!(table.contains("dev build — not comparable, median"));
+        let rows: Vec<&str> = table
+            .lines()
+            .filter(|l| l.starts_with("| 4 ") || l.starts_with("| 5 "))
+            .collect();
+        assert_eq!(rows.len(), 2);
+        for row in rows {
+            assert!(row.contains(DEV_BUILD), "{row}");
+            assert!(!row.contains("| yes |") && !row.contains("**no**"), "{row}");
+        }
     }
 }

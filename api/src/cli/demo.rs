@@ -175,6 +175,7 @@ pub async fn run_demo_on(
             data_dir: dir.path().join("data"),
             durability: DurabilityArg::Sync,
             log: LogSource::default(),
+            memory_budget_mib: crate::config::DEFAULT_MEMORY_BUDGET_MIB,
         },
         listen,
         wechat: WechatArgs {

@@ -1,5 +1,5 @@
 //! `paylog bench --smoke`: the benchmark runs end to end with tiny sizes and its table
-//! has a line for every row (1 to 7; row 7 on a NATS cluster it starts), none of them failed.
+//! has a line for every row (1 to 8; row 7 on a NATS cluster it starts), none of them failed.
 
 use std::process::Command;
 
@@ -18,7 +18,7 @@ fn bench_smoke_prints_every_row() {
         "paylog bench failed:\n{table}\n{log}"
     );
     assert!(!table.contains("FAILED"), "a row failed:\n{table}");
-    for row in 1..=7 {
+    for row in 1..=8 {
         assert!(
             table.lines().any(|l| l.starts_with(&format!("| {row} | "))),
             "row {row} is missing:\n{table}"
@@ -33,6 +33,17 @@ fn bench_smoke_prints_every_row() {
     // Row 6: the flood before, with the hash pool, and as shipped.
     let flood = table.lines().filter(|l| l.starts_with("| 6 | ")).count();
     assert_eq!(flood, 3, "row 6 needs a line per defence:\n{table}");
+    // Tests build without optimisations: no line may claim a target met or missed.
+    assert!(
+        table.contains("dev build — not comparable, median"),
+        "{table}"
+    );
+    for line in table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| # "))
+    {
+        assert!(line.contains("| dev build — not comparable |"), "{line}");
+    }
 }
 
 #[test]

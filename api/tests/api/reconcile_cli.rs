@@ -152,6 +152,7 @@ async fn reconcile_exits_zero_only_when_the_day_matches_and_names_every_differen
             data_dir: data_dir.clone(),
             durability: DurabilityArg::Sync,
             log: LogSource::default(),
+            memory_budget_mib: paylog_api::config::DEFAULT_MEMORY_BUDGET_MIB,
         },
         listen,
         wechat: WechatArgs {

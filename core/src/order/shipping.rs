@@ -225,12 +225,17 @@ pub struct Shipping {
     pub last_error: Option<UploadError>,
     /// Changes of a shipment WeChat had accepted (at most [`MAX_SHIPPING_REUPLOADS`]).
     pub reuploads: u32,
+    #[serde(with = "crate::compact_time")]
     pub first_shipped_at: DateTime<Utc>,
+    #[serde(with = "crate::compact_time")]
     pub shipped_at: DateTime<Utc>,
+    #[serde(default, with = "crate::compact_time::option")]
     pub uploaded_at: Option<DateTime<Utc>>,
     /// When the shopper (or WeChat automatically) confirmed receipt.
+    #[serde(default, with = "crate::compact_time::option")]
     pub receipt_confirmed_at: Option<DateTime<Utc>>,
     /// When WeChat settled the money to the merchant.
+    #[serde(default, with = "crate::compact_time::option")]
     pub settled_at: Option<DateTime<Utc>>,
 }
 

@@ -73,10 +73,12 @@ impl fmt::Display for OrderStatus {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prepay {
     pub prepay_id: PrepayId,
+    #[serde(with = "crate::compact_time")]
     pub valid_until: DateTime<Utc>,
     /// The API the prepay was opened on; the order stays on it.
     #[serde(default)]
     pub api: PayApi,
+    #[serde(with = "crate::compact_time")]
     pub requested_at: DateTime<Utc>,
 }
 
@@ -84,7 +86,9 @@ pub struct Prepay {
 pub struct Payment {
     pub transaction_id: TransactionId,
     pub amount: Fen,
+    #[serde(with = "crate::compact_time")]
     pub paid_at: DateTime<Utc>,
+    #[serde(with = "crate::compact_time")]
     pub confirmed_at: DateTime<Utc>,
 }
 
@@ -133,7 +137,9 @@ pub struct Refund {
     pub reason: String,
     pub status: RefundStatus,
     pub refund_id: Option<RefundId>,
+    #[serde(with = "crate::compact_time")]
     pub requested_at: DateTime<Utc>,
+    #[serde(default, with = "crate::compact_time::option")]
     pub settled_at: Option<DateTime<Utc>>,
     /// WeChat reported success (or CHANGE) after the log had recorded this refund as
     /// Failed. The only way refunds committed on a transaction may exceed its amount
@@ -168,7 +174,9 @@ pub struct PaymentAnomaly {
     pub kind: AnomalyKind,
     pub transaction_id: TransactionId,
     pub amount: Fen,
+    #[serde(with = "crate::compact_time")]
     pub paid_at: DateTime<Utc>,
+    #[serde(with = "crate::compact_time")]
     pub recorded_at: DateTime<Utc>,
 }
 
@@ -180,8 +188,11 @@ pub struct OrderState {
     pub status: OrderStatus,
     pub lines: Vec<OrderLine>,
     pub total: Fen,
+    #[serde(with = "crate::compact_time")]
     pub expires_at: DateTime<Utc>,
+    #[serde(with = "crate::compact_time")]
     pub placed_at: DateTime<Utc>,
+    #[serde(with = "crate::compact_time")]
     pub updated_at: DateTime<Utc>,
     /// The latest prepay id, if payment was requested.
     pub prepay: Option<Prepay>,
@@ -194,7 +205,9 @@ pub struct OrderState {
     pub pending_refunds: Fen,
     pub refunds: Vec<Refund>,
     pub anomalies: Vec<PaymentAnomaly>,
+    #[serde(default, with = "crate::compact_time::option")]
     pub cancelled_at: Option<DateTime<Utc>>,
+    #[serde(default, with = "crate::compact_time::option")]
     pub closed_at: Option<DateTime<Utc>>,
     /// Set exactly when the status is `Closed`.
     pub close_reason: Option<CloseReason>,

@@ -14,6 +14,8 @@ pub struct ProductState {
     pub price: Fen,
     /// Units available to new orders (reserved units are already subtracted).
     pub stock: u64,
+    #[serde(with = "crate::compact_time")]
     pub created_at: DateTime<Utc>,
+    #[serde(with = "crate::compact_time")]
     pub updated_at: DateTime<Utc>,
 }

@@ -19,7 +19,7 @@ pub(super) fn apply(tx: &mut Tx<'_>, event: &ProductEvent) -> Result<()> {
     let before: Option<ProductState> = tx.get::<ProductView>(View::Products, &key)?;
     // Core's own fold: events carry `stock_after`, so this copies rather than recomputes.
     if let Some(after) = Product::evolve(before, event) {
-        tx.put(View::Products, key, &after)?;
+        tx.put(View::Products, key, after)?;
     }
     Ok(())
 }

@@ -3,12 +3,16 @@
 //!
 //! Projections read what they need (the order before an event, the day's totals) through
 //! [`Tx`], an overlay over the database holding the batch's own writes, so several events
-//! of one batch touching the same key compose as if applied one by one.
+//! of one batch touching the same key compose as if applied one by one. The overlay is
+//! typed: a value written by one event is handed to the next as the value itself, so
+//! each touched key is decoded from the database at most once per batch and encoded
+//! once, when the batch is turned into its `WriteBatch`.
 
 mod catalog;
 pub(crate) mod orders;
 mod users;
 
+use std::any::Any;
 use std::collections::HashMap;
 
 use paylog_core::DomainEvent;
@@ -21,11 +25,30 @@ use crate::error::{ProjectionError, Result};
 use crate::layout::{self, CHECKPOINT_KEY, View};
 use crate::views::{Db, Generation, cf};
 
+/// A view value pending in the overlay: kept as its type, encoded once at the end.
+trait Pending: Send {
+    fn encode(&self) -> Result<Vec<u8>>;
+    fn as_any(&self) -> &dyn Any;
+}
+
+impl<T: Serialize + Send + 'static> Pending for T {
+    fn encode(&self) -> Result<Vec<u8>> {
+        layout::encode(self)
+    }
+
+    fn as_any(&self) -> &dyn Any {
+        self
+    }
+}
+
+/// A batch's pending writes by view and key; `None`: deleted by this batch.
+type Writes = HashMap<(View, Vec<u8>), Option<Box<dyn Pending>>>;
+
 /// Reads through the batch's pending writes; collects them for one `WriteBatch`.
 pub(crate) struct Tx<'a> {
     db: &'a Db,
     generation: u64,
-    writes: HashMap<(View, Vec<u8>), Option<Vec<u8>>>,
+    writes: Writes,
 }
 
 impl<'a> Tx<'a> {
@@ -37,12 +60,21 @@ impl<'a> Tx<'a> {
         }
     }
 
-    pub fn get<T: DeserializeOwned>(&self, view: View, key: &[u8]) -> Result<Option<T>> {
+    pub fn get<T: DeserializeOwned + Clone + 'static>(
+        &self,
+        view: View,
+        key: &[u8],
+    ) -> Result<Option<T>> {
         if let Some(pending) = self.writes.get(&(view, key.to_vec())) {
-            return pending
-                .as_deref()
-                .map(|bytes| layout::decode(bytes, view.name()))
-                .transpose();
+            let Some(value) = pending else {
+                return Ok(None);
+            };
+            return match value.as_any().downcast_ref::<T>() {
+                Some(typed) => Ok(Some(typed.clone())),
+                // Written as another type than it is read as: through its encoding,
+                // exactly as if it had been read back from the database.
+                None => layout::decode(&value.encode()?, view.name()).map(Some),
+            };
         }
         let handle = cf(self.db, self.generation, view)?;
         match self.db.get_pinned_cf(&handle, key)? {
@@ -51,9 +83,13 @@ impl<'a> Tx<'a> {
         }
     }
 
-    pub fn put<T: Serialize>(&mut self, view: View, key: Vec<u8>, value: &T) -> Result<()> {
-        self.writes
-            .insert((view, key), Some(layout::encode(value)?));
+    pub fn put<T: Serialize + Send + 'static>(
+        &mut self,
+        view: View,
+        key: Vec<u8>,
+        value: T,
+    ) -> Result<()> {
+        self.writes.insert((view, key), Some(Box::new(value)));
         Ok(())
     }
 
@@ -63,10 +99,18 @@ impl<'a> Tx<'a> {
 
     fn into_batch(self, position: u64) -> Result<WriteBatch> {
         let mut batch = WriteBatch::default();
+        let mut handles = HashMap::new();
         for ((view, key), value) in self.writes {
-            let handle = cf(self.db, self.generation, view)?;
+            let handle = match handles.get(&view) {
+                Some(handle) => std::sync::Arc::clone(handle),
+                None => {
+                    let handle = cf(self.db, self.generation, view)?;
+                    handles.insert(view, std::sync::Arc::clone(&handle));
+                    handle
+                }
+            };
             match value {
-                Some(value) => batch.put_cf(&handle, key, value),
+                Some(value) => batch.put_cf(&handle, key, value.encode()?),
                 None => batch.delete_cf(&handle, key),
             }
         }
@@ -85,14 +129,18 @@ pub(crate) fn apply_batch(
     checkpoint: u64,
     events: &[RecordedEvent],
 ) -> Result<u64> {
-    let skip = events
-        .iter()
-        .take_while(|e| e.position <= checkpoint)
-        .count();
-    let events = &events[skip..];
+    let events = &events[skipped(checkpoint, events)..];
     if events.is_empty() {
         return Ok(checkpoint);
     }
+    // A gap is refused before anything is decoded.
+    check_sequence(checkpoint, events)?;
+    let decoded = crate::decode::decode_batch(events)?;
+    apply_decoded(db, generation, checkpoint, events, &decoded)
+}
+
+/// Checks that `events` continue `checkpoint` exactly; the last position.
+fn check_sequence(checkpoint: u64, events: &[RecordedEvent]) -> Result<u64> {
     let mut expected = checkpoint + 1;
     for event in events {
         if event.position != expected {
@@ -103,12 +151,43 @@ pub(crate) fn apply_batch(
         }
         expected += 1;
     }
-    let decoded = crate::decode::decode_batch(events)?;
+    Ok(expected - 1)
+}
+
+/// How many leading events of a batch are at or below the checkpoint.
+fn skipped(checkpoint: u64, events: &[RecordedEvent]) -> usize {
+    events
+        .iter()
+        .take_while(|e| e.position <= checkpoint)
+        .count()
+}
+
+/// [`apply_batch`] with the batch already decoded (`decoded[i]` is `events[i]`'s
+/// event), as a rebuild's reader stage hands it over. Blocking.
+pub(crate) fn apply_decoded(
+    db: &Db,
+    generation: &Generation,
+    checkpoint: u64,
+    events: &[RecordedEvent],
+    decoded: &[DomainEvent],
+) -> Result<u64> {
+    if events.len() != decoded.len() {
+        return Err(ProjectionError::Task(format!(
+            "{} events but {} decoded",
+            events.len(),
+            decoded.len()
+        )));
+    }
+    let skip = skipped(checkpoint, events);
+    let (events, decoded) = (&events[skip..], &decoded[skip..]);
+    if events.is_empty() {
+        return Ok(checkpoint);
+    }
+    let position = check_sequence(checkpoint, events)?;
     let mut tx = Tx::new(db, generation.id);
-    for (recorded, event) in events.iter().zip(&decoded) {
+    for (recorded, event) in events.iter().zip(decoded) {
         apply_event(&mut tx, recorded, event)?;
     }
-    let position = expected - 1;
     // Views and checkpoint in one atomic write: after a crash either both are there or
     // neither is, so no event is ever applied twice or skipped. No fsync: losing the
     // tail of the views' WAL only means re-applying it from the log.
@@ -124,5 +203,49 @@ fn apply_event(tx: &mut Tx<'_>, recorded: &RecordedEvent, event: &DomainEvent) -
         DomainEvent::Claim(_) => Ok(()),
         DomainEvent::Product(e) => catalog::apply(tx, e),
         DomainEvent::Order(e) => orders::apply(tx, recorded.position, e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::views::Views;
+
+    #[test]
+    fn the_overlay_hands_back_pending_values_and_reads_a_value_written_as_another_type_through_its_encoding()
+     {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let views = Views::open(dir.path().join("views")).expect("views open");
+        let generation = views.generation_id();
+        let mut tx = Tx::new(views.db(), generation);
+        let key = b"k".to_vec();
+        assert_eq!(tx.get::<u64>(View::DailySales, &key).expect("a read"), None);
+
+        tx.put(View::DailySales, key.clone(), 7u64).expect("a put");
+        assert_eq!(
+            tx.get::<u64>(View::DailySales, &key).expect("a read"),
+            Some(7)
+        );
+        // A tuple and an array of two have one postcard encoding: read as the other
+        // type, the pending value goes through its bytes, as a stored one would.
+        tx.put(View::Ledger, key.clone(), (1u32, 2u32))
+            .expect("a put");
+        assert_eq!(
+            tx.get::<[u32; 2]>(View::Ledger, &key).expect("a read"),
+            Some([1, 2])
+        );
+        tx.delete(View::DailySales, key.clone());
+        assert_eq!(tx.get::<u64>(View::DailySales, &key).expect("a read"), None);
+
+        views
+            .db()
+            .write(tx.into_batch(1).expect("a batch"))
+            .expect("a write");
+        let tx = Tx::new(views.db(), generation);
+        assert_eq!(tx.get::<u64>(View::DailySales, &key).expect("a read"), None);
+        assert_eq!(
+            tx.get::<(u32, u32)>(View::Ledger, &key).expect("a read"),
+            Some((1, 2))
+        );
     }
 }

@@ -20,19 +20,25 @@ use crate::model::{AwaitingPayment, DailySales, LedgerEntry, LedgerKind, OrderSu
 pub(super) fn apply(tx: &mut Tx<'_>, position: u64, event: &OrderEvent) -> Result<()> {
     let key = order_id(event).as_uuid().as_bytes().to_vec();
     let before: Option<OrderView> = tx.get(View::Orders, &key)?;
-    let state: Option<OrderState> = before.clone();
+    // What the derived views need of the order before the event, taken now so that the
+    // order itself moves into the fold without a copy.
+    let was_awaiting = before
+        .as_ref()
+        .is_some_and(|b| b.status.is_awaiting_payment());
+    let was_watched = before.as_ref().is_some_and(watched);
+    let was_to_ship = before.as_ref().is_some_and(to_ship);
+    let state: Option<OrderState> = before;
     // An event before `OrderPlaced` leaves no order: nothing to show (audit reports it).
     let Some(after) = Order::evolve(state, event) else {
         return Ok(());
     };
 
-    tx.put(View::Orders, key.clone(), &after)?;
     let by_user = layout::order_by_user_key(
         after.user_id.as_uuid(),
         after.placed_at,
         after.order_id.as_uuid(),
     );
-    tx.put(View::OrdersByUser, by_user, &OrderSummary::from(&after))?;
+    tx.put(View::OrdersByUser, by_user, OrderSummary::from(&after))?;
 
     // Expiry never changes after placement, so the awaiting key is stable.
     let awaiting = layout::awaiting_key(after.expires_at, after.order_id.as_uuid());
@@ -40,38 +46,24 @@ pub(super) fn apply(tx: &mut Tx<'_>, position: u64, event: &OrderEvent) -> Resul
         tx.put(
             View::AwaitingPayment,
             awaiting,
-            &AwaitingPayment::from(&after),
+            AwaitingPayment::from(&after),
         )?;
-    } else if before
-        .as_ref()
-        .is_some_and(|b| b.status.is_awaiting_payment())
-    {
+    } else if was_awaiting {
         tx.delete(View::AwaitingPayment, awaiting);
     }
 
-    // Orders whose money is not settled: anomalies (money held without an order to
-    // show for it) and refunds pending or needing attention. Anomalies stay listed
-    // once refunded, with their refund's state.
-    let watched = |o: &OrderView| {
-        !o.anomalies.is_empty() || o.refunds.iter().any(|r| r.status.is_committed())
-    };
     if watched(&after) {
-        tx.put(View::MoneyWatch, key, &after)?;
-    } else if before.as_ref().is_some_and(watched) {
-        tx.delete(View::MoneyWatch, key);
+        tx.put(View::MoneyWatch, key.clone(), after.clone())?;
+    } else if was_watched {
+        tx.delete(View::MoneyWatch, key.clone());
     }
 
-    // Paid orders the merchant still has to ship (WeChat freezes their money until
-    // then), keyed by the payment's instant, which never changes once paid.
-    let to_ship = |o: &OrderView| {
-        o.shipping.is_none() && o.status.is_paid() && o.status != OrderStatus::Refunded
-    };
     if let Some(payment) = &after.payment {
-        let key = layout::to_ship_key(payment.paid_at, after.order_id.as_uuid());
+        let ship_key = layout::to_ship_key(payment.paid_at, after.order_id.as_uuid());
         if to_ship(&after) {
-            tx.put(View::ToShip, key, &OrderSummary::from(&after))?;
-        } else if before.as_ref().is_some_and(to_ship) {
-            tx.delete(View::ToShip, key);
+            tx.put(View::ToShip, ship_key, OrderSummary::from(&after))?;
+        } else if was_to_ship {
+            tx.delete(View::ToShip, ship_key);
         }
     }
 
@@ -93,9 +85,23 @@ pub(super) fn apply(tx: &mut Tx<'_>, position: u64, event: &OrderEvent) -> Resul
     }
 
     if let Some(entry) = ledger_entry(position, event, &after) {
-        tx.put(View::Ledger, layout::u64_value(position).to_vec(), &entry)?;
+        tx.put(View::Ledger, layout::u64_value(position).to_vec(), entry)?;
     }
-    daily(tx, event, &after)
+    daily(tx, event, &after)?;
+    tx.put(View::Orders, key, after)
+}
+
+/// Orders whose money is not settled: anomalies (money held without an order to show
+/// for it) and refunds pending or needing attention. Anomalies stay listed once
+/// refunded, with their refund's state.
+fn watched(o: &OrderView) -> bool {
+    !o.anomalies.is_empty() || o.refunds.iter().any(|r| r.status.is_committed())
+}
+
+/// Paid orders the merchant still has to ship (WeChat freezes their money until then),
+/// keyed by the payment's instant, which never changes once paid.
+fn to_ship(o: &OrderView) -> bool {
+    o.shipping.is_none() && o.status.is_paid() && o.status != OrderStatus::Refunded
 }
 
 pub(crate) fn order_id(event: &OrderEvent) -> paylog_core::OrderId {
@@ -262,7 +268,7 @@ fn daily(tx: &mut Tx<'_>, event: &OrderEvent, order: &OrderView) -> Result<()> {
             ..DailySales::default()
         });
     change(&mut sales, amount);
-    tx.put(View::DailySales, key, &sales)
+    tx.put(View::DailySales, key, sales)
 }
 
 /// Projections must not fail on a fact: amounts saturate (audit verify reports overflow).

@@ -22,14 +22,14 @@ pub(super) fn apply(tx: &mut Tx<'_>, event: &UserEvent) -> Result<()> {
         tx.put(
             View::UsersByUsername,
             name.as_str().as_bytes().to_vec(),
-            &e.user_id,
+            e.user_id,
         )?;
     }
     if let Some(openid) = &openid {
         tx.put(
             View::UsersByOpenId,
             openid.as_str().as_bytes().to_vec(),
-            &e.user_id,
+            e.user_id,
         )?;
     }
     let view = UserView {
@@ -39,5 +39,5 @@ pub(super) fn apply(tx: &mut Tx<'_>, event: &UserEvent) -> Result<()> {
         openid,
         registered_at: e.at,
     };
-    tx.put(View::Users, id.as_bytes().to_vec(), &view)
+    tx.put(View::Users, id.as_bytes().to_vec(), view)
 }

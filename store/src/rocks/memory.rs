@@ -9,7 +9,7 @@
 //! flushes the largest memtable when memtables alone would pass half of it).
 //!
 //! It is configured once, before the first database is opened ([`configure`]), from
-//! `paylog serve`'s `--rocksdb-memory-mib`; anything that opens a database without
+//! `paylog serve`'s `--memory-budget-mib`; anything that opens a database without
 //! configuring it (a CLI command, a test) gets [`DEFAULT_BUDGET_BYTES`].
 
 use std::sync::OnceLock;
@@ -73,6 +73,11 @@ impl Memory {
     pub fn table_options(&self) -> BlockBasedOptions {
         let mut table = BlockBasedOptions::default();
         table.set_block_cache(&self.cache);
+        // Index and filter blocks live in the cache too, charged to the budget: held
+        // by each open table file instead, they grow with the size of the log.
+        // Level-0's stay pinned, since every read consults them.
+        table.set_cache_index_and_filter_blocks(true);
+        table.set_pin_l0_filter_and_index_blocks_in_cache(true);
         table
     }
 }

@@ -56,6 +56,9 @@ impl StoreOptions {
 pub(super) fn db_options() -> Options {
     let mut options = Options::default();
     super::memory::shared().apply_to_db(&mut options);
+    // These are also the `default` column family's options: it reads through the
+    // shared cache like the others rather than a block cache of its own.
+    options.set_block_based_table_factory(&super::memory::shared().table_options());
     options.create_if_missing(true);
     options.create_missing_column_families(true);
     options.set_keep_log_file_num(10);
