@@ -120,7 +120,11 @@ fn render_key(view: View, key: &[u8]) -> String {
         }
         View::Ledger => layout::decode_u64(key, "ledger key")
             .map_or_else(|_| hex::encode(key), |p| format!("position {p}")),
-        View::OrdersByUser | View::AwaitingPayment | View::ToShip | View::ToUpload => {
+        View::OrdersByUser
+        | View::AwaitingPayment
+        | View::ToShip
+        | View::ToUpload
+        | View::ToSettle => {
             hex::encode(key)
         }
     }
@@ -143,7 +147,9 @@ fn render_value(view: View, bytes: &[u8]) -> serde_json::Value {
         ),
         View::Users => as_json::<UserView>(bytes, what),
         View::UsersByOpenId | View::UsersByUsername => as_json::<paylog_core::UserId>(bytes, what),
-        View::Orders | View::MoneyWatch | View::ToUpload => as_json::<OrderView>(bytes, what),
+        View::Orders | View::MoneyWatch | View::ToUpload | View::ToSettle => {
+            as_json::<OrderView>(bytes, what)
+        }
         View::OrdersByUser | View::ToShip => as_json::<OrderSummary>(bytes, what),
         View::Products => as_json::<ProductView>(bytes, what),
         View::Ledger => as_json::<LedgerEntry>(bytes, what),

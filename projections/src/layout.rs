@@ -50,6 +50,8 @@ pub const PROJECTION_VERSIONS: &[(&str, u32)] = &[
     // 1: shipments WeChat does not have yet (pending or refused), oldest first.
     // 2: instants as integers.
     ("to_upload", 2),
+    // 1: shipments WeChat has whose money is not settled, oldest first shipment first.
+    ("to_settle", 1),
 ];
 
 /// One column family of a generation. `gN.<name>` on disk.
@@ -68,10 +70,11 @@ pub enum View {
     MoneyWatch,
     ToShip,
     ToUpload,
+    ToSettle,
 }
 
 impl View {
-    pub const ALL: [View; 13] = [
+    pub const ALL: [View; 14] = [
         View::Checkpoint,
         View::Users,
         View::UsersByOpenId,
@@ -85,6 +88,7 @@ impl View {
         View::MoneyWatch,
         View::ToShip,
         View::ToUpload,
+        View::ToSettle,
     ];
 
     pub fn name(self) -> &'static str {
@@ -102,6 +106,7 @@ impl View {
             View::MoneyWatch => "money_watch",
             View::ToShip => "to_ship",
             View::ToUpload => "to_upload",
+            View::ToSettle => "to_settle",
         }
     }
 }

@@ -133,6 +133,12 @@ impl Views {
         self.scan(View::ToUpload, &[], 24, page)
     }
 
+    /// Shipments WeChat has whose money is not settled yet (not fully refunded),
+    /// oldest first shipment first: the settlement checker's work list.
+    pub fn to_settle(&self, page: &Page) -> Result<PageOf<OrderView>> {
+        self.scan(View::ToSettle, &[], 24, page)
+    }
+
     /// Every order, newest first (order ids are uuid v7: key order is placing order),
     /// `page.limit` at a time; the cursor is the hex id of the previous page's last
     /// order. The operators' console lists and filters orders from this.

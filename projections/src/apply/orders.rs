@@ -1,5 +1,5 @@
 //! The order projections: `orders` (detail), `orders_by_user` (summaries, newest first),
-//! `awaiting_payment`, `money_watch`, `to_ship`, `to_upload`, `ledger` and `daily_sales`.
+//! `awaiting_payment`, `money_watch`, `to_ship`, `to_upload`, `to_settle`, `ledger` and `daily_sales`.
 //!
 //! The order is folded with core's `Order::evolve`; the other views are derived from the
 //! order before and after the event, so they can never disagree with the detail.
@@ -27,6 +27,8 @@ pub(super) fn apply(tx: &mut Tx<'_>, position: u64, event: &OrderEvent) -> Resul
         .is_some_and(|b| b.status.is_awaiting_payment());
     let was_watched = before.as_ref().is_some_and(watched);
     let was_to_ship = before.as_ref().is_some_and(to_ship);
+    let was_to_upload = before.as_ref().is_some_and(to_upload);
+    let was_to_settle = before.as_ref().is_some_and(to_settle);
     let state: Option<OrderState> = before;
     // An event before `OrderPlaced` leaves no order: nothing to show (audit reports it).
     let Some(after) = Order::evolve(state, event) else {
@@ -67,20 +69,18 @@ pub(super) fn apply(tx: &mut Tx<'_>, position: u64, event: &OrderEvent) -> Resul
         }
     }
 
-    // Shipments WeChat does not have yet: the background uploader's work list. A
-    // confirmed receipt or a full refund ends the need to upload.
-    let to_upload = |o: &OrderView| {
-        o.status != OrderStatus::Refunded
-            && o.shipping.as_ref().is_some_and(|s| {
-                s.upload != UploadStatus::Uploaded && s.receipt_confirmed_at.is_none()
-            })
-    };
     if let Some(shipping) = &after.shipping {
+        // Both keys are the first shipment's instant: stable for the shipping's life.
         let key = layout::to_upload_key(shipping.first_shipped_at, after.order_id.as_uuid());
         if to_upload(&after) {
-            tx.put(View::ToUpload, key, &after)?;
-        } else if before.as_ref().is_some_and(to_upload) {
-            tx.delete(View::ToUpload, key);
+            tx.put(View::ToUpload, key.clone(), after.clone())?;
+        } else if was_to_upload {
+            tx.delete(View::ToUpload, key.clone());
+        }
+        if to_settle(&after) {
+            tx.put(View::ToSettle, key, after.clone())?;
+        } else if was_to_settle {
+            tx.delete(View::ToSettle, key);
         }
     }
 
@@ -102,6 +102,24 @@ fn watched(o: &OrderView) -> bool {
 /// keyed by the payment's instant, which never changes once paid.
 fn to_ship(o: &OrderView) -> bool {
     o.shipping.is_none() && o.status.is_paid() && o.status != OrderStatus::Refunded
+}
+
+/// Shipments WeChat does not have yet: the background uploader's work list. A
+/// confirmed receipt or a full refund ends the need to upload.
+fn to_upload(o: &OrderView) -> bool {
+    o.status != OrderStatus::Refunded
+        && o.shipping.as_ref().is_some_and(|s| {
+            s.upload != UploadStatus::Uploaded && s.receipt_confirmed_at.is_none()
+        })
+}
+
+/// Shipments WeChat has whose money is not settled yet: the settlement checker's work
+/// list (it asks `get_order` when a push has not come). A full refund settles nothing.
+fn to_settle(o: &OrderView) -> bool {
+    o.status != OrderStatus::Refunded
+        && o.shipping
+            .as_ref()
+            .is_some_and(|s| s.upload == UploadStatus::Uploaded && s.settled_at.is_none())
 }
 
 pub(crate) fn order_id(event: &OrderEvent) -> paylog_core::OrderId {
