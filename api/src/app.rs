@@ -1,7 +1,7 @@
 //! [`Application`]: the composition root. It builds the whole server from
 //! [`ServeArgs`] on a bound listener: the store, the views and their projector, the
 //! engine, the WeChat client (or an in-process simulator when WeChat is not
-//! configured), the services, the reconciler, the shipping uploader and the router.
+//! configured), the services, the reconciler, the shipping uploader, the settlement checker and the router.
 //!
 //! `paylog serve` and the tests use the same code: build on a listener (port 0 in
 //! tests), read the handles they need, run until a shutdown future resolves. The
@@ -64,6 +64,7 @@ use crate::services::message_push::MessagePush;
 use crate::services::ordering::Ordering;
 use crate::services::payments::{Payments, Reconciler};
 use crate::services::reconciliation::BillReconciliation;
+use crate::services::settlement_check::SettlementChecker;
 use crate::services::shipping::Shipping;
 use crate::services::uploader::Uploader;
 
@@ -136,6 +137,8 @@ pub struct AppHandles {
     pub reconciler: Reconciler,
     /// The background uploader of shipping information (tests run it themselves).
     pub uploader: Uploader,
+    /// The settlement checker (tests run it themselves).
+    pub settlement_check: SettlementChecker,
     /// The daily bill's reconciliation (tests run its daily step themselves).
     pub bill: BillReconciliation,
     /// The in-process simulator's base URL, when WeChat was not configured.
@@ -311,6 +314,12 @@ impl Application {
             Arc::clone(&clock),
             args.upload_retry_interval,
         );
+        let settlement_check = SettlementChecker::new(
+            shipping.clone(),
+            views.clone(),
+            Arc::clone(&clock),
+            args.settlement_check_after,
+        );
         let message_push = MessagePush::new(
             push_settings,
             engine.clone(),
@@ -365,6 +374,7 @@ impl Application {
             views,
             reconciler,
             uploader,
+            settlement_check,
             bill,
             sim_url: sim.as_ref().map(|s| s.base_url().to_owned()),
         };
@@ -424,6 +434,7 @@ impl Application {
             .clone()
             .map(|c| spawn_certificate_refresh(c, stop_rx.clone()));
         let uploader = self.handles.uploader.clone().spawn(stop_rx.clone());
+        let settlement_check = self.handles.settlement_check.clone().spawn(stop_rx.clone());
         let reconciler = self.handles.reconciler.clone().spawn(stop_rx);
         tracing::info!(addr = %self.handles.addr, "paylog API listening");
         serve(self.listener, self.router, self.edge, shutdown).await;
@@ -431,6 +442,7 @@ impl Application {
         let _ = stop_tx.send(true);
         let _ = reconciler.await;
         let _ = uploader.await;
+        let _ = settlement_check.await;
         if let Some(daily_bill) = daily_bill {
             let _ = daily_bill.await;
         }

@@ -346,6 +346,12 @@ pub struct ServeArgs {
     #[arg(long, env = "PAYLOG_UPLOAD_RETRY_INTERVAL", default_value = "30s", value_parser = parse_duration)]
     pub upload_retry_interval: Duration,
 
+    /// How long after its shipment a payment whose settlement no push has reported is
+    /// asked about (`get_order`), then again every few hours until settled. WeChat
+    /// confirms receipt by itself days after shipment (about 10 for express).
+    #[arg(long, env = "PAYLOG_SETTLEMENT_CHECK_AFTER", default_value = "72h", value_parser = parse_duration)]
+    pub settlement_check_after: Duration,
+
     /// The subscribe-message template (订阅消息) sent to the payer when an order
     /// ships. No message is sent when unset.
     #[arg(long, env = "PAYLOG_SHIP_TEMPLATE_ID")]

@@ -124,9 +124,7 @@ fn render_key(view: View, key: &[u8]) -> String {
         | View::AwaitingPayment
         | View::ToShip
         | View::ToUpload
-        | View::ToSettle => {
-            hex::encode(key)
-        }
+        | View::ToSettle => hex::encode(key),
     }
 }
 

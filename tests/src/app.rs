@@ -29,6 +29,8 @@ use crate::cluster::Cluster;
 /// The message push token and EncodingAESKey every test server is configured with.
 pub const PUSH_TOKEN: &str = "paylogpushtoken0";
 pub const PUSH_AES_KEY: &str = "pAyLoGtEsTeNcOdInGaEsKeY0123456789abcdefghi";
+/// `--settlement-check-after` of every test app.
+pub const SETTLEMENT_CHECK_AFTER: Duration = Duration::from_secs(72 * 3600);
 pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdefghij";
 
 /// The app's clock: the machine's, plus however far a test moved it forward, so a
@@ -277,6 +279,7 @@ pub fn serve_args(
         trusted_proxies: Vec::new(),
         reconcile_daily_at: config.reconcile_daily_at,
         upload_retry_interval: config.upload_retry_interval,
+        settlement_check_after: SETTLEMENT_CHECK_AFTER,
         ship_template_id: config.ship_template_id.clone(),
     }
 }
@@ -737,6 +740,17 @@ impl TestApp {
             .run_once()
             .await
             .expect("reconciler run")
+    }
+
+    /// One pass of the settlement checker.
+    pub async fn settlement_check_once(
+        &self,
+    ) -> paylog_api::services::settlement_check::CheckReport {
+        self.handles
+            .settlement_check
+            .run_once()
+            .await
+            .expect("settlement check run")
     }
 
     /// One pass of the background uploader of shipping information.

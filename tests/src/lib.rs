@@ -24,6 +24,7 @@ pub mod webdriver;
 pub mod wx;
 
 pub use app::{
-    ADMIN_TOKEN, Answer, ClientCert, NatsLog, PUSH_AES_KEY, PUSH_TOKEN, TestApp, TestConfig,
-    spawn_app, spawn_app_on, spawn_app_on_nats, spawn_app_with, test_client_cert_dir,
+    ADMIN_TOKEN, Answer, ClientCert, NatsLog, PUSH_AES_KEY, PUSH_TOKEN, SETTLEMENT_CHECK_AFTER,
+    TestApp, TestConfig, spawn_app, spawn_app_on, spawn_app_on_nats, spawn_app_with,
+    test_client_cert_dir,
 };

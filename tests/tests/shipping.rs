@@ -10,7 +10,7 @@
 // (clippy.toml allows that inside #[test] functions, not in their helpers).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use paylog_tests::{ADMIN_TOKEN, Answer, TestApp, spawn_app};
+use paylog_tests::{ADMIN_TOKEN, Answer, SETTLEMENT_CHECK_AFTER, TestApp, spawn_app};
 use serde_json::{Value, json};
 
 /// A placed order of one product; returns (token, order id, out_trade_no).
@@ -219,6 +219,42 @@ async fn receipt_and_settlement_at_wechat_are_recorded_by_a_sync() {
     let shown = app.order(&token, &id).await;
     assert!(shown.json["shipping"]["settled_at"].is_string());
     assert_eq!(shown.json["status"], "Paid");
+}
+
+#[tokio::test]
+async fn a_settlement_no_push_reported_is_found_by_the_checker_once_the_shipment_is_old_enough() {
+    let app = spawn_app().await;
+    let (token, id) = paid(&app).await;
+    let shipped = ship(&app, &id, express("SF5000000006"), "ship-6").await;
+    assert_eq!(shipped.json["upload"], "uploaded", "{}", shipped.text);
+    let txn = shipped.json["order"]["payment"]["transaction_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // WeChat settles, and its push never arrives.
+    sim_control(&app, "/sim/confirm-receipt", json!({"transaction_id": txn})).await;
+    sim_control(&app, "/sim/settle", json!({"transaction_id": txn})).await;
+
+    // Too young to ask about: nothing asked, nothing recorded.
+    let report = app.settlement_check_once().await;
+    assert_eq!((report.recorded, report.unchanged), (0, 0), "{report:?}");
+    assert_eq!(app.count_order_events(&id, "OrderSettled").await, 0);
+
+    app.clock.advance(SETTLEMENT_CHECK_AFTER);
+    let report = app.settlement_check_once().await;
+    assert_eq!(report.recorded, 1, "{report:?}");
+    assert_eq!(app.count_order_events(&id, "ReceiptConfirmed").await, 1);
+    assert_eq!(app.count_order_events(&id, "OrderSettled").await, 1);
+    let shown = app.order(&token, &id).await;
+    assert!(
+        shown.json["shipping"]["settled_at"].is_string(),
+        "{}",
+        shown.text
+    );
+
+    // Settled orders leave the work list: the next run asks nothing.
+    let report = app.settlement_check_once().await;
+    assert_eq!(report, Default::default());
 }
 
 #[tokio::test]

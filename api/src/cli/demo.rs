@@ -208,6 +208,7 @@ pub async fn run_demo_on(
         trusted_proxies: Vec::new(),
         reconcile_daily_at: None,
         upload_retry_interval: Duration::from_secs(30),
+        settlement_check_after: Duration::from_secs(72 * 3600),
         ship_template_id: None,
     };
     let app = Application::build(args, listener)

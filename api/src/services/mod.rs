@@ -16,7 +16,8 @@
 //! - [`audit`]: an order's history, the raw log, daily sales;
 //! - [`health`]: liveness and readiness;
 //! - [`keyed_lock`]: one async lock per key, for decisions read from the views;
-//! - [`shipping`], [`uploader`]: shipments, their upload to WeChat and its retries;
+//! - [`shipping`], [`uploader`], [`settlement_check`]: shipments, their upload to
+//!   WeChat and its retries, and asking WeChat about settlements no push reported;
 //! - [`message_push`]: WeChat's message push (settlement, reminders).
 
 pub mod accounts;
@@ -28,6 +29,7 @@ pub mod message_push;
 pub mod ordering;
 pub mod payments;
 pub mod reconciliation;
+pub mod settlement_check;
 pub mod shipping;
 pub mod uploader;
 

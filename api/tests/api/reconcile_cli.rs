@@ -188,6 +188,7 @@ async fn reconcile_exits_zero_only_when_the_day_matches_and_names_every_differen
         trusted_proxies: Vec::new(),
         reconcile_daily_at: None,
         upload_retry_interval: Duration::from_secs(30),
+        settlement_check_after: Duration::from_secs(72 * 3600),
         ship_template_id: None,
     };
     let app = Application::build(args, listener).await.expect("build app");

@@ -108,9 +108,9 @@ fn to_ship(o: &OrderView) -> bool {
 /// confirmed receipt or a full refund ends the need to upload.
 fn to_upload(o: &OrderView) -> bool {
     o.status != OrderStatus::Refunded
-        && o.shipping.as_ref().is_some_and(|s| {
-            s.upload != UploadStatus::Uploaded && s.receipt_confirmed_at.is_none()
-        })
+        && o.shipping
+            .as_ref()
+            .is_some_and(|s| s.upload != UploadStatus::Uploaded && s.receipt_confirmed_at.is_none())
 }
 
 /// Shipments WeChat has whose money is not settled yet: the settlement checker's work
