@@ -10,6 +10,7 @@ use paylog_core::payment_refs::OutRefundNo;
 use paylog_projections::ProjectionError;
 use paylog_store::StoreError;
 
+use paylog_core::codec::CodecError;
 use paylog_engine::{EngineError, StreamId};
 use paylog_wechat::WechatError;
 
@@ -34,6 +35,10 @@ pub enum Error {
     /// A stored event could not be turned back into a domain event.
     #[error("corrupt event at position {position}: {reason}")]
     CorruptEvent { position: u64, reason: String },
+
+    /// A decided event could not be encoded for the log (a bug, never the input).
+    #[error("event codec: {0}")]
+    Codec(#[from] CodecError),
 
     /// The views (read side) failed, or a query was malformed (e.g. a bad cursor).
     #[error("views: {0}")]
@@ -104,6 +109,7 @@ impl From<EngineError> for Error {
             EngineError::CorruptEvent { position, reason } => {
                 Self::CorruptEvent { position, reason }
             }
+            EngineError::Codec(e) => Self::Codec(e),
         }
     }
 }

@@ -23,13 +23,42 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::claim::ClaimEvent;
-use crate::error::DomainError;
 use crate::event::DomainEvent;
 use crate::ids::{OrderId, OutTradeNo, UserId};
 use crate::money::Fen;
 use crate::order::{CloseReason, OrderClosed, OrderEvent, OrderLine, OrderPlaced};
 use crate::product::ProductEvent;
 use crate::user::UserEvent;
+
+/// Why an envelope did not become a domain event, or an event an envelope: a
+/// corrupt or foreign log, never the caller's input, so kept apart from
+/// [`crate::DomainError`] (the domain's refusals).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CodecError {
+    #[error("unknown event type {0:?}")]
+    UnknownEventType(String),
+    #[error("event {event_type} has unsupported schema version {schema_version}")]
+    UnsupportedSchemaVersion {
+        event_type: String,
+        schema_version: u16,
+    },
+    #[error("event {event_type} v{schema_version} is malformed: {reason}")]
+    MalformedEvent {
+        event_type: String,
+        schema_version: u16,
+        reason: String,
+    },
+    #[error("event {event_type} could not be encoded: {reason}")]
+    EncodeFailed {
+        event_type: &'static str,
+        reason: String,
+    },
+    #[error("event {event_type} does not belong to a {aggregate} stream")]
+    UnexpectedEvent {
+        event_type: &'static str,
+        aggregate: &'static str,
+    },
+}
 
 /// An event ready for the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,13 +84,13 @@ macro_rules! codec_table {
         }
 
         /// Encodes an event at its current schema version.
-        pub fn encode(event: &DomainEvent) -> Result<EncodedEvent, DomainError> {
+        pub fn encode(event: &DomainEvent) -> Result<EncodedEvent, CodecError> {
             let (event_type, schema_version, payload) = match event {
                 $(DomainEvent::$outer($enum_::$variant(body)) => {
                     (stringify!($variant), $version, serde_json::to_vec(body))
                 })*
             };
-            let payload = payload.map_err(|e| DomainError::EncodeFailed {
+            let payload = payload.map_err(|e| CodecError::EncodeFailed {
                 event_type,
                 reason: e.to_string(),
             })?;
@@ -73,7 +102,7 @@ macro_rules! codec_table {
             event_type: &str,
             schema_version: u16,
             payload: &[u8],
-        ) -> Result<DomainEvent, DomainError> {
+        ) -> Result<DomainEvent, CodecError> {
             if let Some(event) = upcast(event_type, schema_version, payload)? {
                 return Ok(event);
             }
@@ -83,12 +112,12 @@ macro_rules! codec_table {
                     Ok(DomainEvent::$outer($enum_::$variant(body)))
                 })*
                 _ if EVENT_TYPES.iter().any(|(name, _)| *name == event_type) => {
-                    Err(DomainError::UnsupportedSchemaVersion {
+                    Err(CodecError::UnsupportedSchemaVersion {
                         event_type: event_type.to_owned(),
                         schema_version,
                     })
                 }
-                _ => Err(DomainError::UnknownEventType(event_type.to_owned())),
+                _ => Err(CodecError::UnknownEventType(event_type.to_owned())),
             }
         }
     };
@@ -128,8 +157,8 @@ fn parse<T: DeserializeOwned>(
     event_type: &str,
     schema_version: u16,
     payload: &[u8],
-) -> Result<T, DomainError> {
-    serde_json::from_slice(payload).map_err(|e| DomainError::MalformedEvent {
+) -> Result<T, CodecError> {
+    serde_json::from_slice(payload).map_err(|e| CodecError::MalformedEvent {
         event_type: event_type.to_owned(),
         schema_version,
         reason: e.to_string(),
@@ -141,7 +170,7 @@ fn upcast(
     event_type: &str,
     schema_version: u16,
     payload: &[u8],
-) -> Result<Option<DomainEvent>, DomainError> {
+) -> Result<Option<DomainEvent>, CodecError> {
     match (event_type, schema_version) {
         ("OrderPlaced", 1) => {
             let v1: OrderPlacedV1 = parse(event_type, schema_version, payload)?;

@@ -135,31 +135,6 @@ pub enum DomainError {
     #[error(transparent)]
     Shipping(#[from] crate::order::ShippingError),
 
-    // --- codec -----------------------------------------------------------------
-    #[error("unknown event type {0:?}")]
-    UnknownEventType(String),
-    #[error("event {event_type} has unsupported schema version {schema_version}")]
-    UnsupportedSchemaVersion {
-        event_type: String,
-        schema_version: u16,
-    },
-    #[error("event {event_type} v{schema_version} is malformed: {reason}")]
-    MalformedEvent {
-        event_type: String,
-        schema_version: u16,
-        reason: String,
-    },
-    #[error("event {event_type} could not be encoded: {reason}")]
-    EncodeFailed {
-        event_type: &'static str,
-        reason: String,
-    },
-    #[error("event {event_type} does not belong to a {aggregate} stream")]
-    UnexpectedEvent {
-        event_type: &'static str,
-        aggregate: &'static str,
-    },
-
     // --- audits ----------------------------------------------------------------
     #[error("invariant violated: {0}")]
     InvariantViolated(String),

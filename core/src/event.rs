@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::claim::ClaimEvent;
-use crate::error::DomainError;
+use crate::codec::CodecError;
 use crate::order::OrderEvent;
 use crate::product::ProductEvent;
 use crate::user::UserEvent;
@@ -76,12 +76,12 @@ macro_rules! wrap {
 
         /// Loading an aggregate: an event of another aggregate in its stream is an error.
         impl TryFrom<DomainEvent> for $inner {
-            type Error = DomainError;
+            type Error = CodecError;
 
             fn try_from(event: DomainEvent) -> Result<Self, Self::Error> {
                 match event {
                     DomainEvent::$variant(event) => Ok(event),
-                    other => Err(DomainError::UnexpectedEvent {
+                    other => Err(CodecError::UnexpectedEvent {
                         event_type: other.event_type(),
                         aggregate: $name,
                     }),

@@ -1,6 +1,6 @@
 //! [`ProjectionError`]: everything that can go wrong while building or reading views.
 
-use paylog_core::DomainError;
+use paylog_core::codec::CodecError;
 use paylog_store::StoreError;
 
 /// The one error type of the projections crate.
@@ -27,7 +27,7 @@ pub enum ProjectionError {
         event_type: String,
         schema_version: u16,
         #[source]
-        source: DomainError,
+        source: CodecError,
     },
 
     /// The log handed the projector a batch that does not continue its checkpoint:

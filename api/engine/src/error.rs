@@ -5,6 +5,7 @@
 //! statuses never has to guess.
 
 use paylog_core::DomainError;
+use paylog_core::codec::CodecError;
 use paylog_store::StoreError;
 
 use crate::StreamId;
@@ -30,4 +31,8 @@ pub enum EngineError {
     /// A stored event could not be turned back into a domain event.
     #[error("corrupt event at position {position}: {reason}")]
     CorruptEvent { position: u64, reason: String },
+
+    /// A decided event could not be encoded for the log (a bug, never the input).
+    #[error("event codec: {0}")]
+    Codec(#[from] CodecError),
 }

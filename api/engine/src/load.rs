@@ -18,7 +18,7 @@ use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
 use lru::LruCache;
-use paylog_core::{Aggregate, DomainError, DomainEvent, codec};
+use paylog_core::{Aggregate, DomainEvent, codec};
 
 use super::{Engine, StreamId};
 use crate::EngineError as Error;
@@ -90,7 +90,7 @@ impl Engine {
     where
         A: Aggregate,
         A::State: Clone + Send + Sync + 'static,
-        A::Event: TryFrom<DomainEvent, Error = DomainError>,
+        A::Event: TryFrom<DomainEvent, Error = codec::CodecError>,
     {
         let (mut state, mut version) = match self.cache.get::<A::State>(stream_id) {
             // One keyed lookup says whether the cached state is current; only if the

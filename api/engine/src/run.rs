@@ -11,7 +11,7 @@ use std::any::Any;
 use std::future::Future;
 use std::sync::Arc;
 
-use paylog_core::{Aggregate, Decision, DomainError, DomainEvent, codec};
+use paylog_core::{Aggregate, Decision, DomainEvent, codec};
 use paylog_store::{AppendRequest, ExpectedVersion, NewEvent, StoreError, StreamAppend};
 
 use super::{CommandMeta, Committed, Engine, MAX_ATTEMPTS, StreamId};
@@ -53,7 +53,7 @@ impl Planned {
     where
         A: Aggregate,
         A::State: Send + Sync + 'static,
-        A::Event: TryFrom<DomainEvent, Error = DomainError>,
+        A::Event: TryFrom<DomainEvent, Error = codec::CodecError>,
     {
         let events = self.decision.events_for(stream_id.as_str());
         if events.is_empty() {

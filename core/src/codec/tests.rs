@@ -199,7 +199,7 @@ fn order_placed_v1_is_upcast_with_a_two_hour_window() {
     // Read as v2, the same payload is refused: defaults only come from the upcast.
     assert!(matches!(
         decode("OrderPlaced", 2, &payload),
-        Err(DomainError::MalformedEvent {
+        Err(CodecError::MalformedEvent {
             schema_version: 2,
             ..
         })
@@ -210,24 +210,24 @@ fn order_placed_v1_is_upcast_with_a_two_hour_window() {
 fn unknown_types_versions_and_bad_payloads_are_refused() {
     assert_eq!(
         decode("OrderTeleported", 1, b"{}"),
-        Err(DomainError::UnknownEventType("OrderTeleported".into()))
+        Err(CodecError::UnknownEventType("OrderTeleported".into()))
     );
     assert_eq!(
         decode("OrderPlaced", 3, b"{}"),
-        Err(DomainError::UnsupportedSchemaVersion {
+        Err(CodecError::UnsupportedSchemaVersion {
             event_type: "OrderPlaced".into(),
             schema_version: 3,
         })
     );
     assert!(matches!(
         decode("OrderCancelled", 1, b"not json"),
-        Err(DomainError::MalformedEvent { .. })
+        Err(CodecError::MalformedEvent { .. })
     ));
     // Validation of value types also applies when reading: a bad id is malformed.
     let bad = br#"{"order_id":"nope","at":"2024-05-01T12:00:00Z"}"#;
     assert!(matches!(
         decode("OrderCancelled", 1, bad),
-        Err(DomainError::MalformedEvent { .. })
+        Err(CodecError::MalformedEvent { .. })
     ));
 }
 
@@ -242,7 +242,7 @@ fn events_serialise_with_their_type_name_for_audits() {
     assert_eq!(event.at(), t(1));
     assert!(matches!(
         crate::user::UserEvent::try_from(event),
-        Err(DomainError::UnexpectedEvent {
+        Err(CodecError::UnexpectedEvent {
             event_type: "OrderCancelled",
             aggregate: "user"
         })
@@ -268,7 +268,7 @@ fn order_closed_v1_is_upcast_as_an_expiry() {
     // Read as v2, the same payload is refused: the reason only defaults in the upcast.
     assert!(matches!(
         decode("OrderClosed", 2, &payload),
-        Err(DomainError::MalformedEvent { .. })
+        Err(CodecError::MalformedEvent { .. })
     ));
     // A log of the old era still folds to a closed order.
     let DomainEvent::Order(closed) = decode("OrderClosed", 1, &payload).expect("decodes") else {

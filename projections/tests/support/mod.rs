@@ -18,7 +18,7 @@ use paylog_core::product::{CreateProduct, Product, ProductCommand, ProductState}
 use paylog_core::signup::register_user;
 use paylog_core::streams::{order_stream, product_stream};
 use paylog_core::user::{Credentials, RegisterUser};
-use paylog_core::{Aggregate, Decision, DomainError, DomainEvent, Fen, OrderId, ProductId, UserId};
+use paylog_core::{Aggregate, Decision, DomainEvent, Fen, OrderId, ProductId, UserId};
 use paylog_engine::{Engine, encode_events};
 use paylog_store::{
     AppendOutcome, AppendRequest, Durability, EventStore, ExpectedVersion, NewEvent, RocksStore,
@@ -132,7 +132,7 @@ impl Shop {
     where
         A: Aggregate,
         A::State: Clone + Send + Sync + 'static,
-        A::Event: TryFrom<DomainEvent, Error = DomainError>,
+        A::Event: TryFrom<DomainEvent, Error = paylog_core::codec::CodecError>,
     {
         self.engine.load::<A>(stream).await.expect("loads").state
     }
