@@ -16,6 +16,7 @@
 //! - [`audit`]: an order's history, the raw log, daily sales;
 //! - [`health`]: liveness and readiness;
 //! - [`keyed_lock`]: one async lock per key, for decisions read from the views;
+//! - [`periodic`]: the loop behind every background job;
 //! - [`shipping`], [`uploader`], [`settlement_check`]: shipments, their upload to
 //!   WeChat and its retries, and asking WeChat about settlements no push reported;
 //! - [`message_push`]: WeChat's message push (settlement, reminders).
@@ -28,6 +29,7 @@ pub mod keyed_lock;
 pub mod message_push;
 pub mod ordering;
 pub mod payments;
+pub mod periodic;
 pub mod reconciliation;
 pub mod settlement_check;
 pub mod shipping;

@@ -27,6 +27,7 @@ use tokio::task::JoinHandle;
 
 use super::shipping::Shipping;
 use crate::error::Error;
+use crate::services::periodic;
 
 /// How often `paylog serve` looks for shipments to ask about.
 pub const SETTLEMENT_CHECK_EVERY: Duration = Duration::from_secs(10 * 60);
@@ -151,19 +152,15 @@ impl SettlementChecker {
 
     /// Runs [`SettlementChecker::run_once`] every [`SETTLEMENT_CHECK_EVERY`] until
     /// `stop` turns true.
-    pub fn spawn(self, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(SETTLEMENT_CHECK_EVERY);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = stop.wait_for(|s| *s) => return,
-                    _ = ticker.tick() => {}
-                }
-                if let Err(e) = self.run_once().await {
-                    tracing::warn!(error = %e, "settlement check run failed");
-                }
-            }
-        })
+    pub fn spawn(self, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+        periodic::spawn_every(
+            "settlement check",
+            SETTLEMENT_CHECK_EVERY,
+            stop,
+            move || {
+                let job = self.clone();
+                async move { job.run_once().await }
+            },
+        )
     }
 }

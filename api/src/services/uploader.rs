@@ -32,6 +32,7 @@ use tokio::task::JoinHandle;
 
 use super::shipping::{Shipping, UploadOutcome};
 use crate::error::Error;
+use crate::services::periodic;
 
 /// The first retry comes this long after the last attempt; each further one waits
 /// twice as long as the one before.
@@ -214,19 +215,10 @@ impl Uploader {
     }
 
     /// Runs [`Uploader::run_once`] every interval until `stop` turns true.
-    pub fn spawn(self, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(self.interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = stop.wait_for(|s| *s) => return,
-                    _ = ticker.tick() => {}
-                }
-                if let Err(e) = self.run_once().await {
-                    tracing::warn!(error = %e, "uploader run failed");
-                }
-            }
+    pub fn spawn(self, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+        periodic::spawn_every("uploader", self.interval, stop, move || {
+            let job = self.clone();
+            async move { job.run_once().await }
         })
     }
 }

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 
 use super::{Confirmation, Payments, RefundSettlement};
 use crate::error::Error;
+use crate::services::periodic;
 
 /// Most orders looked at in one run (the rest wait for the next one).
 const MAX_PER_RUN: usize = 2000;
@@ -304,19 +305,10 @@ impl Reconciler {
     }
 
     /// Runs [`Reconciler::run_once`] every `interval` until `stop` turns true.
-    pub fn spawn(self, mut stop: watch::Receiver<bool>) -> JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(self.interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = stop.wait_for(|s| *s) => return,
-                    _ = ticker.tick() => {}
-                }
-                if let Err(e) = self.run_once().await {
-                    tracing::warn!(error = %e, "reconciler run failed");
-                }
-            }
+    pub fn spawn(self, stop: watch::Receiver<bool>) -> JoinHandle<()> {
+        periodic::spawn_every("reconciler", self.interval, stop, move || {
+            let job = self.clone();
+            async move { job.run_once().await }
         })
     }
 }
