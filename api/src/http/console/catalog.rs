@@ -1,7 +1,6 @@
 //! The Catalog page: products with their live stock, a page at a time; create a
 //! product; add or remove stock.
 
-use axum::Form;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -14,11 +13,13 @@ use uuid::Uuid;
 use super::i18n::{K, t};
 use super::layout::{Flash, Nav, encode, frame, yuan};
 use super::session::Operator;
-use super::{after_action, error_page, forbidden, form_key, html_page};
+use super::{Posted, after_action, error_page, form_key, html_page};
 use crate::http::error::ApiError;
 use crate::http::extract::Meta;
 use crate::http::state::AppState;
 use crate::services::catalog::NewProduct;
+
+csrf_form!(CreateForm, AdjustForm);
 
 /// Products per page.
 const PAGE_SIZE: usize = 50;
@@ -125,13 +126,9 @@ pub struct CreateForm {
 
 pub async fn create(
     State(state): State<AppState>,
-    op: Operator,
     Meta(meta): Meta,
-    Form(form): Form<CreateForm>,
+    Posted { op, form }: Posted<CreateForm>,
 ) -> Response {
-    if !op.csrf_ok(&form.csrf) {
-        return forbidden(&op);
-    }
     let outcome = async {
         let key = valid_key(&form.key)?;
         let price: u64 = form.price_fen.trim().parse().map_err(|_| {
@@ -171,14 +168,10 @@ pub struct AdjustForm {
 
 pub async fn adjust(
     State(state): State<AppState>,
-    op: Operator,
     Meta(meta): Meta,
     Path(id): Path<String>,
-    Form(form): Form<AdjustForm>,
+    Posted { op, form }: Posted<AdjustForm>,
 ) -> Response {
-    if !op.csrf_ok(&form.csrf) {
-        return forbidden(&op);
-    }
     let outcome = async {
         let key = valid_key(&form.key)?;
         let id = Uuid::parse_str(&id)

@@ -13,6 +13,17 @@
 //! idempotency key generated when the form was rendered, so a double submit is one
 //! command. Without a session every page redirects to the sign-in page.
 
+/// Registers console forms with the CSRF check of [`Posted`]: each has a `csrf` field.
+macro_rules! csrf_form {
+    ($($form:ty),* $(,)?) => {$(
+        impl $crate::http::console::HasCsrf for $form {
+            fn csrf(&self) -> &str {
+                &self.csrf
+            }
+        }
+    )*};
+}
+
 mod catalog;
 mod chart;
 mod i18n;
@@ -26,7 +37,7 @@ mod today;
 
 use std::sync::Arc;
 
-use axum::extract::{Query, State};
+use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -35,6 +46,7 @@ use axum::{Extension, Form, Router};
 use maud::{Markup, html};
 use secrecy::ExposeSecret;
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
 use self::i18n::{K, LANG_COOKIE, Lang, t};
@@ -96,6 +108,35 @@ fn html_page(status: StatusCode, markup: Markup) -> Response {
 }
 
 /// The page a POST with a wrong or missing CSRF token gets: 403, nothing done.
+/// A console form: it carries the session's CSRF token (see [`csrf_form!`]).
+trait HasCsrf {
+    fn csrf(&self) -> &str;
+}
+
+/// A form POSTed by a signed-in operator whose CSRF token is the session's: the only
+/// way a console handler takes a form, so no action can skip the check (403 and
+/// nothing done otherwise; without a session, the sign-in page).
+struct Posted<T> {
+    op: Operator,
+    form: T,
+}
+
+impl<T: DeserializeOwned + HasCsrf + Send> FromRequest<AppState> for Posted<T> {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        let (mut parts, body) = req.into_parts();
+        let op = Operator::from_request_parts(&mut parts, state).await?;
+        let Form(form) = Form::<T>::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        if !op.csrf_ok(form.csrf()) {
+            return Err(forbidden(&op));
+        }
+        Ok(Posted { op, form })
+    }
+}
+
 fn forbidden(op: &Operator) -> Response {
     let flash = Flash::default();
     html_page(
@@ -223,15 +264,13 @@ struct CsrfForm {
     csrf: String,
 }
 
+csrf_form!(CsrfForm);
+
 async fn sign_out(
-    op: Operator,
     Extension(sessions): Extension<Arc<Sessions>>,
     headers: HeaderMap,
-    Form(form): Form<CsrfForm>,
+    Posted { op, .. }: Posted<CsrfForm>,
 ) -> Response {
-    if !op.csrf_ok(&form.csrf) {
-        return forbidden(&op);
-    }
     sessions.close(&op.session_id);
     let mut response = see_other("/console/sign-in");
     let cookie = set_cookie(SESSION_COOKIE, "", 0, over_https(&headers), true);

@@ -2,7 +2,6 @@
 //! or needing attention, and a day's reconciliation against WeChat's bill with every
 //! difference and what was done about it.
 
-use axum::Form;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -18,11 +17,13 @@ use uuid::Uuid;
 use super::i18n::{K, t};
 use super::layout::{Flash, Nav, frame};
 use super::session::Operator;
-use super::{after_action, error_page, forbidden, form_key, html_page};
+use super::{Posted, after_action, error_page, form_key, html_page};
 use crate::http::error::ApiError;
 use crate::http::extract::Meta;
 use crate::http::state::AppState;
 use crate::services::ordering::RefundNumber;
+
+csrf_form!(AnomalyRefundForm);
 
 #[derive(Debug, Default, Deserialize)]
 pub struct MoneyQuery {
@@ -169,14 +170,10 @@ pub struct AnomalyRefundForm {
 
 pub async fn refund_anomaly(
     State(state): State<AppState>,
-    op: Operator,
     Meta(meta): Meta,
     Path((id, tx)): Path<(String, String)>,
-    Form(form): Form<AnomalyRefundForm>,
+    Posted { op, form }: Posted<AnomalyRefundForm>,
 ) -> Response {
-    if !op.csrf_ok(&form.csrf) {
-        return forbidden(&op);
-    }
     let outcome = async {
         let id = Uuid::parse_str(&id)
             .map(OrderId::from_uuid)

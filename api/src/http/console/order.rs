@@ -3,7 +3,6 @@
 //! the state as of any position on it, and the actions its state allows (refund,
 //! ship, cancel) through the same services as the JSON API.
 
-use axum::Form;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -16,11 +15,13 @@ use uuid::Uuid;
 use super::i18n::{K, t};
 use super::layout::{Flash, Nav, frame, yuan};
 use super::session::Operator;
-use super::{after_action, error_page, forbidden, form_key, html_page};
+use super::{Posted, after_action, error_page, form_key, html_page};
 use crate::http::error::ApiError;
 use crate::http::extract::Meta;
 use crate::http::state::AppState;
 use crate::services::ordering::RefundNumber;
+
+csrf_form!(RefundForm, ShipForm, CancelForm);
 
 #[derive(Debug, Default, Deserialize)]
 pub struct OrderQuery {
@@ -246,14 +247,10 @@ pub struct RefundForm {
 
 pub async fn refund(
     State(state): State<AppState>,
-    op: Operator,
     Meta(meta): Meta,
     Path(id): Path<String>,
-    Form(form): Form<RefundForm>,
+    Posted { op, form }: Posted<RefundForm>,
 ) -> Response {
-    if !op.csrf_ok(&form.csrf) {
-        return forbidden(&op);
-    }
     let back = format!("/console/orders/{id}");
     let outcome = async {
         let id = order_id(&id)?;
@@ -300,14 +297,10 @@ fn optional(s: String) -> Option<String> {
 
 pub async fn ship(
     State(state): State<AppState>,
-    op: Operator,
     Meta(meta): Meta,
     Path(id): Path<String>,
-    Form(form): Form<ShipForm>,
+    Posted { op, form }: Posted<ShipForm>,
 ) -> Response {
-    if !op.csrf_ok(&form.csrf) {
-        return forbidden(&op);
-    }
     let back = format!("/console/orders/{id}");
     let outcome = async {
         let id = order_id(&id)?;
@@ -353,14 +346,10 @@ pub struct CancelForm {
 
 pub async fn cancel(
     State(state): State<AppState>,
-    op: Operator,
     Meta(meta): Meta,
     Path(id): Path<String>,
-    Form(form): Form<CancelForm>,
+    Posted { op, .. }: Posted<CancelForm>,
 ) -> Response {
-    if !op.csrf_ok(&form.csrf) {
-        return forbidden(&op);
-    }
     let back = format!("/console/orders/{id}");
     let outcome = async {
         let id = order_id(&id)?;
