@@ -27,8 +27,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::{FromRequestParts, Query, State};
 use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use chrono::DateTime;
 use paylog_core::order::{
@@ -207,6 +208,26 @@ fn token_errcode(st: &ShippingState, q: &HashMap<String, String>) -> i64 {
     }
 }
 
+/// A mini-program server API call that carried the current access token; any
+/// other is answered as WeChat does (40001 invalid, 42001 expired), so the
+/// handlers take this instead of each repeating the check.
+pub(crate) struct WithToken;
+
+impl FromRequestParts<Arc<Sim>> for WithToken {
+    type Rejection = Json<Value>;
+
+    async fn from_request_parts(parts: &mut Parts, sim: &Arc<Sim>) -> Result<Self, Json<Value>> {
+        // An unparsable query carries no token: the same answer as a wrong one.
+        let q = Query::<HashMap<String, String>>::try_from_uri(&parts.uri)
+            .map(|Query(q)| q)
+            .unwrap_or_default();
+        match token_errcode(&sim.shipping(), &q) {
+            0 => Ok(WithToken),
+            code => Err(err(code, "access_token invalid or expired")),
+        }
+    }
+}
+
 fn find<'a>(
     orders: &'a BTreeMap<String, SimOrder>,
     mch_id: &str,
@@ -269,15 +290,11 @@ fn check_body(body: &UploadShippingInfo) -> (i64, &'static str) {
 
 pub(crate) async fn upload_shipping_info(
     State(sim): State<Arc<Sim>>,
-    Query(q): Query<HashMap<String, String>>,
+    _: WithToken,
     body: String,
 ) -> Json<Value> {
     let orders = sim.state().orders.clone();
     let mut st = sim.shipping();
-    let code = token_errcode(&st, &q);
-    if code != 0 {
-        return err(code, "access_token invalid or expired");
-    }
     let Ok(body) = serde_json::from_str::<UploadShippingInfo>(&body) else {
         return err(wxa::ERR_DATA_FORMAT, "data format error");
     };
@@ -337,15 +354,11 @@ pub(crate) async fn upload_shipping_info(
 
 pub(crate) async fn get_order(
     State(sim): State<Arc<Sim>>,
-    Query(q): Query<HashMap<String, String>>,
+    _: WithToken,
     body: String,
 ) -> Json<Value> {
     let orders = sim.state().orders.clone();
     let st = sim.shipping();
-    let code = token_errcode(&st, &q);
-    if code != 0 {
-        return err(code, "access_token invalid or expired");
-    }
     let Ok(req) = serde_json::from_str::<GetOrderRequest>(&body) else {
         return err(wxa::ERR_DATA_FORMAT, "data format error");
     };
@@ -383,14 +396,10 @@ pub(crate) async fn get_order(
 
 pub(crate) async fn is_trade_managed(
     State(sim): State<Arc<Sim>>,
-    Query(q): Query<HashMap<String, String>>,
+    _: WithToken,
     body: String,
 ) -> Json<Value> {
     let mut st = sim.shipping();
-    let code = token_errcode(&st, &q);
-    if code != 0 {
-        return err(code, "access_token invalid or expired");
-    }
     let Ok(req) = serde_json::from_str::<IsTradeManagedRequest>(&body) else {
         return err(40097, "invalid args");
     };
@@ -401,15 +410,8 @@ pub(crate) async fn is_trade_managed(
     Json(json!({ "errcode": 0, "errmsg": "ok", "is_trade_managed": true }))
 }
 
-pub(crate) async fn get_delivery_list(
-    State(sim): State<Arc<Sim>>,
-    Query(q): Query<HashMap<String, String>>,
-) -> Json<Value> {
+pub(crate) async fn get_delivery_list(State(sim): State<Arc<Sim>>, _: WithToken) -> Json<Value> {
     let mut st = sim.shipping();
-    let code = token_errcode(&st, &q);
-    if code != 0 {
-        return err(code, "access_token invalid or expired");
-    }
     st.delivery_list_requests += 1;
     let list: Vec<Value> = DELIVERY_COMPANIES
         .iter()
@@ -426,14 +428,10 @@ pub(crate) async fn get_delivery_list(
 /// `POST /cgi-bin/message/subscribe/send`: recorded when accepted.
 pub(crate) async fn send_subscribe_message(
     State(sim): State<Arc<Sim>>,
-    Query(q): Query<HashMap<String, String>>,
+    _: WithToken,
     body: String,
 ) -> Json<Value> {
     let mut st = sim.shipping();
-    let code = token_errcode(&st, &q);
-    if code != 0 {
-        return err(code, "access_token invalid or expired");
-    }
     let Ok(message) = serde_json::from_str::<SubscribeMessage>(&body) else {
         return err(wxa::ERR_DATA_FORMAT, "data format error");
     };
