@@ -25,7 +25,10 @@
 //!   durability and limits;
 //! - [`error`]: the one error type, [`StoreError`]; nothing of a backend shows in it
 //!   (a backend's failure is [`StoreError::Backend`]);
-//! - `validate`: [`AppendRequest::validate`], the shape checks every backend shares.
+//! - `validate`: [`AppendRequest::validate`], the shape checks every backend shares;
+//! - `follow`: the catch-up-then-follow loop behind both backends' `subscribe` (each
+//!   backend only reads pages);
+//! - `import_order`: the order checks both importers make on a log arriving whole.
 //!
 //! # Invariants
 //!
@@ -110,6 +113,8 @@
 //! - Value tag bytes let a future layout be read side by side with this one.
 
 pub mod error;
+mod follow;
+mod import_order;
 pub mod nats;
 mod open;
 pub mod rocks;

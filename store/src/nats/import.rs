@@ -10,11 +10,8 @@
 //! halfway leaves a log the store opens (a prefix of whole commands), and nobody can
 //! append in between unnoticed: their batch or ours is refused.
 
-use std::collections::{HashMap, HashSet};
-
 use async_nats::HeaderMap;
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::api::{Api, CallError, OutMsg};
@@ -24,8 +21,9 @@ use super::codec::{
 };
 use super::{NatsOptions, check_config, connect, open_stream, writer};
 use crate::error::StoreError;
+use crate::import_order::{ImportOrder, extend_outcome, first_outcome};
 use crate::rocks::ImportStats;
-use crate::types::{AppendOutcome, RecordedEvent, StreamHead};
+use crate::types::{AppendOutcome, RecordedEvent};
 
 /// Attempts at publishing one batch whose commit went unanswered or was refused for a
 /// passing reason (a leader election), checking the tip before each new attempt.
@@ -47,10 +45,7 @@ pub struct NatsImporter {
     subjects: Subjects,
     /// The stream's last JetStream sequence (what the next batch expects).
     seq: u64,
-    next_position: u64,
-    last_recorded_at: DateTime<Utc>,
-    heads: HashMap<String, u64>,
-    commands: HashSet<Uuid>,
+    order: ImportOrder,
     current: Option<Command>,
     /// Whole commands waiting to be published.
     batch: Vec<OutMsg>,
@@ -62,7 +57,7 @@ impl std::fmt::Debug for NatsImporter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NatsImporter")
             .field("stream", &self.api.stream)
-            .field("next_position", &self.next_position)
+            .field("next_position", &self.order.next_position())
             .field("stats", &self.stats)
             .finish()
     }
@@ -91,10 +86,7 @@ impl super::NatsStore {
             api,
             subjects,
             seq: 0,
-            next_position: 1,
-            last_recorded_at: DateTime::UNIX_EPOCH,
-            heads: HashMap::new(),
-            commands: HashSet::new(),
+            order: ImportOrder::new(),
             current: None,
             batch: Vec::new(),
             max_batch_messages: options.max_batch_messages.max(2),
@@ -106,48 +98,20 @@ impl super::NatsStore {
 impl NatsImporter {
     /// Adds the next event of the log. Nothing is published for a refused event.
     pub async fn push(&mut self, event: RecordedEvent) -> Result<(), StoreError> {
-        let invalid = |msg: String| Err(StoreError::InvalidRequest(msg));
-        if event.position != self.next_position {
-            return invalid(format!(
-                "expected position {}, got {}",
-                self.next_position, event.position
-            ));
-        }
-        let head = self.heads.get(&event.stream_id).copied().unwrap_or(0);
-        if event.stream_version != head + 1 {
-            return invalid(format!(
-                "position {}: stream {:?} is at version {head}, the event is version {}",
-                event.position, event.stream_id, event.stream_version
-            ));
-        }
-        if event.recorded_at < self.last_recorded_at {
-            return invalid(format!(
-                "position {}: recorded_at goes backwards",
-                event.position
-            ));
-        }
+        let step = self.order.check(&event)?;
         super::read::check_stream_id(&event.stream_id)?;
-        let continues = self
-            .current
-            .as_ref()
-            .is_some_and(|c| c.id == event.command_id);
-        if !continues {
-            if self.commands.contains(&event.command_id) {
-                return invalid(format!(
-                    "position {}: command {} appears twice, not contiguously",
-                    event.position, event.command_id
-                ));
-            }
-            self.end_command().await?;
-        }
-        if let Some(command) = &self.current
+        if !step.new_command
+            && let Some(command) = &self.current
             && command.messages.len() + 1 >= self.max_batch_messages
         {
-            return invalid(format!(
+            return Err(StoreError::InvalidRequest(format!(
                 "command {} has more than {} events, more than one atomic batch holds",
                 event.command_id,
                 self.max_batch_messages - 1
-            ));
+            )));
+        }
+        if step.new_command {
+            self.end_command().await?;
         }
         let mut headers = HeaderMap::new();
         headers.insert(HDR_POSITION, event.position.to_string().as_str());
@@ -169,35 +133,14 @@ impl NatsImporter {
         let command = self.current.get_or_insert_with(|| Command {
             id: event.command_id,
             messages: Vec::new(),
-            outcome: AppendOutcome {
-                first_position: event.position,
-                last_position: event.position,
-                recorded_at: event.recorded_at,
-                streams: Vec::new(),
-                duplicate: false,
-            },
+            outcome: first_outcome(&event),
         });
         command.messages.push(message);
-        command.outcome.last_position = event.position;
-        match command
-            .outcome
-            .streams
-            .iter_mut()
-            .find(|h| h.stream_id == event.stream_id)
-        {
-            Some(head) => head.version = event.stream_version,
-            None => command.outcome.streams.push(StreamHead {
-                stream_id: event.stream_id.clone(),
-                version: event.stream_version,
-            }),
-        }
-        if event.stream_version == 1 {
+        extend_outcome(&mut command.outcome, &event);
+        if step.new_stream {
             self.stats.streams += 1;
         }
-        self.heads.insert(event.stream_id, event.stream_version);
-        self.commands.insert(event.command_id);
-        self.next_position += 1;
-        self.last_recorded_at = event.recorded_at;
+        self.order.accept(&event);
         self.stats.events += 1;
         Ok(())
     }

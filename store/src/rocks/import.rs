@@ -8,10 +8,9 @@
 //! each command's events contiguous. Batches end only at command boundaries, so even an
 //! import that fails halfway leaves a log the store opens: a prefix of whole commands.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
 use rocksdb::{DB, WriteBatch, WriteOptions};
 use uuid::Uuid;
 
@@ -22,7 +21,8 @@ use super::codec::{
 use super::read::{cf, read_tail};
 use super::{RocksStore, check_layout, options};
 use crate::error::StoreError;
-use crate::types::{AppendOutcome, NewEvent, RecordedEvent, StreamHead};
+use crate::import_order::{ImportOrder, extend_outcome, first_outcome};
+use crate::types::{AppendOutcome, NewEvent, RecordedEvent};
 
 /// Events per `WriteBatch` (rounded up to the end of a command).
 const IMPORT_BATCH: usize = 4096;
@@ -41,12 +41,9 @@ pub struct Importer {
     db: DB,
     batch: WriteBatch,
     batch_events: usize,
-    next_position: u64,
-    last_recorded_at: DateTime<Utc>,
-    heads: HashMap<String, u64>,
+    order: ImportOrder,
     /// Streams whose head changed since the last flush.
     touched: HashSet<String>,
-    commands: HashSet<Uuid>,
     /// The command whose events are being pushed, and its outcome so far.
     current: Option<(Uuid, AppendOutcome)>,
     stats: ImportStats,
@@ -55,7 +52,7 @@ pub struct Importer {
 impl std::fmt::Debug for Importer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Importer")
-            .field("next_position", &self.next_position)
+            .field("next_position", &self.order.next_position())
             .field("stats", &self.stats)
             .finish()
     }
@@ -76,11 +73,8 @@ impl RocksStore {
             db,
             batch: WriteBatch::default(),
             batch_events: 0,
-            next_position: 1,
-            last_recorded_at: DateTime::UNIX_EPOCH,
-            heads: HashMap::new(),
+            order: ImportOrder::new(),
             touched: HashSet::new(),
-            commands: HashSet::new(),
             current: None,
             stats: ImportStats::default(),
         })
@@ -90,61 +84,18 @@ impl RocksStore {
 impl Importer {
     /// Adds the next event of the log. Nothing is written for a refused event.
     pub fn push(&mut self, event: RecordedEvent) -> Result<(), StoreError> {
-        let invalid = |msg: String| Err(StoreError::InvalidRequest(msg));
-        if event.position != self.next_position {
-            return invalid(format!(
-                "expected position {}, got {}",
-                self.next_position, event.position
-            ));
-        }
-        let head = self.heads.get(&event.stream_id).copied().unwrap_or(0);
-        if event.stream_version != head + 1 {
-            return invalid(format!(
-                "position {}: stream {:?} is at version {head}, the event is version {}",
-                event.position, event.stream_id, event.stream_version
-            ));
-        }
-        if event.recorded_at < self.last_recorded_at {
-            return invalid(format!(
-                "position {}: recorded_at goes backwards",
-                event.position
-            ));
-        }
+        let step = self.order.check(&event)?;
         if event.stream_id.is_empty() || event.stream_id.as_bytes().contains(&0) {
-            return invalid(format!("position {}: invalid stream id", event.position));
+            return Err(StoreError::InvalidRequest(format!(
+                "position {}: invalid stream id",
+                event.position
+            )));
         }
-        let continues = self
-            .current
-            .as_ref()
-            .is_some_and(|(id, _)| *id == event.command_id);
-        if !continues && self.commands.contains(&event.command_id) {
-            return invalid(format!(
-                "position {}: command {} resumes after other commands",
-                event.position, event.command_id
-            ));
-        }
-        if !continues {
-            self.end_command()?;
-            if self.batch_events >= IMPORT_BATCH {
-                self.flush(false)?;
-            }
-            self.commands.insert(event.command_id);
-            self.current = Some((
-                event.command_id,
-                AppendOutcome {
-                    first_position: event.position,
-                    last_position: event.position,
-                    recorded_at: event.recorded_at,
-                    streams: Vec::new(),
-                    duplicate: false,
-                },
-            ));
-        }
-
+        // Encoded before anything changes, so a refused event leaves no trace.
         let new = NewEvent {
-            event_type: event.event_type,
+            event_type: event.event_type.clone(),
             schema_version: event.schema_version,
-            payload: event.payload,
+            payload: event.payload.clone(),
         };
         let envelope = EnvelopeRef {
             stream_id: &event.stream_id,
@@ -156,6 +107,21 @@ impl Importer {
             causation_id: event.causation_id,
         };
         let value = encode_event(&envelope)?;
+        if step.new_command {
+            self.end_command()?;
+            if self.batch_events >= IMPORT_BATCH {
+                self.flush(false)?;
+            }
+            self.current = Some((event.command_id, first_outcome(&event)));
+        }
+        self.order.accept(&event);
+        if let Some((_, outcome)) = &mut self.current {
+            extend_outcome(outcome, &event);
+        }
+        if step.new_stream {
+            self.stats.streams += 1;
+        }
+
         let key = position_key(event.position);
         self.batch.put_cf(cf(&self.db, CF_EVENTS)?, key, value);
         self.batch.put_cf(
@@ -163,28 +129,7 @@ impl Importer {
             stream_index_key(&event.stream_id, event.stream_version),
             key,
         );
-        if let Some((_, outcome)) = &mut self.current {
-            outcome.last_position = event.position;
-            match outcome
-                .streams
-                .iter_mut()
-                .find(|h| h.stream_id == event.stream_id)
-            {
-                Some(head) => head.version = event.stream_version,
-                None => outcome.streams.push(StreamHead {
-                    stream_id: event.stream_id.clone(),
-                    version: event.stream_version,
-                }),
-            }
-        }
-        if head == 0 {
-            self.stats.streams += 1;
-        }
-        self.heads
-            .insert(event.stream_id.clone(), event.stream_version);
         self.touched.insert(event.stream_id);
-        self.next_position += 1;
-        self.last_recorded_at = event.recorded_at;
         self.batch_events += 1;
         self.stats.events += 1;
         Ok(())
@@ -212,7 +157,7 @@ impl Importer {
     fn flush(&mut self, sync: bool) -> Result<(), StoreError> {
         let heads = cf(&self.db, CF_HEADS)?;
         for stream in self.touched.drain() {
-            let version = self.heads.get(&stream).copied().unwrap_or(0);
+            let version = self.order.head(&stream);
             self.batch
                 .put_cf(heads, stream.as_bytes(), version.to_be_bytes());
         }
