@@ -2,7 +2,8 @@
 //! information uploaded to the simulated WeChat; an unpaid order cannot ship (422); a
 //! shipment WeChat refuses is recorded with its errcode and uploaded again by a retry
 //! of the same request or by the background uploader (with backoff; never a refusal
-//! that cannot pass); a shipment breaking WeChat's limits is refused (400); the
+//! that cannot pass, nor an upload whose answer was lost); a shipment breaking
+//! WeChat's limits is refused (400); the
 //! access token is refreshed once when expired and taken from `GET /cgi-bin/token`
 //! when stable_token fails.
 
@@ -373,6 +374,38 @@ async fn the_background_uploader_retries_a_refused_upload_with_backoff_until_wec
         app.upload_once().await,
         paylog_api::services::uploader::UploadReport::default()
     );
+}
+
+#[tokio::test]
+async fn an_upload_whose_answer_was_lost_is_uploaded_again_by_the_background_uploader() {
+    use paylog_api::services::uploader::backoff;
+    let app = spawn_app().await;
+    let (token, id) = paid(&app).await;
+    // WeChat records the admin's upload, but its answer never arrives (502).
+    sim_control(&app, "/sim/shipping-lost-answer", json!({"times": 1})).await;
+    let shipped = ship(&app, &id, express("SF7100000071"), "ship-71").await;
+    assert_eq!(shipped.status, 200, "{}", shipped.text);
+    assert_eq!(shipped.json["upload"], "unknown", "{}", shipped.text);
+    // Nothing is recorded for an unknown outcome: still pending in the log.
+    assert_eq!(app.count_order_events(&id, "ShippingInfoUploaded").await, 0);
+    assert_eq!(app.count_order_events(&id, "ShippingUploadFailed").await, 0);
+    assert_eq!(
+        app.order(&token, &id).await.json["shipping"]["upload"],
+        "pending"
+    );
+
+    // The uploader remembers the unknown attempt: not due before backoff(1).
+    let report = app.upload_once().await;
+    assert_eq!((report.waiting, report.uploaded), (1, 0), "{report:?}");
+    app.clock.advance(backoff(1));
+    let report = app.upload_once().await;
+    assert_eq!(report.uploaded, 1, "{report:?}");
+    assert_eq!(app.count_order_events(&id, "ShippingInfoUploaded").await, 1);
+    let order = app.order(&token, &id).await;
+    assert_eq!(order.json["shipping"]["upload"], "uploaded");
+    // WeChat saw it twice: the lost one and the retry (its one allowed change).
+    let txn = order.json["payment"]["transaction_id"].as_str().unwrap();
+    assert_eq!(app.sim.shipping_json()["shipments"][txn]["uploads"], 2);
 }
 
 #[tokio::test]

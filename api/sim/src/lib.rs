@@ -296,6 +296,10 @@ fn router(sim: Arc<Sim>) -> Router {
             post(shipping::stable_token_fault),
         )
         .route("/sim/shipping-fault", post(shipping::shipping_fault))
+        .route(
+            "/sim/shipping-lost-answer",
+            post(shipping::shipping_lost_answer),
+        )
         .route("/sim/confirm-receipt", post(shipping::confirm_receipt))
         .route("/sim/settle", post(shipping::settle))
         .route("/sim/push/config", post(push::configure))

@@ -20,7 +20,8 @@
 //! `POST /sim/stable-token-fault` `{"times"}` (the next stable_token calls fail),
 //! `POST /sim/subscribe-fault` `{"errcode", "times"}` (the next messages are refused),
 //! `POST /sim/shipping-fault` `{"errcode", "times"}` (the next uploads are refused
-//! with it), `POST /sim/confirm-receipt` and `POST /sim/settle` `{"transaction_id"}`
+//! with it), `POST /sim/shipping-lost-answer` `{"times"}` (the next accepted uploads
+//! are answered 502: recorded, the answer lost), `POST /sim/confirm-receipt` and `POST /sim/settle` `{"transaction_id"}`
 //! (the shopper confirms, WeChat settles).
 
 use std::collections::{BTreeMap, HashMap};
@@ -80,6 +81,9 @@ pub struct ShippingState {
     /// The next `times` uploads are refused with `errcode`.
     pub fault: Option<(i64, u32)>,
     pub uploads_refused: u32,
+    /// The next this many accepted uploads are answered 502: WeChat has them, the
+    /// merchant does not know (a timeout between the two).
+    pub lost_answers: u32,
     /// The next this many stable_token requests answer -1 (system error).
     pub stable_token_faults: u32,
     /// Tokens handed out by `GET /cgi-bin/token` (each one replaces the last).
@@ -292,10 +296,21 @@ pub(crate) async fn upload_shipping_info(
     State(sim): State<Arc<Sim>>,
     _: WithToken,
     body: String,
-) -> Json<Value> {
+) -> Response {
+    let answer = upload(&sim, &body);
+    let mut st = sim.shipping();
+    if answer.0["errcode"] == 0 && st.lost_answers > 0 {
+        st.lost_answers -= 1;
+        return StatusCode::BAD_GATEWAY.into_response();
+    }
+    answer.into_response()
+}
+
+/// An upload checked and, if accepted, recorded as WeChat does.
+fn upload(sim: &Sim, body: &str) -> Json<Value> {
     let orders = sim.state().orders.clone();
     let mut st = sim.shipping();
-    let Ok(body) = serde_json::from_str::<UploadShippingInfo>(&body) else {
+    let Ok(body) = serde_json::from_str::<UploadShippingInfo>(body) else {
         return err(wxa::ERR_DATA_FORMAT, "data format error");
     };
     if let Some((errcode, times)) = st.fault.take() {
@@ -487,6 +502,16 @@ pub(crate) async fn shipping_fault(
     Json(f): Json<Fault>,
 ) -> StatusCode {
     sim.shipping().fault = (f.times > 0).then_some((f.errcode, f.times));
+    StatusCode::NO_CONTENT
+}
+
+/// `POST /sim/shipping-lost-answer` `{"times"}`: the next `times` accepted uploads
+/// are answered 502 after WeChat recorded them.
+pub(crate) async fn shipping_lost_answer(
+    State(sim): State<Arc<Sim>>,
+    Json(f): Json<Times>,
+) -> StatusCode {
+    sim.shipping().lost_answers = f.times;
     StatusCode::NO_CONTENT
 }
 
