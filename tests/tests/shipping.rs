@@ -1,10 +1,10 @@
 //! End-to-end: after the sale. A paid order is shipped by an admin and its shipping
 //! information uploaded to the simulated WeChat; an unpaid order cannot ship (422); a
 //! shipment WeChat refuses is recorded with its errcode and uploaded again by a retry
-//! of the same request or by the background uploader (with backoff; never a refusal
-//! that cannot pass, nor an upload whose answer was lost); a shipment breaking
-//! WeChat's limits is refused (400); the
-//! access token is refreshed once when expired and taken from `GET /cgi-bin/token`
+//! of the same request or by the background uploader (with backoff, as is an upload
+//! whose answer was lost; never a refusal that cannot pass); a shipment breaking
+//! WeChat's limits is refused (400); the access token is refreshed once when expired
+//! and taken from `GET /cgi-bin/token`
 //! when stable_token fails.
 
 // Test code: helpers fail the test with a message, as the tests themselves do
