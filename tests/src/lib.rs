@@ -8,7 +8,8 @@
 //! - [`cluster`]: a 3-node NATS JetStream cluster on free loopback ports (the store's
 //!   contract-suite code, included), for [`app::spawn_app_on_nats`];
 //! - [`wx`]: hand-built WeChat notifies (signed, forged, encrypted);
-//! - [`model`]: the reference model of the property tests.
+//! - [`model`]: the reference model of the property tests;
+//! - [`on_both_logs!`]: one scenario run as two tests, on RocksDB and on NATS.
 
 // This library is test support, not production code: its helpers fail the test that
 // calls them with a message (`expect`) instead of threading errors back, exactly as
@@ -28,3 +29,23 @@ pub use app::{
     TestApp, TestConfig, spawn_app, spawn_app_on, spawn_app_on_nats, spawn_app_with,
     test_client_cert_dir,
 };
+
+/// Runs the scenario `async fn $name(app: TestApp)` as two tests, `$name::on_rocksdb`
+/// and `$name::on_nats` (a log replicated by a 3-node NATS cluster), so both backends
+/// pass exactly the same assertions without each test restating the two wrappers.
+#[macro_export]
+macro_rules! on_both_logs {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn on_rocksdb() {
+                super::$name($crate::spawn_app().await).await;
+            }
+
+            #[tokio::test]
+            async fn on_nats() {
+                super::$name($crate::spawn_app_on_nats().await).await;
+            }
+        }
+    };
+}

@@ -11,19 +11,9 @@ use paylog_tests::{
 };
 use serde_json::json;
 
-#[tokio::test]
-async fn an_order_reserves_stock_and_not_enough_stock_reserves_nothing() {
-    an_order_reserves_stock_and_not_enough_stock_reserves_nothing_on(spawn_app().await).await;
-}
+paylog_tests::on_both_logs!(an_order_reserves_stock_and_not_enough_stock_reserves_nothing);
 
-/// The same on a log replicated by a 3-node NATS cluster.
-#[tokio::test]
-async fn an_order_reserves_stock_and_not_enough_stock_reserves_nothing_on_nats() {
-    an_order_reserves_stock_and_not_enough_stock_reserves_nothing_on(spawn_app_on_nats().await)
-        .await;
-}
-
-async fn an_order_reserves_stock_and_not_enough_stock_reserves_nothing_on(app: TestApp) {
+async fn an_order_reserves_stock_and_not_enough_stock_reserves_nothing(app: TestApp) {
     let token = app.shopper("gina").await;
     let tea = app.create_product("Tea", 1200, 3).await;
     let cup = app.create_product("Cup", 500, 10).await;
@@ -99,16 +89,7 @@ async fn idempotency_key_returns_the_same_order_and_refuses_another_body() {
     assert_eq!(bad_key.status(), 400);
 }
 
-#[tokio::test]
-async fn two_concurrent_orders_for_the_last_unit_one_wins() {
-    two_concurrent_orders_for_the_last_unit_one_wins_on(spawn_app().await).await;
-}
-
-/// The same on a log replicated by a 3-node NATS cluster.
-#[tokio::test]
-async fn two_concurrent_orders_for_the_last_unit_one_wins_on_nats() {
-    two_concurrent_orders_for_the_last_unit_one_wins_on(spawn_app_on_nats().await).await;
-}
+paylog_tests::on_both_logs!(two_concurrent_orders_for_the_last_unit_one_wins);
 
 /// Two servers, one shop: two applications on the same NATS log (each with its own
 /// views) take orders for the last unit at the same time; the log lets one win.
@@ -151,7 +132,7 @@ async fn two_servers_on_one_nats_log_race_for_the_last_unit_and_one_wins() {
     a.stop().await;
 }
 
-async fn two_concurrent_orders_for_the_last_unit_one_wins_on(app: TestApp) {
+async fn two_concurrent_orders_for_the_last_unit_one_wins(app: TestApp) {
     let a = app.shopper("jack").await;
     let b = app.shopper("kate").await;
     let last = app.create_product("Last one", 9900, 1).await;
@@ -214,19 +195,9 @@ async fn orders_list_newest_first_paginated_and_only_the_callers() {
     assert_eq!(app.pay(&me, &theirs.str("order_id")).await.status, 404);
 }
 
-#[tokio::test]
-async fn cancelling_releases_stock_and_closes_the_order_at_wechat_first() {
-    cancelling_releases_stock_and_closes_the_order_at_wechat_first_on(spawn_app().await).await;
-}
+paylog_tests::on_both_logs!(cancelling_releases_stock_and_closes_the_order_at_wechat_first);
 
-/// The same on a log replicated by a 3-node NATS cluster.
-#[tokio::test]
-async fn cancelling_releases_stock_and_closes_the_order_at_wechat_first_on_nats() {
-    cancelling_releases_stock_and_closes_the_order_at_wechat_first_on(spawn_app_on_nats().await)
-        .await;
-}
-
-async fn cancelling_releases_stock_and_closes_the_order_at_wechat_first_on(app: TestApp) {
+async fn cancelling_releases_stock_and_closes_the_order_at_wechat_first(app: TestApp) {
     let token = app.shopper("nina").await;
     let tea = app.create_product("Tea", 800, 5).await;
     let unpaid = app

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use paylog_tests::wx::{PayNotifyDraft, refund_notify_xml};
-use paylog_tests::{TestApp, spawn_app, spawn_app_on_nats};
+use paylog_tests::{TestApp, spawn_app};
 use serde_json::json;
 
 const SUCCESS: &str = "<return_code><![CDATA[SUCCESS]]></return_code>";
@@ -83,19 +83,9 @@ async fn pay_returns_request_payment_params_and_reuses_the_prepay_id() {
     );
 }
 
-#[tokio::test]
-async fn a_notify_confirms_the_payment_and_its_duplicates_append_nothing() {
-    a_notify_confirms_the_payment_and_its_duplicates_append_nothing_on(spawn_app().await).await;
-}
+paylog_tests::on_both_logs!(a_notify_confirms_the_payment_and_its_duplicates_append_nothing);
 
-/// The same on a log replicated by a 3-node NATS cluster.
-#[tokio::test]
-async fn a_notify_confirms_the_payment_and_its_duplicates_append_nothing_on_nats() {
-    a_notify_confirms_the_payment_and_its_duplicates_append_nothing_on(spawn_app_on_nats().await)
-        .await;
-}
-
-async fn a_notify_confirms_the_payment_and_its_duplicates_append_nothing_on(app: TestApp) {
+async fn a_notify_confirms_the_payment_and_its_duplicates_append_nothing(app: TestApp) {
     let (token, id, out_trade_no) = placed_order(&app, 2500).await;
     assert_eq!(app.pay(&token, &id).await.status, 200);
     let paid = app.sim_pay(&out_trade_no, json!({ "duplicates": 3 })).await;
@@ -241,19 +231,9 @@ async fn a_signed_notify_with_the_wrong_amount_is_recorded_as_a_mismatch_not_a_p
     );
 }
 
-#[tokio::test]
-async fn a_partial_refund_is_recorded_first_and_confirmed_by_its_notify() {
-    a_partial_refund_is_recorded_first_and_confirmed_by_its_notify_on(spawn_app().await).await;
-}
+paylog_tests::on_both_logs!(a_partial_refund_is_recorded_first_and_confirmed_by_its_notify);
 
-/// The same on a log replicated by a 3-node NATS cluster.
-#[tokio::test]
-async fn a_partial_refund_is_recorded_first_and_confirmed_by_its_notify_on_nats() {
-    a_partial_refund_is_recorded_first_and_confirmed_by_its_notify_on(spawn_app_on_nats().await)
-        .await;
-}
-
-async fn a_partial_refund_is_recorded_first_and_confirmed_by_its_notify_on(app: TestApp) {
+async fn a_partial_refund_is_recorded_first_and_confirmed_by_its_notify(app: TestApp) {
     let (token, id, out_trade_no) = placed_order(&app, 5000).await;
     assert_eq!(app.refund(&id, 100, "not paid yet").await.status, 422);
     assert_eq!(app.pay(&token, &id).await.status, 200);

@@ -9,8 +9,8 @@
 
 use paylog_tests::wx::refund_notify_xml;
 use paylog_tests::{
-    ADMIN_TOKEN, Answer, ClientCert, TestApp, TestConfig, spawn_app, spawn_app_on_nats,
-    spawn_app_with, test_client_cert_dir,
+    ADMIN_TOKEN, Answer, ClientCert, TestApp, TestConfig, spawn_app, spawn_app_with,
+    test_client_cert_dir,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -239,24 +239,11 @@ async fn next_refund(app: &TestApp, outcome: Value) {
     assert_eq!(r.status(), 204);
 }
 
-#[tokio::test]
-async fn a_refund_whose_answer_is_lost_stays_pending_and_is_settled_by_the_reconciler() {
-    a_refund_whose_answer_is_lost_stays_pending_and_is_settled_by_the_reconciler_on(
-        spawn_app().await,
-    )
-    .await;
-}
+paylog_tests::on_both_logs!(
+    a_refund_whose_answer_is_lost_stays_pending_and_is_settled_by_the_reconciler
+);
 
-/// The same on a log replicated by a 3-node NATS cluster.
-#[tokio::test]
-async fn a_refund_whose_answer_is_lost_stays_pending_and_is_settled_by_the_reconciler_on_nats() {
-    a_refund_whose_answer_is_lost_stays_pending_and_is_settled_by_the_reconciler_on(
-        spawn_app_on_nats().await,
-    )
-    .await;
-}
-
-async fn a_refund_whose_answer_is_lost_stays_pending_and_is_settled_by_the_reconciler_on(
+async fn a_refund_whose_answer_is_lost_stays_pending_and_is_settled_by_the_reconciler(
     app: TestApp,
 ) {
     let (token, id, out_trade_no) = paid_order(&app, 900).await;
