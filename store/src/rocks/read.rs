@@ -33,6 +33,11 @@ pub(super) fn read_all(
     let start = position_key(after + 1);
     let mut options = ReadOptions::default();
     options.set_iterate_upper_bound(position_key(head.saturating_add(1)).to_vec());
+    // A scan of the log reads each block once (a catch-up, a rebuild, an export, a
+    // subscriber following the head): caching its blocks would evict the blocks that
+    // are read again and again (the command-id and head lookups' filters and indexes),
+    // and leave the shared cache full of log blocks after a catch-up.
+    options.fill_cache(false);
     let iter = db.iterator_cf_opt(
         cf(db, CF_EVENTS)?,
         options,
