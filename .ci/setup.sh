@@ -18,6 +18,9 @@ command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
 # The console's browser tests drive Debian's headless chromium through chromedriver.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+# The console's Chinese labels: without a CJK font chromium draws them as empty boxes
+# (in the screenshots and the README's pictures).
+ls /usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (needed to build RocksDB and run the browser tests)" >&2
