@@ -107,7 +107,7 @@ async fn an_operator_runs_the_shop_in_a_browser() {
     b.find("#token").await.unwrap();
     shoot(&b, only, "sign-in").await;
     sign_in(&b).await;
-    // Today counts the two paid orders as orders to ship.
+    // Today's sales: the two paid orders, 12 + 8 yuan.
     b.wait_for_text("main", "20.00").await.unwrap();
     shoot(&b, &both, "today").await;
 
