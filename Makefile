@@ -15,7 +15,7 @@ CARGO ?= cargo
 .PHONY: run test setup demo bench lint
 
 setup:
-	@bash scripts/setup.sh
+	@bash .ci/setup.sh
 
 # The release profile: a shop (or a curious reader timing it) gets the optimised build.
 run: setup

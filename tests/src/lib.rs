@@ -7,6 +7,7 @@
 //!   tests check state through the log and not only through HTTP answers;
 //! - [`cluster`]: a 3-node NATS JetStream cluster on free loopback ports (the store's
 //!   contract-suite code, included), for [`app::spawn_app_on_nats`];
+//! - [`browser`]: a headless chromium under chromedriver, driven through fantoccini;
 //! - [`wx`]: hand-built WeChat notifies (signed, forged, encrypted);
 //! - [`model`]: the reference model of the property tests;
 //! - [`on_both_logs!`]: one scenario run as two tests, on RocksDB and on NATS.
@@ -17,11 +18,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod app;
+pub mod browser;
 /// The 3-node NATS test cluster, the same code the store's contract suite uses.
 #[path = "../../store/tests/store/cluster.rs"]
 pub mod cluster;
 pub mod model;
-pub mod webdriver;
 pub mod wx;
 
 pub use app::{

@@ -149,7 +149,7 @@ pub struct Config {
     /// The in-process server of rows 2, 3 and 7.
     pub target: Arc<dyn Target>,
     /// Row 7's NATS cluster (`nats://…`); without it row 7 starts a 3-node loopback
-    /// cluster with `scripts/nats-cluster.sh`.
+    /// cluster with `.ci/nats-cluster.sh`.
     pub nats: Option<String>,
 }
 

@@ -11,7 +11,7 @@
 //! network: BENCHMARKS.md says what three machines would change.
 //!
 //! The cluster is the one `--nats` names, else one started here with
-//! `scripts/nats-cluster.sh` on free ports in a temp dir, stopped at the end.
+//! `.ci/nats-cluster.sh` on free ports in a temp dir, stopped at the end.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -29,7 +29,7 @@ use super::{NatsLog, Sizes};
 use crate::Target;
 
 /// The cluster script, in this repository.
-const CLUSTER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../scripts/nats-cluster.sh");
+const CLUSTER_SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../.ci/nats-cluster.sh");
 /// Clients of the HTTP comparison.
 const HTTP_CLIENTS: usize = 16;
 /// Attempts (one per [`OPEN_PAUSE`]) at opening a log on a cluster still forming.
@@ -215,7 +215,7 @@ impl Cluster {
             .status()?;
         if !status.success() {
             let err = std::fs::read_to_string(dir.join("script.err")).unwrap_or_default();
-            anyhow::bail!("scripts/nats-cluster.sh start failed: {}", err.trim());
+            anyhow::bail!(".ci/nats-cluster.sh start failed: {}", err.trim());
         }
         let url = format!(
             "nats://127.0.0.1:{base},127.0.0.1:{},127.0.0.1:{}",

@@ -109,7 +109,7 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=8))]
     pub rows: Vec<u8>,
     /// Row 7's NATS cluster, `nats://host:port,…` (default: a 3-node cluster on free
-    /// loopback ports started with scripts/nats-cluster.sh for the run).
+    /// loopback ports started with .ci/nats-cluster.sh for the run).
     #[arg(long)]
     pub nats: Option<String>,
     /// Override the size of row 4's log (for profiling runs).

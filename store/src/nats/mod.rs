@@ -74,11 +74,11 @@
 //!
 //! # Running it
 //!
-//! `scripts/setup.sh` installs a pinned `nats-server` (≥ 2.12, for atomic batches) under
-//! `$HOME/.cache/paylog-tools/`; `scripts/nats-cluster.sh start|stop` runs a 3-node
+//! `.ci/setup.sh` installs a pinned `nats-server` (≥ 2.12, for atomic batches) under
+//! `$HOME/.cache/paylog-tools/`; `.ci/nats-cluster.sh start|stop` runs a 3-node
 //! cluster on 127.0.0.1. The store's tests start their own cluster on free ports with
 //! the binary named by `PAYLOG_NATS_SERVER`, else the one the set-up script installed,
-//! and fail with a message naming `scripts/setup.sh` when there is none.
+//! and fail with a message naming `.ci/setup.sh` when there is none.
 
 mod api;
 mod codec;

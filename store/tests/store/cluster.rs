@@ -1,7 +1,7 @@
 //! Test support: a 3-node NATS JetStream cluster on free loopback ports, in a temp dir,
 //! killed when dropped.
 //!
-//! The `nats-server` binary is `$PAYLOG_NATS_SERVER`, else the one `scripts/setup.sh`
+//! The `nats-server` binary is `$PAYLOG_NATS_SERVER`, else the one `.ci/setup.sh`
 //! installs under `$HOME/.cache/paylog-tools/`. A missing binary fails the test with a
 //! message saying so; it is never a silent skip.
 
@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-/// The version `scripts/setup.sh` installs.
+/// The version `.ci/setup.sh` installs.
 const NATS_SERVER_VERSION: &str = "2.12.8";
 /// Attempts (one per [`READY_POLL`]) at reaching a JetStream that can place an R3 stream.
 const READY_ATTEMPTS: u32 = 300;
@@ -26,7 +26,7 @@ pub fn nats_server_binary() -> PathBuf {
         let path = PathBuf::from(path);
         assert!(
             path.is_file(),
-            "PAYLOG_NATS_SERVER={} is not a file; unset it or run scripts/setup.sh",
+            "PAYLOG_NATS_SERVER={} is not a file; unset it or run .ci/setup.sh",
             path.display()
         );
         return path;
@@ -38,7 +38,7 @@ pub fn nats_server_binary() -> PathBuf {
         .join("bin/nats-server");
     assert!(
         path.is_file(),
-        "no nats-server at {}: run scripts/setup.sh (it installs nats-server \
+        "no nats-server at {}: run .ci/setup.sh (it installs nats-server \
          {NATS_SERVER_VERSION} there), or point PAYLOG_NATS_SERVER at a nats-server >= 2.12",
         path.display()
     );

