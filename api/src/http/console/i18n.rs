@@ -147,6 +147,8 @@ pub enum K {
     SettledAt,
     Expires,
     Yuan,
+    RecentAdjustments,
+    StockAfter,
 }
 
 pub fn t(lang: Lang, k: K) -> &'static str {
@@ -242,6 +244,8 @@ fn en(k: K) -> &'static str {
         K::SettledAt => "Settled at",
         K::Expires => "Expires",
         K::Yuan => "yuan",
+        K::RecentAdjustments => "Recent stock adjustments",
+        K::StockAfter => "Stock after",
     }
 }
 
@@ -331,5 +335,7 @@ fn zh(k: K) -> &'static str {
         K::SettledAt => "结算时间",
         K::Expires => "过期时间",
         K::Yuan => "元",
+        K::RecentAdjustments => "最近的库存调整",
+        K::StockAfter => "调整后库存",
     }
 }
