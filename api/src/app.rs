@@ -363,7 +363,12 @@ impl Application {
                 projector.status(),
                 true,
                 args.ready_max_lag_events,
-            ),
+            )
+            .with_jobs(vec![
+                reconciler.status(),
+                uploader.status(),
+                settlement_check.status(),
+            ]),
             admin_token: args.admin_token.clone().map(Arc::new),
             metrics,
             clock,

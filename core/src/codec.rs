@@ -14,6 +14,10 @@
 //!   upcast sets `expires_at = at + 2h` ([`ORDER_PLACED_V1_PAYMENT_WINDOW`]).
 //! - `OrderClosed` v1 → v2: v1 had no `reason`. Before v2 the only way to close an
 //!   order was its payment window passing, so the upcast sets `reason = Expired`.
+//! - `StockAdjusted` v1 → v2: v1 had no `reason`. Nobody knows why those adjustments
+//!   were made, and inventing one (a delivery, a stock-take) would put a false fact in
+//!   an audit, so the upcast sets a fixed marker that says exactly that
+//!   ([`STOCK_ADJUSTED_V1_REASON`]); an operator can tell it from any real reason.
 //!
 //! Events added later start at v1 and change nothing about older events: a log
 //! written before them decodes to exactly the events it always did.
@@ -24,10 +28,10 @@ use serde::de::DeserializeOwned;
 
 use crate::claim::ClaimEvent;
 use crate::event::DomainEvent;
-use crate::ids::{OrderId, OutTradeNo, UserId};
+use crate::ids::{OrderId, OutTradeNo, ProductId, UserId};
 use crate::money::Fen;
 use crate::order::{CloseReason, OrderClosed, OrderEvent, OrderLine, OrderPlaced};
-use crate::product::ProductEvent;
+use crate::product::{ProductEvent, StockAdjusted};
 use crate::user::UserEvent;
 
 /// Why an envelope did not become a domain event, or an event an envelope: a
@@ -71,6 +75,10 @@ pub struct EncodedEvent {
 
 /// The payment window assumed for `OrderPlaced` v1 events (see the module docs).
 pub const ORDER_PLACED_V1_PAYMENT_WINDOW: Duration = Duration::hours(2);
+
+/// The reason `StockAdjusted` v1 events are read with (see the module docs). Never
+/// changed: it is what audits of old logs show.
+pub const STOCK_ADJUSTED_V1_REASON: &str = "(before reasons were recorded)";
 
 macro_rules! codec_table {
     ($($outer:ident :: $enum_:ident :: $variant:ident = v $version:literal),* $(,)?) => {
@@ -128,7 +136,7 @@ codec_table!(
     Claim::ClaimEvent::UsernameClaimed = v 1,
     Claim::ClaimEvent::OpenIdClaimed = v 1,
     Product::ProductEvent::ProductCreated = v 1,
-    Product::ProductEvent::StockAdjusted = v 1,
+    Product::ProductEvent::StockAdjusted = v 2,
     Product::ProductEvent::StockReserved = v 1,
     Product::ProductEvent::StockReleased = v 1,
     Order::OrderEvent::OrderPlaced = v 2,
@@ -188,8 +196,29 @@ fn upcast(
                 },
             ))))
         }
+        ("StockAdjusted", 1) => {
+            let v1: StockAdjustedV1 = parse(event_type, schema_version, payload)?;
+            Ok(Some(DomainEvent::Product(ProductEvent::StockAdjusted(
+                StockAdjusted {
+                    product_id: v1.product_id,
+                    delta: v1.delta,
+                    stock_after: v1.stock_after,
+                    reason: STOCK_ADJUSTED_V1_REASON.to_owned(),
+                    at: v1.at,
+                },
+            ))))
+        }
         _ => Ok(None),
     }
+}
+
+/// `StockAdjusted` as written by schema v1.
+#[derive(Debug, Deserialize)]
+struct StockAdjustedV1 {
+    product_id: ProductId,
+    delta: i64,
+    stock_after: u64,
+    at: DateTime<Utc>,
 }
 
 /// `OrderClosed` as written by schema v1.

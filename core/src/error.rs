@@ -48,6 +48,11 @@ pub enum DomainError {
     InvalidPrice,
     #[error("a stock adjustment of 0 changes nothing")]
     ZeroStockAdjustment,
+    #[error(
+        "a stock adjustment needs a reason of 1 to {} characters",
+        crate::product::MAX_ADJUSTMENT_REASON_CHARS
+    )]
+    InvalidStockAdjustmentReason,
     #[error("product {product_id}: adjusting stock {stock} by {delta} would leave it below zero")]
     StockWouldGoNegative {
         product_id: ProductId,

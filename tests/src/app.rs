@@ -542,8 +542,14 @@ impl TestApp {
         answer.str("product_id")
     }
 
+    /// Adjusts stock by `delta` with a plain reason.
     pub async fn adjust_stock(&self, id: &str, delta: i64) -> Answer {
-        let body = json!({ "delta": delta });
+        self.adjust_stock_with(id, json!({ "delta": delta, "reason": "delivery" }))
+            .await
+    }
+
+    /// Posts `body` as it is to the stock-adjust endpoint (to test its checks).
+    pub async fn adjust_stock_with(&self, id: &str, body: serde_json::Value) -> Answer {
         self.request(
             Method::POST,
             &format!("/v1/admin/products/{id}/stock"),

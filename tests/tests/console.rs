@@ -117,6 +117,7 @@ async fn without_a_session_every_page_sends_to_sign_in_and_every_post_changes_no
         200
     );
     let order = format!("/console/orders/{id}");
+    let product_page = format!("/console/catalog/{}", uuid::Uuid::now_v7());
     for cookie in [None, Some("paylog_console=not-a-session")] {
         for path in [
             "/console/today",
@@ -124,6 +125,7 @@ async fn without_a_session_every_page_sends_to_sign_in_and_every_post_changes_no
             order.as_str(),
             "/console/money",
             "/console/catalog",
+            product_page.as_str(),
             "/console/log",
         ] {
             let answer = get(&app, path, cookie).await;
@@ -242,7 +244,7 @@ async fn a_post_with_a_wrong_csrf_token_is_403_and_changes_nothing() {
         ),
         (
             format!("/console/catalog/{product}/stock"),
-            vec![("key", "k4"), ("delta", "5")],
+            vec![("key", "k4"), ("delta", "5"), ("reason", "delivery")],
         ),
     ] {
         for csrf in [None, Some("0".repeat(64))] {
@@ -327,6 +329,84 @@ async fn user_controlled_strings_render_as_text() {
     }
     let order = get(&app, &format!("/console/orders/{id}"), Some(&cookie)).await;
     assert_eq!(order.text.matches(escaped).count(), 2, "name and reason");
+
+    // A stock adjustment's reason, given through the API, on the product's page.
+    let product = app.create_product(evil, 100, 1).await;
+    let adjusted = app
+        .adjust_stock_with(&product, json!({ "delta": 4, "reason": evil }))
+        .await;
+    assert_eq!(adjusted.status, 200, "{}", adjusted.text);
+    let page = get(&app, &format!("/console/catalog/{product}"), Some(&cookie)).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    assert!(!page.text.contains(evil), "the product page renders markup");
+    // The name (title and heading) and the reason, each as text.
+    assert!(
+        page.text.matches(escaped).count() >= 3,
+        "name and reason: {}",
+        page.text
+    );
+}
+
+#[tokio::test]
+async fn stock_is_adjusted_from_the_console_with_a_reason_shown_on_the_product_page() {
+    let app = spawn_app().await;
+    let product = app.create_product("Cup", 100, 3).await;
+    let cookie = sign_in(&app).await;
+    let path = format!("/console/catalog/{product}");
+    let page = get(&app, &path, Some(&cookie)).await;
+    assert_eq!(page.status, 200, "{}", page.text);
+    let csrf = hidden(&page.text, Some("adjust-form"), "csrf");
+    let key = hidden(&page.text, Some("adjust-form"), "key");
+    let head = app.log_head();
+    // Without a usable reason: back to the page with the error, nothing appended.
+    let too_long = "x".repeat(paylog_core::product::MAX_ADJUSTMENT_REASON_CHARS + 1);
+    for reason in [None, Some("   "), Some(too_long.as_str())] {
+        let mut form = vec![
+            ("csrf", csrf.as_str()),
+            ("key", key.as_str()),
+            ("delta", "2"),
+        ];
+        if let Some(r) = reason {
+            form.push(("reason", r));
+        }
+        let answer = post(&app, &format!("{path}/stock"), Some(&cookie), &form).await;
+        assert_eq!(answer.status, 303, "{}", answer.text);
+        let to = answer.location.as_deref().expect("location");
+        assert!(
+            to.starts_with(&format!("{path}?error=invalid_stock_adjustment_reason")),
+            "{to}"
+        );
+    }
+    assert_eq!(app.log_head(), head, "a refused adjustment appended");
+    assert_eq!(app.stock(&product).await, 3);
+    // With one: adjusted once even if submitted twice, and the reason is listed.
+    let form = [
+        ("csrf", csrf.as_str()),
+        ("key", key.as_str()),
+        ("delta", "-2"),
+        ("reason", " two cups broke on the shelf "),
+    ];
+    for _ in 0..2 {
+        let answer = post(&app, &format!("{path}/stock"), Some(&cookie), &form).await;
+        assert_eq!(answer.status, 303, "{}", answer.text);
+        let to = answer.location.as_deref().expect("location");
+        assert!(to.starts_with(&format!("{path}?notice=")), "{to}");
+    }
+    assert_eq!(app.stock(&product).await, 1);
+    let shown = get(&app, &path, Some(&cookie)).await;
+    let table = &shown.text[shown.text.find("id=\"adjustments\"").expect("table")..];
+    assert!(
+        table.contains("<td class=\"reason\">two cups broke on the shelf</td>"),
+        "{table}"
+    );
+    assert_eq!(
+        table.matches("class=\"reason\"").count(),
+        1,
+        "adjusted once"
+    );
+    // The catalog links each product to its page.
+    let catalog = get(&app, "/console/catalog", Some(&cookie)).await;
+    assert!(catalog.text.contains(&format!("href=\"{path}\"")));
 }
 
 #[tokio::test]
@@ -413,6 +493,10 @@ async fn every_page_renders_for_an_operator_and_the_log_redacts_password_hashes(
         format!("/console/orders/{id}?as_of=1"),
         "/console/money".to_owned(),
         "/console/catalog".to_owned(),
+        format!(
+            "/console/catalog/{}",
+            app.create_product("Cup", 100, 1).await
+        ),
         "/console/log".to_owned(),
         format!("/console/log?stream=order-{id}"),
     ] {

@@ -25,6 +25,7 @@ async fn the_demo_runs_the_whole_story_and_every_step_behaves() {
         "log in with WeChat",
         "create a product",
         "place an order",
+        "a delivery arrives",
         "pay (",
         "refund one",
         "ship the other box",

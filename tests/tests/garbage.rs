@@ -215,7 +215,7 @@ async fn fixture() -> Fixture {
             true,
             format!("/v1/admin/products/{product}/stock"),
             Auth::Admin,
-            json!({"delta": 1}),
+            json!({"delta": 1, "reason": "盘点"}),
         ),
         endpoint(
             true,

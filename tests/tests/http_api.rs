@@ -499,13 +499,99 @@ async fn admin_catalog_writes_with_an_idempotency_key_happen_once() {
     let path = format!("/v1/admin/products/{id}/stock");
     for _ in 0..2 {
         let adjusted = app
-            .admin_post_with_key(&path, "restock-1", json!({ "delta": 3 }))
+            .admin_post_with_key(
+                &path,
+                "restock-1",
+                json!({ "delta": 3, "reason": "delivery" }),
+            )
             .await;
         assert_eq!(adjusted.status, 200, "{}", adjusted.text);
         assert_eq!(adjusted.json["stock"], 8, "adjusted once");
     }
     let next = app
-        .admin_post_with_key(&path, "restock-2", json!({ "delta": 3 }))
+        .admin_post_with_key(
+            &path,
+            "restock-2",
+            json!({ "delta": 3, "reason": "delivery" }),
+        )
         .await;
     assert_eq!(next.json["stock"], 11);
+}
+
+#[tokio::test]
+async fn a_stock_adjustment_needs_a_bounded_reason_and_keeps_it() {
+    let app = spawn_app().await;
+    let product = app.create_product("Tea", 1200, 5).await;
+    let head = app.log_head();
+    let limit = paylog_core::product::MAX_ADJUSTMENT_REASON_CHARS;
+    let too_long = "茶".repeat(limit + 1);
+    for (body, code) in [
+        (json!({ "delta": 3 }), "invalid_json"),
+        (json!({ "delta": 3, "reason": null }), "invalid_json"),
+        (json!({ "delta": 3, "reason": 7 }), "invalid_json"),
+        (
+            json!({ "delta": 3, "reason": "" }),
+            "invalid_stock_adjustment_reason",
+        ),
+        (
+            json!({ "delta": 3, "reason": " \n\t " }),
+            "invalid_stock_adjustment_reason",
+        ),
+        (
+            json!({ "delta": 3, "reason": too_long }),
+            "invalid_stock_adjustment_reason",
+        ),
+        // A bad reason is refused even where the change itself would be too.
+        (
+            json!({ "delta": -9, "reason": "" }),
+            "invalid_stock_adjustment_reason",
+        ),
+    ] {
+        let answer = app.adjust_stock_with(&product, body.clone()).await;
+        assert_eq!(
+            (answer.status, answer.error_code()),
+            (400, code),
+            "{body}: {}",
+            answer.text
+        );
+        assert!(
+            answer.json["error"]["message"].is_string(),
+            "{}",
+            answer.text
+        );
+    }
+    assert_eq!(app.log_head(), head, "a refused adjustment appended");
+    assert_eq!(app.stock(&product).await, 5);
+
+    // At the limit (in characters, padding trimmed) it is kept, trimmed, in the log.
+    let longest = "茶".repeat(limit);
+    let fine = app
+        .adjust_stock_with(
+            &product,
+            json!({ "delta": 2, "reason": format!("  {longest} ") }),
+        )
+        .await;
+    assert_eq!(fine.status, 200, "{}", fine.text);
+    assert_eq!(fine.json["stock"], 7);
+    let events = app
+        .handles
+        .store
+        .read_stream(&format!("product-{product}"), 1, 10)
+        .await
+        .expect("read");
+    let adjusted = events.last().expect("an event");
+    assert_eq!(
+        (adjusted.event_type.as_str(), adjusted.schema_version),
+        ("StockAdjusted", 2)
+    );
+    let payload: serde_json::Value =
+        serde_json::from_slice(&adjusted.payload).expect("json payload");
+    assert_eq!(payload["reason"], json!(longest));
+
+    // The OpenAPI document says the body needs a reason, and how long it may be.
+    let doc = app.openapi().await;
+    let schema = &doc.json["components"]["schemas"]["StockChange"];
+    let required = schema["required"].as_array().expect("required fields");
+    assert!(required.contains(&json!("reason")), "{schema}");
+    assert_eq!(schema["properties"]["reason"]["maxLength"], json!(limit));
 }

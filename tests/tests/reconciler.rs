@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use paylog_engine::Clock;
 use paylog_tests::{TestConfig, spawn_app, spawn_app_with};
 use serde_json::json;
 
@@ -94,4 +95,128 @@ async fn the_background_reconciler_runs_on_its_interval() {
         metrics.contains(r#"paylog_reconciler_actions_total{action="confirmed"} 1"#),
         "{metrics}"
     );
+}
+
+/// Signs in to the console with the admin token; the session's `Cookie` value.
+async fn console_session(app: &paylog_tests::TestApp) -> String {
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let answer = client
+        .post(format!("{}/console/sign-in", app.base))
+        .form(&[("token", paylog_tests::ADMIN_TOKEN)])
+        .send()
+        .await
+        .expect("sign in");
+    assert_eq!(answer.status().as_u16(), 303);
+    let cookie = answer
+        .headers()
+        .get_all(reqwest::header::SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|c| c.starts_with("paylog_console="))
+        .expect("a session cookie")
+        .to_owned();
+    cookie.split(';').next().expect("name=value").to_owned()
+}
+
+/// The Today page's row of the reconciler (in English), over HTTP.
+async fn reconciler_row(app: &paylog_tests::TestApp, cookie: &str) -> String {
+    let page = app
+        .http
+        .get(format!("{}/console/today", app.base))
+        .header(reqwest::header::COOKIE, cookie)
+        .header(reqwest::header::ACCEPT_LANGUAGE, "en")
+        .send()
+        .await
+        .expect("today");
+    assert_eq!(page.status().as_u16(), 200);
+    let text = page.text().await.expect("body");
+    let start = text
+        .find("<tr id=\"job-reconciler\">")
+        .unwrap_or_else(|| panic!("no reconciler row in {text}"));
+    let end = text[start..].find("</tr>").expect("end of row") + start;
+    text[start..end].to_owned()
+}
+
+/// The text of the row's last-error cell.
+fn error_cell(row: &str) -> &str {
+    let marker = "<td class=\"error\">";
+    let at = row.find(marker).expect("an error cell") + marker.len();
+    let end = row[at..].find("</td>").expect("end of cell") + at;
+    &row[at..end]
+}
+
+async fn v3_answer_faults(app: &paylog_tests::TestApp, faults: serde_json::Value) {
+    let answer = app
+        .http
+        .post(format!("{}/sim/v3/answer-faults", app.sim.base_url()))
+        .json(&faults)
+        .send()
+        .await
+        .expect("sim reachable");
+    assert!(answer.status().is_success());
+}
+
+#[tokio::test]
+async fn a_failing_reconciler_run_shows_its_error_on_today_until_a_good_run() {
+    let app = spawn_app_with(TestConfig {
+        wechat_pay_v3: true,
+        ..TestConfig::default()
+    })
+    .await;
+    let token = app.shopper("rosa").await;
+    let tea = app.create_product("Tea", 1800, 3).await;
+    let placed = app.place_order(&token, &[(&tea, 1)], None).await;
+    let id = placed.str("order_id");
+    assert_eq!(app.pay(&token, &id).await.status, 200);
+    let paid = app
+        .sim_pay(&placed.str("out_trade_no"), json!({ "notify": false }))
+        .await;
+    assert_eq!(paid.status, 200);
+    let cookie = console_session(&app).await;
+    // (The background loop made one run at start-up, with nothing to do.)
+    let row = reconciler_row(&app, &cookie).await;
+    assert_eq!(error_cell(&row), "-", "{row}");
+
+    // WeChat's answers come signed by another key: nothing in them can be trusted,
+    // so the run records nothing and fails on that order.
+    v3_answer_faults(&app, json!({ "bad_sign": true })).await;
+    let report = app.reconcile_once().await;
+    assert_eq!((report.checked, report.confirmed, report.errors), (1, 0, 1));
+    let row = reconciler_row(&app, &cookie).await;
+    assert!(row.contains("<td class=\"outcome\">Failed</td>"), "{row}");
+    let error = error_cell(&row);
+    assert!(error.contains(&id), "the error names the order: {error}");
+    assert!(error.chars().count() <= paylog_api::services::periodic::MAX_JOB_ERROR_CHARS);
+    assert!(!row.contains(&app.api_key()), "{row}");
+    let day = app.clock.now().format("%Y-%m-%d").to_string();
+    assert!(row.contains(&day), "the run's times: {row}");
+    // /healthz says it failed, without the text.
+    let health = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .expect("healthz")
+        .json::<serde_json::Value>()
+        .await
+        .expect("json");
+    let job = health["jobs"]
+        .as_array()
+        .and_then(|jobs| jobs.iter().find(|j| j["job"] == "reconciler"))
+        .cloned()
+        .expect("the reconciler in /healthz");
+    assert_eq!(job["state"], "failed", "{health}");
+    assert!(job.get("last_error").is_none());
+
+    // WeChat answers properly again: the next run records the payment and clears it.
+    v3_answer_faults(&app, json!({})).await;
+    let report = app.reconcile_once().await;
+    assert_eq!((report.confirmed, report.errors), (1, 0));
+    app.wait_for_status(&token, &id, "Paid").await;
+    let row = reconciler_row(&app, &cookie).await;
+    assert!(row.contains("<td class=\"outcome\">ok</td>"), "{row}");
+    assert_eq!(error_cell(&row), "-");
 }

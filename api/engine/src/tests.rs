@@ -217,12 +217,12 @@ async fn a_repeated_command_id_appends_once_and_returns_the_first_result() {
     let meta = CommandMeta::now();
     let first = f
         .engine
-        .adjust_stock(meta, product_id, 10)
+        .adjust_stock(meta, product_id, 10, "delivery".into())
         .await
         .expect("adjust");
     let second = f
         .engine
-        .adjust_stock(meta, product_id, 10)
+        .adjust_stock(meta, product_id, 10, "delivery".into())
         .await
         .expect("adjust again");
     assert!(!first.duplicate && second.duplicate);

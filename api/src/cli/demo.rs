@@ -316,6 +316,22 @@ async fn story(d: &mut Demo<'_>) -> anyhow::Result<DemoOutcome> {
     );
     d.show("stock left", &stock["stock"])?;
 
+    d.step("a delivery arrives: add stock with a reason (POST /v1/admin/products/{id}/stock)")?;
+    let delivered = d
+        .api(
+            Method::POST,
+            &format!("/v1/admin/products/{product_id}/stock"),
+            Some(ADMIN_TOKEN),
+            Some(json!({ "delta": 5, "reason": "delivery from the tea garden, note 8812" })),
+            StatusCode::OK,
+        )
+        .await?;
+    ensure!(
+        delivered["stock"] == 13,
+        "stock should be 13 after the delivery: {delivered}"
+    );
+    d.show("stock now", &delivered["stock"])?;
+
     d.step("pay (POST /v1/orders/{id}/pay → wx.requestPayment parameters)")?;
     let params = d
         .api(

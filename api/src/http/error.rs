@@ -195,6 +195,9 @@ fn domain(e: DomainError) -> ApiError {
         D::InvalidProductName => (StatusCode::BAD_REQUEST, "invalid_product_name"),
         D::InvalidPrice => (StatusCode::BAD_REQUEST, "invalid_price"),
         D::ZeroStockAdjustment => (StatusCode::BAD_REQUEST, "zero_stock_adjustment"),
+        D::InvalidStockAdjustmentReason => {
+            (StatusCode::BAD_REQUEST, "invalid_stock_adjustment_reason")
+        }
         D::InvalidQuantity { .. } => (StatusCode::BAD_REQUEST, "invalid_quantity"),
         D::EmptyOrder => (StatusCode::BAD_REQUEST, "empty_order"),
         D::TooManyLines { .. } => (StatusCode::BAD_REQUEST, "too_many_lines"),

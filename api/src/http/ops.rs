@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use utoipa::openapi::OpenApi;
 
 use super::state::AppState;
+use crate::services::periodic::{JobRun, Outcome};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
@@ -25,6 +26,28 @@ pub struct Health {
     /// Why the server is not ready: `store_not_writable`, `projector_failing`,
     /// `views_behind`, `wechat_not_loaded`. Empty when ready.
     pub problems: Vec<String>,
+    /// The background jobs' last runs (the reconciler, the uploader, the settlement
+    /// checker). Their error texts are for operators (the console's Today page),
+    /// never sent here: this endpoint needs no token.
+    pub jobs: Vec<JobHealth>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct JobHealth {
+    pub job: String,
+    /// `never_ran`, `running`, `succeeded` or `failed` (the last finished run).
+    pub state: String,
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn job_state(run: &JobRun) -> &'static str {
+    match (run.running, run.outcome) {
+        (true, _) => "running",
+        (false, None) => "never_ran",
+        (false, Some(Outcome::Succeeded)) => "succeeded",
+        (false, Some(Outcome::Failed)) => "failed",
+    }
 }
 
 fn health(state: &AppState) -> (bool, Health) {
@@ -35,6 +58,17 @@ fn health(state: &AppState) -> (bool, Health) {
         log_head: r.log_head,
         views_position: r.views_position,
         problems: r.problems.into_iter().map(str::to_owned).collect(),
+        jobs: state
+            .health
+            .jobs()
+            .into_iter()
+            .map(|(job, run)| JobHealth {
+                job: job.to_owned(),
+                state: job_state(&run).to_owned(),
+                started_at: run.started_at,
+                finished_at: run.finished_at,
+            })
+            .collect(),
     };
     (ready, body)
 }

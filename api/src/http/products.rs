@@ -25,6 +25,10 @@ pub struct NewProduct {
 pub struct StockChange {
     /// Units to add (negative to remove).
     pub delta: i64,
+    /// Why (a delivery, breakage, a stock-take): required, 1 to 200 characters once
+    /// trimmed; kept in the log with the adjustment.
+    #[schema(min_length = 1, max_length = 200, example = "delivery note 8812")]
+    pub reason: String,
 }
 
 /// The catalog, oldest product first.
@@ -79,12 +83,13 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(product.into())))
 }
 
-/// Adds or removes stock (admin); stock never goes below zero.
+/// Adds or removes stock (admin) for a reason; stock never goes below zero.
 #[utoipa::path(post, path = "/v1/admin/products/{id}/stock", tag = "admin", request_body = StockChange,
     params(("id" = Uuid, Path, description = "product id"),
         ("Idempotency-Key" = Option<String>, Header, description = "same key → adjusted once")),
     security(("admin" = [])),
-    responses((status = 200, body = Product), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Product), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn adjust_stock(
     State(state): State<AppState>,
     _admin: Admin,
@@ -95,7 +100,13 @@ pub async fn adjust_stock(
 ) -> Result<Json<Product>, ApiError> {
     state
         .catalog
-        .adjust_stock(meta, ProductId::from_uuid(id), body.delta, key.as_deref())
+        .adjust_stock(
+            meta,
+            ProductId::from_uuid(id),
+            body.delta,
+            body.reason,
+            key.as_deref(),
+        )
         .await?
         .map(|p| Json(p.into()))
         .ok_or_else(|| ApiError::not_found("product"))

@@ -1,7 +1,10 @@
-//! The catalog: products with their live stock; admins create them and adjust stock.
+//! The catalog: products with their live stock; admins create them and adjust stock
+//! (with a reason, which the product's stream keeps and the console shows).
 
-use paylog_core::product::{CreateProduct, ProductState};
-use paylog_core::{DomainError, Fen, ProductId};
+use paylog_core::codec;
+use paylog_core::product::{CreateProduct, ProductEvent, ProductState, StockAdjusted};
+use paylog_core::streams::product_stream;
+use paylog_core::{DomainError, DomainEvent, Fen, ProductId};
 use paylog_engine::{CommandKey, CommandMeta, Engine};
 use paylog_projections::{Page, PageOf, ProductView, Views};
 use uuid::Uuid;
@@ -12,6 +15,11 @@ use crate::error::Error;
 /// The most units one request may create, add or remove: far above any real shop's
 /// stock, far below where sums of stock could overflow.
 pub const MAX_STOCK_CHANGE: u64 = 1_000_000_000;
+
+/// The most adjustments [`Catalog::recent_adjustments`] answers.
+pub const RECENT_ADJUSTMENTS: usize = 20;
+/// How many of a product's latest events [`Catalog::recent_adjustments`] reads.
+pub const ADJUSTMENTS_SCAN: usize = 500;
 
 /// A new product, as an admin describes it.
 #[derive(Debug, Clone)]
@@ -109,14 +117,16 @@ impl Catalog {
         Ok(product)
     }
 
-    /// Adds `delta` units (removes, if negative); `None` if there is no such product.
-    /// With an idempotency key, a retried request adjusts once and gets the product
-    /// back as it is now.
+    /// Adds `delta` units (removes, if negative) for `reason` (1 to
+    /// [`MAX_ADJUSTMENT_REASON_CHARS`] characters once trimmed, checked by the
+    /// product); `None` if there is no such product. With an idempotency key, a
+    /// retried request adjusts once and gets the product back as it is now.
     pub async fn adjust_stock(
         &self,
         meta: CommandMeta,
         product_id: ProductId,
         delta: i64,
+        reason: String,
         idempotency_key: Option<&str>,
     ) -> Result<Option<ProductState>, Error> {
         check_stock_change(delta.unsigned_abs())?;
@@ -130,7 +140,11 @@ impl Catalog {
             ),
             None => meta,
         };
-        let committed = match self.engine.adjust_stock(meta, product_id, delta).await {
+        let committed = match self
+            .engine
+            .adjust_stock(meta, product_id, delta, reason)
+            .await
+        {
             Ok(committed) => committed,
             Err(e) => match Error::from(e) {
                 Error::Domain(DomainError::NotFound { .. }) => return Ok(None),
@@ -139,5 +153,40 @@ impl Catalog {
         };
         self.settle.settle(&committed).await;
         Ok(self.engine.product(product_id).await?)
+    }
+
+    /// The product's latest stock adjustments, newest first: at most
+    /// [`RECENT_ADJUSTMENTS`], found among the last [`ADJUSTMENTS_SCAN`] events of its
+    /// stream (read from the log, so strongly consistent). A product's stream also
+    /// holds every reservation and release, so the scan is bounded rather than whole:
+    /// older adjustments stay in the log and its audits.
+    pub async fn recent_adjustments(
+        &self,
+        product_id: ProductId,
+    ) -> Result<Vec<StockAdjusted>, Error> {
+        let store = self.engine.store();
+        let stream = product_stream(product_id);
+        let version = store.stream_version(&stream).await?;
+        let scan = u64::try_from(ADJUSTMENTS_SCAN).unwrap_or(u64::MAX);
+        let from = version.saturating_sub(scan).saturating_add(1);
+        let events = store.read_stream(&stream, from, ADJUSTMENTS_SCAN).await?;
+        let mut found = Vec::new();
+        for recorded in events.iter().rev() {
+            if recorded.event_type != "StockAdjusted" {
+                continue;
+            }
+            let event = codec::decode(
+                &recorded.event_type,
+                recorded.schema_version,
+                &recorded.payload,
+            )?;
+            if let DomainEvent::Product(ProductEvent::StockAdjusted(adjusted)) = event {
+                found.push(adjusted);
+                if found.len() == RECENT_ADJUSTMENTS {
+                    break;
+                }
+            }
+        }
+        Ok(found)
     }
 }

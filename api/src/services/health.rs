@@ -7,6 +7,8 @@ use std::sync::Arc;
 use paylog_projections::{ProjectorStatus, Views};
 use paylog_store::EventStore;
 
+use super::periodic::{JobRun, JobStatus, redact};
+
 /// How far (in events) the views may trail the log by default and still be ready.
 pub const DEFAULT_READY_MAX_LAG_EVENTS: u64 = 1000;
 
@@ -18,6 +20,9 @@ pub struct Health {
     projector: ProjectorStatus,
     wechat_loaded: bool,
     max_lag_events: u64,
+    /// The background jobs' run statuses (the reconciler, the uploader, the
+    /// settlement checker).
+    jobs: Vec<JobStatus>,
 }
 
 /// What readiness found. `problems` is empty exactly when the server is ready; each
@@ -51,7 +56,26 @@ impl Health {
             projector,
             wechat_loaded,
             max_lag_events,
+            jobs: Vec::new(),
         }
+    }
+
+    /// The background jobs whose runs [`Health::jobs`] reports.
+    pub fn with_jobs(mut self, jobs: Vec<JobStatus>) -> Self {
+        self.jobs = jobs;
+        self
+    }
+
+    /// Each background job's name and last run (started, finished, outcome, last
+    /// error, redacted), in the order given.
+    pub fn jobs(&self) -> Vec<(&'static str, JobRun)> {
+        self.jobs.iter().map(|j| (j.job(), j.snapshot())).collect()
+    }
+
+    /// The projector's unrecovered error, redacted like a job's (for operators only:
+    /// readiness reports it as a code).
+    pub fn projector_error(&self) -> Option<String> {
+        self.projector.last_error().map(|e| redact(&e))
     }
 
     /// Checks every readiness condition (cheap: no I/O beyond atomics and locks).

@@ -27,7 +27,7 @@ use tokio::task::JoinHandle;
 
 use super::shipping::Shipping;
 use crate::error::Error;
-use crate::services::periodic;
+use crate::services::periodic::{self, JobStatus};
 
 /// How often `paylog serve` looks for shipments to ask about.
 pub const SETTLEMENT_CHECK_EVERY: Duration = Duration::from_secs(10 * 60);
@@ -59,6 +59,7 @@ pub struct SettlementChecker {
     clock: Arc<dyn Clock>,
     check_after: Duration,
     asked: Arc<Mutex<HashMap<OrderId, DateTime<Utc>>>>,
+    status: JobStatus,
 }
 
 impl SettlementChecker {
@@ -74,15 +75,26 @@ impl SettlementChecker {
             clock,
             check_after,
             asked: Arc::default(),
+            status: JobStatus::new("settlement check"),
         }
+    }
+
+    /// Its runs: when the last one started and finished, how it ended, its last error.
+    pub fn status(&self) -> JobStatus {
+        self.status.clone()
     }
 
     fn asked(&self) -> std::sync::MutexGuard<'_, HashMap<OrderId, DateTime<Utc>>> {
         self.asked.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// One pass over the unsettled shipments, as of now by the clock.
+    /// One pass over the unsettled shipments, as of now by the clock, recorded in
+    /// [`SettlementChecker::status`].
     pub async fn run_once(&self) -> Result<CheckReport, Error> {
+        self.status.track(&*self.clock, self.pass()).await
+    }
+
+    async fn pass(&self) -> Result<CheckReport, Error> {
         let now = self.clock.now();
         let after = chrono::Duration::from_std(self.check_after).unwrap_or(chrono::Duration::MAX);
         let recheck =
@@ -146,6 +158,8 @@ impl SettlementChecker {
             Err(e) => {
                 report.errors += 1;
                 tracing::warn!(%order_id, error = %e, "settlement check failed");
+                self.status
+                    .note_error(&format_args!("order {order_id}: {e}"));
             }
         }
     }

@@ -32,7 +32,7 @@ use tokio::task::JoinHandle;
 
 use super::shipping::{Shipping, UploadOutcome};
 use crate::error::Error;
-use crate::services::periodic;
+use crate::services::periodic::{self, JobStatus};
 
 /// The first retry comes this long after the last attempt; each further one waits
 /// twice as long as the one before.
@@ -88,6 +88,7 @@ pub struct Uploader {
     clock: Arc<dyn Clock>,
     interval: Duration,
     unknown: Arc<Mutex<HashMap<OrderId, Unknown>>>,
+    status: JobStatus,
 }
 
 impl Uploader {
@@ -103,15 +104,26 @@ impl Uploader {
             clock,
             interval,
             unknown: Arc::default(),
+            status: JobStatus::new("uploader"),
         }
+    }
+
+    /// Its runs: when the last one started and finished, how it ended, its last error.
+    pub fn status(&self) -> JobStatus {
+        self.status.clone()
     }
 
     fn unknown(&self) -> std::sync::MutexGuard<'_, HashMap<OrderId, Unknown>> {
         self.unknown.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// One pass over the shipments WeChat does not have, as of now by the clock.
+    /// One pass over the shipments WeChat does not have, as of now by the clock,
+    /// recorded in [`Uploader::status`].
     pub async fn run_once(&self) -> Result<UploadReport, Error> {
+        self.status.track(&*self.clock, self.pass()).await
+    }
+
+    async fn pass(&self) -> Result<UploadReport, Error> {
         let now = self.clock.now();
         let mut report = UploadReport::default();
         let mut page = Page::first(Page::MAX_LIMIT);
@@ -208,6 +220,8 @@ impl Uploader {
             Err(e) => {
                 report.errors += 1;
                 tracing::warn!(%order_id, error = %e, "uploading shipping info failed");
+                self.status
+                    .note_error(&format_args!("order {order_id}: {e}"));
                 self.unknown()
                     .insert(order_id, remember(known.saturating_add(1)));
             }

@@ -68,7 +68,7 @@ async fn migrate_copies_a_rocksdb_log_into_an_empty_stream_exactly_and_refuses_a
     // and command ids (a command of the old log is still a duplicate).
     let engine = Engine::new(Arc::new(copy));
     let next = engine
-        .adjust_stock(CommandMeta::now(), product_id, 1)
+        .adjust_stock(CommandMeta::now(), product_id, 1, "recount".into())
         .await
         .expect("append after the migration");
     assert_eq!(next.position, 5);

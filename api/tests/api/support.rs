@@ -40,7 +40,7 @@ pub async fn product_log(log_dir: &Path, deltas: &[i64]) -> (ProductId, Vec<Reco
         .expect("create");
     for &delta in deltas {
         engine
-            .adjust_stock(CommandMeta::now(), product_id, delta)
+            .adjust_stock(CommandMeta::now(), product_id, delta, "delivery".into())
             .await
             .expect("adjust");
     }

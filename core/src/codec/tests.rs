@@ -49,6 +49,7 @@ fn one_of_each() -> Vec<DomainEvent> {
     for command in [
         ProductCommand::AdjustStock {
             delta: -1,
+            reason: "broken in the shop".into(),
             at: t0(),
         },
         ProductCommand::ReserveStock {
@@ -246,6 +247,50 @@ fn events_serialise_with_their_type_name_for_audits() {
             event_type: "OrderCancelled",
             aggregate: "user"
         })
+    ));
+}
+
+#[test]
+fn stock_adjusted_v1_is_upcast_with_the_marker_reason() {
+    // A v1 payload exactly as the old code wrote it: no `reason`.
+    let v1 = serde_json::json!({
+        "product_id": product_id(3).to_string(),
+        "delta": -2,
+        "stock_after": 3,
+        "at": "2024-05-01T12:30:00Z"
+    });
+    let payload = serde_json::to_vec(&v1).expect("json");
+    let decoded = decode("StockAdjusted", 1, &payload);
+    assert_eq!(
+        decoded,
+        Ok(DomainEvent::Product(ProductEvent::StockAdjusted(
+            StockAdjusted {
+                product_id: product_id(3),
+                delta: -2,
+                stock_after: 3,
+                reason: STOCK_ADJUSTED_V1_REASON.into(),
+                at: t(30),
+            }
+        )))
+    );
+    // The marker is not a reason anyone could have typed by accident, and it is a
+    // valid one (within the limit), so the upcast event is as sound as a new one.
+    assert!(
+        STOCK_ADJUSTED_V1_REASON.chars().count() <= crate::product::MAX_ADJUSTMENT_REASON_CHARS
+    );
+    // Re-encoded, it is a v2 event that reads back the same.
+    let decoded = decoded.expect("decodes");
+    let encoded = encode(&decoded).expect("encodes");
+    assert_eq!(encoded.schema_version, 2);
+    assert_eq!(decode("StockAdjusted", 2, &encoded.payload), Ok(decoded));
+    // Read as v2, the v1 payload is refused: the marker only comes from the upcast.
+    assert!(matches!(
+        decode("StockAdjusted", 2, &payload),
+        Err(CodecError::MalformedEvent { .. })
+    ));
+    assert!(matches!(
+        decode("StockAdjusted", 3, &payload),
+        Err(CodecError::UnsupportedSchemaVersion { .. })
     ));
 }
 

@@ -22,6 +22,10 @@ pub enum ProductCommand {
     /// A stock-take or delivery: `delta` may be negative, but stock never goes below 0.
     AdjustStock {
         delta: i64,
+        /// Why (a delivery, breakage, a count): 1 to
+        /// [`MAX_ADJUSTMENT_REASON_CHARS`](super::MAX_ADJUSTMENT_REASON_CHARS)
+        /// characters once trimmed.
+        reason: String,
         at: DateTime<Utc>,
     },
     /// Holds stock for an order being placed.

@@ -21,6 +21,9 @@ pub struct StockAdjusted {
     pub product_id: ProductId,
     pub delta: i64,
     pub stock_after: u64,
+    /// The operator's reason, trimmed (schema v2; v1 events are upcast with
+    /// [`crate::codec::STOCK_ADJUSTED_V1_REASON`]).
+    pub reason: String,
     pub at: DateTime<Utc>,
 }
 

@@ -22,6 +22,11 @@ use crate::error::DomainError;
 /// Longest product name, in characters.
 pub const MAX_NAME_CHARS: usize = 100;
 
+/// Longest reason of a stock adjustment, in characters (not bytes), once trimmed:
+/// room for "delivery 2024-05-01, note no. 8812, 3 cartons damaged" and more, short
+/// enough for a table cell and a log line.
+pub const MAX_ADJUSTMENT_REASON_CHARS: usize = 200;
+
 /// The product aggregate.
 #[derive(Debug, Clone, Copy)]
 pub struct Product;
@@ -51,7 +56,11 @@ impl Aggregate for Product {
                     aggregate: Self::NAME,
                 });
             }
-            ProductCommand::AdjustStock { delta, at } => {
+            ProductCommand::AdjustStock { delta, reason, at } => {
+                let reason = reason.trim();
+                if reason.is_empty() || reason.chars().count() > MAX_ADJUSTMENT_REASON_CHARS {
+                    return Err(DomainError::InvalidStockAdjustmentReason);
+                }
                 if delta == 0 {
                     return Err(DomainError::ZeroStockAdjustment);
                 }
@@ -68,6 +77,7 @@ impl Aggregate for Product {
                     product_id,
                     delta,
                     stock_after,
+                    reason: reason.to_owned(),
                     at,
                 })
             }

@@ -28,6 +28,14 @@ fn create_cmd(name: &str, price: u64) -> ProductCommand {
     })
 }
 
+fn adjust(delta: i64, reason: &str) -> ProductCommand {
+    ProductCommand::AdjustStock {
+        delta,
+        reason: reason.into(),
+        at: t0(),
+    }
+}
+
 fn reserve(quantity: u32) -> ProductCommand {
     ProductCommand::ReserveStock {
         order_id: order_id(1),
@@ -80,13 +88,14 @@ fn create_validates_name_and_price_and_existence() {
 #[test]
 fn adjust_stock_up_and_down_but_never_below_zero() {
     let state = given(&[created(5)]);
-    let adjust = |delta| ProductCommand::AdjustStock { delta, at: t0() };
+    let adjust = |delta| adjust(delta, "stock-take");
     assert_eq!(
         Product::decide(&state, adjust(-5)),
         Ok(vec![ProductEvent::StockAdjusted(StockAdjusted {
             product_id: product_id(1),
             delta: -5,
             stock_after: 0,
+            reason: "stock-take".into(),
             at: t0(),
         })])
     );
@@ -116,6 +125,46 @@ fn adjust_stock_up_and_down_but_never_below_zero() {
             product_id: product_id(1)
         })
     );
+}
+
+#[test]
+fn when_adjust_with_a_reason_then_the_event_keeps_it_trimmed() {
+    let state = given(&[created(5)]);
+    let events =
+        Product::decide(&state, adjust(3, "  delivery 茶 <b>#12</b>\n ")).expect("decides");
+    assert_eq!(
+        events,
+        vec![ProductEvent::StockAdjusted(StockAdjusted {
+            product_id: product_id(1),
+            delta: 3,
+            stock_after: 8,
+            reason: "delivery 茶 <b>#12</b>".into(),
+            at: t0(),
+        })]
+    );
+    // Exactly the limit, counted in characters rather than bytes, is accepted.
+    let longest = "茶".repeat(MAX_ADJUSTMENT_REASON_CHARS);
+    assert!(Product::decide(&state, adjust(1, &longest)).is_ok());
+}
+
+#[test]
+fn adjust_without_a_usable_reason_is_refused_before_anything_else() {
+    let state = given(&[created(5)]);
+    let too_long = "x".repeat(MAX_ADJUSTMENT_REASON_CHARS + 1);
+    for reason in ["", "   ", "\n\t", too_long.as_str()] {
+        // Even a change that would also be refused for its delta: the reason is
+        // checked first, so the refusal names what the operator must fix first.
+        for delta in [1, 0, -6] {
+            assert_eq!(
+                Product::decide(&state, adjust(delta, reason)),
+                Err(DomainError::InvalidStockAdjustmentReason),
+                "{reason:?} {delta}"
+            );
+        }
+    }
+    // Padding does not count towards the limit: it is trimmed away.
+    let padded = format!("  {}  ", "x".repeat(MAX_ADJUSTMENT_REASON_CHARS));
+    assert!(Product::decide(&state, adjust(1, &padded)).is_ok());
 }
 
 #[test]
@@ -189,7 +238,7 @@ proptest::proptest! {
             let state = Product::fold(&events);
             let quantity = u32::try_from(n.unsigned_abs()).unwrap_or(u32::MAX);
             let command = match kind {
-                0 => ProductCommand::AdjustStock { delta: n, at: t0() },
+                0 => adjust(n, "count"),
                 1 => reserve(quantity),
                 _ => ProductCommand::ReleaseStock { order_id: order_id(1), quantity, at: t0() },
             };

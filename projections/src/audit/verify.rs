@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
 use paylog_core::order::{Order, OrderEvent, OrderState};
-use paylog_core::product::{Product, ProductEvent, ProductState};
+use paylog_core::product::{MAX_ADJUSTMENT_REASON_CHARS, Product, ProductEvent, ProductState};
 use paylog_core::streams::StreamRef;
 use paylog_core::{Aggregate, DomainEvent};
 use paylog_store::{EventStore, RecordedEvent};
@@ -270,11 +270,21 @@ impl Verifier {
                 }
                 (e.product_id, Some(e.stock), e.stock)
             }
-            ProductEvent::StockAdjusted(e) => (
-                e.product_id,
-                stock.and_then(|s| s.checked_add_signed(e.delta)),
-                e.stock_after,
-            ),
+            ProductEvent::StockAdjusted(e) => {
+                // Core refuses any other reason; one in the log was not decided by it.
+                let reason = e.reason.as_str();
+                if reason.trim() != reason
+                    || reason.is_empty()
+                    || reason.chars().count() > MAX_ADJUSTMENT_REASON_CHARS
+                {
+                    self.breach(recorded, "stock adjusted without a valid reason".to_owned());
+                }
+                (
+                    e.product_id,
+                    stock.and_then(|s| s.checked_add_signed(e.delta)),
+                    e.stock_after,
+                )
+            }
             ProductEvent::StockReserved(e) => (
                 e.product_id,
                 stock.and_then(|s| s.checked_sub(u64::from(e.quantity))),

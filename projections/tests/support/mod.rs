@@ -287,7 +287,10 @@ impl Shop {
             let delta = self.rng.random_range(-5i64..10);
             let state = self.product(id).await;
             let at = self.tick();
-            if let Ok(events) = Product::decide(&state, ProductCommand::AdjustStock { delta, at }) {
+            let reason = format!("stock-take {delta}");
+            if let Ok(events) =
+                Product::decide(&state, ProductCommand::AdjustStock { delta, reason, at })
+            {
                 self.append(Decision::single(product_stream(id), events))
                     .await;
             }

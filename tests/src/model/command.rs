@@ -34,6 +34,8 @@ pub enum Command {
     AdjustStock {
         product_id: ProductId,
         delta: i64,
+        /// As the operator typed it: blank, padded, too long and hostile ones included.
+        reason: String,
         at: DateTime<Utc>,
     },
     PlaceOrder(Checkout),
@@ -175,9 +177,14 @@ pub fn concretize(step: &Step, model: &Model, now: DateTime<Utc>) -> Option<Comm
             stock,
             at: now,
         }),
-        Step::AdjustStock { product, delta } => Command::AdjustStock {
+        Step::AdjustStock {
+            product,
+            delta,
+            ref reason,
+        } => Command::AdjustStock {
             product_id: product_id(product),
             delta,
+            reason: reason.clone(),
             at: now,
         },
         Step::PlaceOrder {

@@ -5,7 +5,8 @@
 //! - a command id's events are one contiguous run, appended once (a re-sent command
 //!   that appended again would show up as a second run);
 //! - every event decodes; stock replayed from the product events never goes negative
-//!   and always equals the `stock_after` the event carries;
+//!   and always equals the `stock_after` the event carries; every adjustment has a
+//!   trimmed, non-empty reason within the limit;
 //! - per order: how many `PaymentConfirmed` events there are and for how much, and the
 //!   sum of the payment's confirmed refunds (refunds of anomalous payments apart).
 
@@ -15,7 +16,7 @@ use paylog_core::codec;
 use paylog_core::event::DomainEvent;
 use paylog_core::order::{AttentionResolution, OrderEvent};
 use paylog_core::payment_refs::OutRefundNo;
-use paylog_core::product::ProductEvent;
+use paylog_core::product::{MAX_ADJUSTMENT_REASON_CHARS, ProductEvent};
 use paylog_core::{Fen, OrderId, ProductId};
 use paylog_store::EventStore;
 use uuid::Uuid;
@@ -41,6 +42,8 @@ pub struct LogAudit {
     finished_commands: HashSet<Uuid>,
     /// Stock replayed from product events.
     pub stock: BTreeMap<ProductId, i128>,
+    /// The reasons of every `StockAdjusted`, per product, in log order.
+    pub reasons: BTreeMap<ProductId, Vec<String>>,
     pub orders: BTreeMap<OrderId, OrderMoney>,
 }
 
@@ -108,11 +111,26 @@ impl LogAudit {
                         let stock = i128::from(e.stock);
                         (e.product_id, stock, e.stock)
                     }
-                    ProductEvent::StockAdjusted(e) => (
-                        e.product_id,
-                        self.stock_of(e.product_id) + i128::from(e.delta),
-                        e.stock_after,
-                    ),
+                    ProductEvent::StockAdjusted(e) => {
+                        let reason = e.reason.as_str();
+                        if reason.is_empty()
+                            || reason.trim() != reason
+                            || reason.chars().count() > MAX_ADJUSTMENT_REASON_CHARS
+                        {
+                            return Err(format!(
+                                "position {position}: stock adjusted for reason {reason:?}"
+                            ));
+                        }
+                        self.reasons
+                            .entry(e.product_id)
+                            .or_default()
+                            .push(e.reason.clone());
+                        (
+                            e.product_id,
+                            self.stock_of(e.product_id) + i128::from(e.delta),
+                            e.stock_after,
+                        )
+                    }
                     ProductEvent::StockReserved(e) => (
                         e.product_id,
                         self.stock_of(e.product_id) - i128::from(e.quantity),

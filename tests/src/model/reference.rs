@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use paylog_core::identity::Username;
 use paylog_core::order::{AttentionResolution, OrderCommand, OrderStatus, Shipment};
 use paylog_core::payment_refs::{OutRefundNo, TransactionId};
+use paylog_core::product::MAX_ADJUSTMENT_REASON_CHARS;
 use paylog_core::user::Credentials;
 use paylog_core::{OrderId, ProductId, UserId};
 
@@ -33,6 +34,8 @@ pub struct ProductModel {
     pub adjusted: i128,
     pub reserved: u128,
     pub released: u128,
+    /// The reasons of accepted adjustments, trimmed, in the order accepted.
+    pub reasons: Vec<String>,
 }
 
 impl ProductModel {
@@ -222,20 +225,29 @@ impl Model {
                         adjusted: 0,
                         reserved: 0,
                         released: 0,
+                        reasons: Vec::new(),
                     },
                 );
                 Expect::Accepted(1)
             }
             Command::AdjustStock {
-                product_id, delta, ..
+                product_id,
+                delta,
+                reason,
+                ..
             } => {
                 let Some(p) = self.products.get_mut(product_id) else {
                     return Expect::Refused;
                 };
+                let reason = reason.trim();
+                if reason.is_empty() || reason.chars().count() > MAX_ADJUSTMENT_REASON_CHARS {
+                    return Expect::Refused;
+                }
                 if *delta == 0 || p.stock() + i128::from(*delta) < 0 {
                     return Expect::Refused;
                 }
                 p.adjusted += i128::from(*delta);
+                p.reasons.push(reason.to_owned());
                 Expect::Accepted(1)
             }
             Command::PlaceOrder(c) => self.place(c),

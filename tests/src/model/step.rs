@@ -119,6 +119,7 @@ pub enum Step {
     AdjustStock {
         product: P,
         delta: i64,
+        reason: String,
     },
     PlaceOrder {
         order: O,
@@ -307,6 +308,22 @@ fn notify() -> impl Strategy<Value = Step> {
     })
 }
 
+/// A stock adjustment's reason as an operator (or an attacker) might type it: mostly
+/// plain, sometimes blank, padded, markup, quotes and control characters, CJK, and
+/// right at or just past the limit in characters (not bytes).
+fn adjustment_reason() -> impl Strategy<Value = String> {
+    let limit = paylog_core::product::MAX_ADJUSTMENT_REASON_CHARS;
+    prop_oneof![
+        6 => prop::sample::select(vec!["delivery", "stock-take", "broken in transit", "盘点"])
+            .prop_map(str::to_owned),
+        1 => prop::sample::select(vec!["", "   ", "\t\n"]).prop_map(str::to_owned),
+        1 => Just("<script>alert('x')</script> & \"quoted\"".to_owned()),
+        1 => "[ \t]{0,2}[a-z<>&'\"\u{0}-\u{1f}茶]{1,12}[ \n]{0,2}",
+        1 => prop::sample::select(vec![limit, limit + 1]).prop_map(|n| "茶".repeat(n)),
+        1 => Just(format!("  {}  ", "x".repeat(limit))),
+    ]
+}
+
 /// Commands worth racing: each pair is one `tokio::join!`.
 fn racy() -> impl Strategy<Value = Step> {
     prop_oneof![
@@ -316,7 +333,8 @@ fn racy() -> impl Strategy<Value = Step> {
             .prop_map(|(order, closed_at_wechat)| Step::Cancel { order, closed_at_wechat }),
         1 => (any::<O>(), any::<bool>()).prop_map(|(order, late)| Step::Close { order, late }),
         1 => refund(),
-        1 => (any::<P>(), -3i64..=3).prop_map(|(product, delta)| Step::AdjustStock { product, delta }),
+        1 => (any::<P>(), -3i64..=3, adjustment_reason())
+            .prop_map(|(product, delta, reason)| Step::AdjustStock { product, delta, reason }),
     ]
 }
 
@@ -326,7 +344,8 @@ pub fn step() -> impl Strategy<Value = Step> {
         1 => (any::<U>(), 0u8..3).prop_map(|(user, name)| Step::Register { user, name }),
         2 => (any::<P>(), prop_oneof![1 => Just(0u64), 9 => 1u64..=5_000], 0u64..=6)
             .prop_map(|(product, price, stock)| Step::CreateProduct { product, price, stock }),
-        2 => (any::<P>(), -2i64..=5).prop_map(|(product, delta)| Step::AdjustStock { product, delta }),
+        2 => (any::<P>(), -2i64..=5, adjustment_reason())
+            .prop_map(|(product, delta, reason)| Step::AdjustStock { product, delta, reason }),
         6 => place_order(),
         3 => (any::<O>(), any::<bool>()).prop_map(|(order, v3)| Step::RequestPayment { order, v3 }),
         8 => notify(),

@@ -84,8 +84,11 @@ async fn execute(api: &Api, meta: CommandMeta, command: &Command) -> Result<Outc
         Command::Register(c) => engine.register_user(meta, c).await,
         Command::CreateProduct(c) => engine.create_product(meta, c).await,
         Command::AdjustStock {
-            product_id, delta, ..
-        } => engine.adjust_stock(meta, product_id, delta).await,
+            product_id,
+            delta,
+            reason,
+            ..
+        } => engine.adjust_stock(meta, product_id, delta, reason).await,
         Command::PlaceOrder(c) => engine.place_order(meta, c).await,
         Command::Cancel {
             order_id,
@@ -474,6 +477,22 @@ impl World {
                 (live, model) => {
                     return Err(format!("p{p}: engine has {live:?}, model has {model:?}"));
                 }
+            }
+            // Every accepted adjustment's reason is in the log, trimmed, exactly once.
+            // Sorted: two raced adjustments may land in either order.
+            let mut expected = model.map(|m| m.reasons.clone()).unwrap_or_default();
+            let mut logged = self
+                .audit
+                .reasons
+                .get(&product_id)
+                .cloned()
+                .unwrap_or_default();
+            expected.sort();
+            logged.sort();
+            if expected != logged {
+                return Err(format!(
+                    "p{p}: adjustment reasons {logged:?} in the log, {expected:?} in the model"
+                ));
             }
         }
         Ok(())

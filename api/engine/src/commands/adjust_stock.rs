@@ -12,6 +12,7 @@ use crate::{CommandMeta, Committed, Engine};
 struct Adjust {
     product_id: ProductId,
     delta: i64,
+    reason: String,
 }
 
 impl Plan for Adjust {
@@ -29,6 +30,8 @@ impl Plan for Adjust {
         let product = engine.load::<Product>(&stream).await?;
         let command = ProductCommand::AdjustStock {
             delta: self.delta,
+            // Cloned per attempt: a lost race decides again from the same input.
+            reason: self.reason.clone(),
             at: meta.at,
         };
         let events = Product::decide(&product.state, command)?;
@@ -40,13 +43,23 @@ impl Plan for Adjust {
 }
 
 impl Engine {
-    /// Changes a product's stock by `delta` (negative to remove stock).
+    /// Changes a product's stock by `delta` (negative to remove stock), for `reason`
+    /// (checked by the product: non-empty, bounded).
     pub async fn adjust_stock(
         &self,
         meta: CommandMeta,
         product_id: ProductId,
         delta: i64,
+        reason: String,
     ) -> Result<Committed, Error> {
-        self.run(meta, &Adjust { product_id, delta }).await
+        self.run(
+            meta,
+            &Adjust {
+                product_id,
+                delta,
+                reason,
+            },
+        )
+        .await
     }
 }

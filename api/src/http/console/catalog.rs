@@ -1,10 +1,12 @@
 //! The Catalog page: products with their live stock, a page at a time; create a
-//! product; add or remove stock.
+//! product; add or remove stock with a reason. A product's page shows its recent
+//! adjustments and their reasons, read from its stream.
 
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
+use paylog_core::product::MAX_ADJUSTMENT_REASON_CHARS;
 use paylog_core::{Fen, ProductId};
 use paylog_projections::Page;
 use serde::Deserialize;
@@ -62,7 +64,7 @@ pub async fn page(
             tr { th { (t(lang, K::Name)) } th { (t(lang, K::Price)) } th { (t(lang, K::Stock)) } th { (t(lang, K::AdjustStock)) } }
             @for p in &products.items {
                 tr {
-                    td.name { (p.name) }
+                    td.name { a href={ "/console/catalog/" (p.product_id.as_uuid()) } { (p.name) } }
                     td.num { (yuan(p.price.get())) }
                     td.num.stock { (p.stock) }
                     td {
@@ -70,6 +72,7 @@ pub async fn page(
                             input type="hidden" name="csrf" value=(csrf);
                             input type="hidden" name="key" value=(form_key());
                             input type="number" name="delta" placeholder=(t(lang, K::Delta)) required;
+                            input type="text" name="reason" placeholder=(t(lang, K::Reason)) maxlength=(MAX_ADJUSTMENT_REASON_CHARS) required;
                             button type="submit" { (t(lang, K::AdjustStock)) }
                         }
                     }
@@ -90,6 +93,74 @@ pub async fn page(
         frame(
             lang,
             t(lang, K::Catalog),
+            Nav::Catalog,
+            Some(csrf),
+            &here,
+            &flash,
+            body,
+        ),
+    )
+}
+
+/// One product: its price and stock, the adjust form, and its recent adjustments
+/// with their reasons (newest first).
+pub async fn product(
+    State(state): State<AppState>,
+    op: Operator,
+    OriginalUri(uri): OriginalUri,
+    Path(id): Path<String>,
+    flash: Result<Query<Flash>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let lang = op.lang;
+    let Ok(id) = Uuid::parse_str(&id).map(ProductId::from_uuid) else {
+        return error_page(&op, ApiError::not_found("product"));
+    };
+    let product = match state.catalog.show(id).await {
+        Ok(Some(p)) => p,
+        Ok(None) => return error_page(&op, ApiError::not_found("product")),
+        Err(e) => return error_page(&op, e.into()),
+    };
+    let adjustments = match state.catalog.recent_adjustments(id).await {
+        Ok(a) => a,
+        Err(e) => return error_page(&op, e.into()),
+    };
+    let csrf = op.csrf.as_str();
+    let body = html! {
+        h1 { (product.name) }
+        table #product {
+            tr { th { (t(lang, K::Price)) } td.num { (yuan(product.price.get())) } }
+            tr { th { (t(lang, K::Stock)) } td.num.stock { (product.stock) } }
+        }
+        h2 { (t(lang, K::AdjustStock)) }
+        form.inline #adjust-form method="post" action={ "/console/catalog/" (id.as_uuid()) "/stock" } {
+            input type="hidden" name="csrf" value=(csrf);
+            input type="hidden" name="key" value=(form_key());
+            label { (t(lang, K::Delta)) input type="number" name="delta" required; }
+            label { (t(lang, K::Reason)) input type="text" name="reason" maxlength=(MAX_ADJUSTMENT_REASON_CHARS) required; }
+            button type="submit" { (t(lang, K::AdjustStock)) }
+        }
+        h2 { (t(lang, K::RecentAdjustments)) }
+        table #adjustments {
+            tr { th { (t(lang, K::Time)) } th { (t(lang, K::Delta)) } th { (t(lang, K::StockAfter)) } th { (t(lang, K::Reason)) } }
+            @for a in &adjustments {
+                tr {
+                    td { (a.at.format("%Y-%m-%d %H:%M:%S UTC")) }
+                    td.num { @if a.delta > 0 { "+" } (a.delta) }
+                    td.num { (a.stock_after) }
+                    td.reason { (a.reason) }
+                }
+            }
+        }
+        @if adjustments.is_empty() { p { (t(lang, K::None)) } }
+        p { a href="/console/catalog" { (t(lang, K::Catalog)) } }
+    };
+    let flash = flash.map(|f| f.0).unwrap_or_default();
+    let here = uri.to_string();
+    html_page(
+        StatusCode::OK,
+        frame(
+            lang,
+            &product.name,
             Nav::Catalog,
             Some(csrf),
             &here,
@@ -164,6 +235,10 @@ pub struct AdjustForm {
     key: String,
     #[serde(default)]
     delta: String,
+    /// Checked by the product (trimmed, 1 to [`MAX_ADJUSTMENT_REASON_CHARS`]); a form
+    /// without one is refused like a blank one.
+    #[serde(default)]
+    reason: String,
 }
 
 pub async fn adjust(
@@ -172,18 +247,20 @@ pub async fn adjust(
     Path(id): Path<String>,
     Posted { op, form }: Posted<AdjustForm>,
 ) -> Response {
+    let Ok(id) = Uuid::parse_str(&id).map(ProductId::from_uuid) else {
+        return after_action("/console/catalog", Err(ApiError::not_found("product")));
+    };
+    // Back to the product's page, where the adjustment and its reason now show.
+    let back = format!("/console/catalog/{}", id.as_uuid());
     let outcome = async {
         let key = valid_key(&form.key)?;
-        let id = Uuid::parse_str(&id)
-            .map(ProductId::from_uuid)
-            .map_err(|_| ApiError::not_found("product"))?;
         let delta: i64 =
             form.delta.trim().parse().map_err(|_| {
                 ApiError::bad_request("invalid_delta", "the change is a whole number")
             })?;
         let product = state
             .catalog
-            .adjust_stock(meta, id, delta, Some(key))
+            .adjust_stock(meta, id, delta, form.reason, Some(key))
             .await?
             .ok_or_else(|| ApiError::not_found("product"))?;
         Ok::<_, ApiError>(format!(
@@ -194,5 +271,5 @@ pub async fn adjust(
         ))
     }
     .await;
-    after_action("/console/catalog", outcome)
+    after_action(&back, outcome)
 }

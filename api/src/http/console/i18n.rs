@@ -147,6 +147,18 @@ pub enum K {
     SettledAt,
     Expires,
     Yuan,
+    RecentAdjustments,
+    StockAfter,
+    ProjectorError,
+    Jobs,
+    Job,
+    StartedAt,
+    FinishedAt,
+    Outcome,
+    LastError,
+    NeverRan,
+    Running,
+    Succeeded,
 }
 
 pub fn t(lang: Lang, k: K) -> &'static str {
@@ -242,6 +254,18 @@ fn en(k: K) -> &'static str {
         K::SettledAt => "Settled at",
         K::Expires => "Expires",
         K::Yuan => "yuan",
+        K::RecentAdjustments => "Recent stock adjustments",
+        K::StockAfter => "Stock after",
+        K::ProjectorError => "Projector's last error",
+        K::Jobs => "Background jobs",
+        K::Job => "Job",
+        K::StartedAt => "Last run started",
+        K::FinishedAt => "Last run finished",
+        K::Outcome => "Outcome",
+        K::LastError => "Last error",
+        K::NeverRan => "not run yet",
+        K::Running => "running",
+        K::Succeeded => "ok",
     }
 }
 
@@ -331,5 +355,17 @@ fn zh(k: K) -> &'static str {
         K::SettledAt => "结算时间",
         K::Expires => "过期时间",
         K::Yuan => "元",
+        K::RecentAdjustments => "最近的库存调整",
+        K::StockAfter => "调整后库存",
+        K::ProjectorError => "投影器最近错误",
+        K::Jobs => "后台任务",
+        K::Job => "任务",
+        K::StartedAt => "上次开始",
+        K::FinishedAt => "上次结束",
+        K::Outcome => "结果",
+        K::LastError => "最近错误",
+        K::NeverRan => "尚未运行",
+        K::Running => "运行中",
+        K::Succeeded => "正常",
     }
 }

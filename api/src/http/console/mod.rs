@@ -78,6 +78,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
             post(money::refund_anomaly),
         )
         .route("/catalog", get(catalog::page).post(catalog::create))
+        .route("/catalog/{id}", get(catalog::product))
         .route("/catalog/{id}/stock", post(catalog::adjust))
         .route("/log", get(log::page))
         .layer(Extension(sessions))

@@ -1,6 +1,8 @@
 //! The Today page: sales, orders by status, payments waiting for WeChat's notify,
 //! refunds pending or needing attention, anomalous payments, orders to ship, the
-//! views' lag behind the log and readiness problems, and two SVG charts (sales per
+//! views' lag behind the log and readiness problems, the projector's last error, each
+//! background job's last run (the reconciler, the uploader, the settlement checker:
+//! started, finished, outcome, last error redacted), and two SVG charts (sales per
 //! day, orders per hour), each figure linking to its list.
 
 use std::collections::BTreeMap;
@@ -20,6 +22,7 @@ use super::session::Operator;
 use super::{error_page, html_page};
 use crate::http::state::AppState;
 use crate::services::ordering::operator::OrderFilter;
+use crate::services::periodic::Outcome;
 
 /// Days on the sales chart.
 const SALES_DAYS: i64 = 14;
@@ -108,6 +111,14 @@ pub async fn page(
         .unwrap_or(0);
     let health = state.health.readiness();
     let lag = health.log_head.saturating_sub(health.views_position);
+    let projector_error = state.health.projector_error();
+    let jobs = state.health.jobs();
+    let when = |at: Option<chrono::DateTime<chrono::Utc>>| {
+        at.map_or_else(
+            || "-".to_owned(),
+            |a| a.format("%Y-%m-%d %H:%M:%S UTC").to_string(),
+        )
+    };
     let paid_link = format!("/console/orders?status={:?}", OrderStatus::Paid);
     let body = html! {
         h1 { (t(lang, K::Today)) " " (today) }
@@ -136,6 +147,32 @@ pub async fn page(
             tr { th { (t(lang, K::Problems)) } td #problems {
                 @if health.problems.is_empty() { (t(lang, K::None)) } @else { (health.problems.join(", ")) }
             } }
+            tr { th { (t(lang, K::ProjectorError)) } td #projector-error {
+                (projector_error.as_deref().unwrap_or(t(lang, K::None)))
+            } }
+        }
+        h3 { (t(lang, K::Jobs)) }
+        table #jobs {
+            tr {
+                th { (t(lang, K::Job)) } th { (t(lang, K::Outcome)) } th { (t(lang, K::StartedAt)) }
+                th { (t(lang, K::FinishedAt)) } th { (t(lang, K::LastError)) }
+            }
+            @for (job, run) in &jobs {
+                tr id={ "job-" (job.replace(' ', "-")) } {
+                    td { (job) }
+                    td.outcome {
+                        @match (run.running, run.outcome) {
+                            (true, _) => (t(lang, K::Running)),
+                            (false, None) => (t(lang, K::NeverRan)),
+                            (false, Some(Outcome::Succeeded)) => (t(lang, K::Succeeded)),
+                            (false, Some(Outcome::Failed)) => (t(lang, K::Failed)),
+                        }
+                    }
+                    td { (when(run.started_at)) }
+                    td { (when(run.finished_at)) }
+                    td.error { (run.last_error.as_deref().unwrap_or("-")) }
+                }
+            }
         }
     };
     let flash = flash.map(|f| f.0).unwrap_or_default();

@@ -23,7 +23,7 @@ use tokio::task::JoinHandle;
 
 use super::{Confirmation, Payments, RefundSettlement};
 use crate::error::Error;
-use crate::services::periodic;
+use crate::services::periodic::{self, JobStatus};
 
 /// Most orders looked at in one run (the rest wait for the next one).
 const MAX_PER_RUN: usize = 2000;
@@ -59,6 +59,7 @@ pub struct Reconciler {
     views: Views,
     reconcile_after: Duration,
     interval: Duration,
+    status: JobStatus,
 }
 
 enum Action {
@@ -79,11 +80,22 @@ impl Reconciler {
             views,
             reconcile_after,
             interval,
+            status: JobStatus::new("reconciler"),
         }
     }
 
-    /// One pass over the orders awaiting payment, as of now by the payments' clock.
+    /// Its runs: when the last one started and finished, how it ended, its last error.
+    pub fn status(&self) -> JobStatus {
+        self.status.clone()
+    }
+
+    /// One pass over the orders awaiting payment, as of now by the payments' clock,
+    /// recorded in [`Reconciler::status`].
     pub async fn run_once(&self) -> Result<ReconcileReport, Error> {
+        self.status.track(&*self.payments.clock, self.pass()).await
+    }
+
+    async fn pass(&self) -> Result<ReconcileReport, Error> {
         let now = self.payments.clock.now();
         let after = chrono::Duration::from_std(self.reconcile_after).map_err(|_| {
             Error::Startup(format!(
@@ -120,6 +132,8 @@ impl Reconciler {
                         report.errors += 1;
                         self.payments.metrics.reconciler("error");
                         tracing::warn!(order_id = %candidate.order_id, error = %e, "reconciling an order failed");
+                        self.status
+                            .note_error(&format_args!("order {}: {e}", candidate.order_id));
                     }
                 }
             }
@@ -181,6 +195,8 @@ impl Reconciler {
                             report.errors += 1;
                             self.payments.metrics.reconciler("error");
                             tracing::warn!(order_id = %order.order_id, out_refund_no = %refund.out_refund_no, error = %e, "reconciling a refund failed");
+                            self.status
+                                .note_error(&format_args!("refund {}: {e}", refund.out_refund_no));
                         }
                     }
                 }
