@@ -13,6 +13,7 @@ pub struct ProductCreated {
     pub name: String,
     pub price: Fen,
     pub stock: u64,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -21,6 +22,7 @@ pub struct StockAdjusted {
     pub product_id: ProductId,
     pub delta: i64,
     pub stock_after: u64,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -30,6 +32,7 @@ pub struct StockReserved {
     pub order_id: OrderId,
     pub quantity: u32,
     pub stock_after: u64,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -39,6 +42,7 @@ pub struct StockReleased {
     pub order_id: OrderId,
     pub quantity: u32,
     pub stock_after: u64,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
