@@ -20,6 +20,13 @@ pub(super) fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily, StoreEr
         .ok_or_else(|| StoreError::Corrupt(format!("column family {name:?} is missing")))
 }
 
+/// Reads of at least this many events are bulk scans (a rebuild, a catch-up at start):
+/// sequential, and each block read once.
+const BULK_SCAN: usize = 4096;
+/// What a bulk scan reads ahead of its iterator, so the disk serves large sequential
+/// reads instead of one block at a time.
+const BULK_READAHEAD: usize = 2 << 20;
+
 /// Events of the whole log with `after < position <= head`, at most `limit`.
 pub(super) fn read_all(
     db: &DB,
@@ -33,6 +40,12 @@ pub(super) fn read_all(
     let start = position_key(after + 1);
     let mut options = ReadOptions::default();
     options.set_iterate_upper_bound(position_key(head.saturating_add(1)).to_vec());
+    if limit >= BULK_SCAN {
+        options.set_readahead_size(BULK_READAHEAD);
+        // Blocks a scan reads once would only evict what the engine's reads and the
+        // views keep hot in the shared block cache.
+        options.fill_cache(false);
+    }
     let iter = db.iterator_cf_opt(
         cf(db, CF_EVENTS)?,
         options,
