@@ -31,6 +31,7 @@ pub enum ClaimCommand {
 pub struct UsernameClaimed {
     pub username: Username,
     pub user_id: UserId,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -38,6 +39,7 @@ pub struct UsernameClaimed {
 pub struct OpenIdClaimed {
     pub openid: OpenId,
     pub user_id: UserId,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 

@@ -32,18 +32,20 @@ pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<DateTim
     }
 }
 
+/// An instant that serializes as [`serialize`] does, for a hand-written `Serialize`
+/// (or inside an `Option`).
+#[derive(Debug, Clone, Copy)]
+pub struct Compact<'a>(pub &'a DateTime<Utc>);
+
+impl Serialize for Compact<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serialize(self.0, serializer)
+    }
+}
+
 /// The same for an optional instant.
 pub mod option {
     use super::*;
-
-    /// Wraps an instant so that it serializes compactly inside an `Option`.
-    struct Compact<'a>(&'a DateTime<Utc>);
-
-    impl Serialize for Compact<'_> {
-        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            super::serialize(self.0, serializer)
-        }
-    }
 
     #[derive(Deserialize)]
     struct Owned(#[serde(with = "super")] DateTime<Utc>);

@@ -13,8 +13,12 @@ use crate::identity::{OpenId, PasswordHash, Username};
 use crate::ids::UserId;
 
 /// How a user signs in.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "method", rename_all = "snake_case")]
+///
+/// In JSON (events for people, audits) it is internally tagged,
+/// `{"method": "password", ...}`; in binary formats, which cannot read an internally
+/// tagged enum (postcard has no `deserialize_any`), it is externally tagged. Both
+/// forms are the derived ones of the two mirrors below.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Credentials {
     /// Username and an argon2id hash computed at the edge.
     Password {
@@ -23,6 +27,96 @@ pub enum Credentials {
     },
     /// A WeChat openid obtained from `jscode2session`.
     WeChat { openid: OpenId },
+}
+
+/// [`Credentials`] as JSON has always written it.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "snake_case", rename = "Credentials")]
+enum TaggedCredentials {
+    Password {
+        username: Username,
+        password_hash: PasswordHash,
+    },
+    WeChat {
+        openid: OpenId,
+    },
+}
+
+/// [`Credentials`] in binary formats: the variant's index, then its fields.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Credentials")]
+enum IndexedCredentials {
+    Password {
+        username: Username,
+        password_hash: PasswordHash,
+    },
+    WeChat {
+        openid: OpenId,
+    },
+}
+
+impl Serialize for Credentials {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // A registration is rare: cloning into the mirror costs nothing that matters.
+        match (self.clone(), serializer.is_human_readable()) {
+            (
+                Self::Password {
+                    username,
+                    password_hash,
+                },
+                true,
+            ) => TaggedCredentials::Password {
+                username,
+                password_hash,
+            }
+            .serialize(serializer),
+            (Self::WeChat { openid }, true) => {
+                TaggedCredentials::WeChat { openid }.serialize(serializer)
+            }
+            (
+                Self::Password {
+                    username,
+                    password_hash,
+                },
+                false,
+            ) => IndexedCredentials::Password {
+                username,
+                password_hash,
+            }
+            .serialize(serializer),
+            (Self::WeChat { openid }, false) => {
+                IndexedCredentials::WeChat { openid }.serialize(serializer)
+            }
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Credentials {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Ok(if deserializer.is_human_readable() {
+            match TaggedCredentials::deserialize(deserializer)? {
+                TaggedCredentials::Password {
+                    username,
+                    password_hash,
+                } => Self::Password {
+                    username,
+                    password_hash,
+                },
+                TaggedCredentials::WeChat { openid } => Self::WeChat { openid },
+            }
+        } else {
+            match IndexedCredentials::deserialize(deserializer)? {
+                IndexedCredentials::Password {
+                    username,
+                    password_hash,
+                } => Self::Password {
+                    username,
+                    password_hash,
+                },
+                IndexedCredentials::WeChat { openid } => Self::WeChat { openid },
+            }
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +135,7 @@ pub enum UserCommand {
 pub struct UserRegistered {
     pub user_id: UserId,
     pub credentials: Credentials,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 

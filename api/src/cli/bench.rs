@@ -118,6 +118,13 @@ pub struct BenchArgs {
     /// Override the seconds of each HTTP load run (for profiling runs).
     #[arg(long, hide = true)]
     pub http_secs: Option<f64>,
+    /// Override the seconds of row 4's live-projector load (for profiling runs).
+    #[arg(long, hide = true)]
+    pub live_secs: Option<f64>,
+    /// Rebuild only the log with these payloads in row 4: `binary` or `json` (for
+    /// profiling runs; both by default).
+    #[arg(long, hide = true)]
+    pub rebuild_payloads: Option<String>,
     /// Where the temp dirs go (default: the system's temp dir).
     #[arg(long)]
     pub scratch: Option<PathBuf>,
@@ -137,6 +144,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(secs) = args.http_secs {
         sizes.http_secs = secs;
+    }
+    if let Some(secs) = args.live_secs {
+        sizes.live_secs = secs;
+    }
+    match args.rebuild_payloads.as_deref() {
+        None => {}
+        Some("binary") => sizes.rebuild_payloads = paylog_bench::RebuildPayloads::Binary,
+        Some("json") => sizes.rebuild_payloads = paylog_bench::RebuildPayloads::Json,
+        Some(other) => anyhow::bail!("--rebuild-payloads is binary or json, not {other:?}"),
     }
     let config = Config {
         sizes,

@@ -1,4 +1,5 @@
-//! `paylog events` prints exactly what was appended, as JSON lines.
+//! `paylog events` prints exactly what was appended, as JSON lines (binary payloads
+//! rendered as the JSON of their event).
 
 use std::process::Command;
 use std::sync::Arc;
@@ -36,7 +37,18 @@ async fn events_prints_every_appended_envelope_in_order() {
         assert_eq!(line["stream_version"], event.stream_version);
         assert_eq!(line["event_type"], event.event_type.as_str());
         assert_eq!(line["command_id"], event.command_id.to_string().as_str());
-        let payload: Value = serde_json::from_slice(&event.payload).expect("JSON payload");
+        // Stored binary, printed as the event's JSON.
+        assert_eq!(
+            paylog_core::codec::PayloadEncoding::of(&event.payload),
+            paylog_core::codec::PayloadEncoding::Binary
+        );
+        let (_, json) = paylog_core::codec::payload_json(
+            &event.event_type,
+            event.schema_version,
+            &event.payload,
+        )
+        .expect("renders");
+        let payload: Value = serde_json::from_slice(&json).expect("JSON payload");
         assert_eq!(line["payload"], payload);
     }
     assert_eq!(lines[2]["payload"]["stock_after"], 6);

@@ -1,4 +1,7 @@
-//! Round trips of every event type, the v1 → v2 upcast, and refusals.
+//! Round trips of every event type in both encodings, the golden bytes of the binary
+//! one, the v1 → v2 upcasts, and refusals.
+
+use std::borrow::Cow;
 
 use super::*;
 use crate::aggregate::Aggregate;
@@ -146,10 +149,150 @@ fn every_event_type_round_trips_at_its_current_version() {
     }
 }
 
+/// Shapes [`one_of_each`] does not reach: a password user, a v3 prepay.
+fn other_shapes() -> Vec<DomainEvent> {
+    let password = crate::user::UserRegistered {
+        user_id: user_id(2),
+        credentials: Credentials::Password {
+            username: Username::parse("olga").expect("valid"),
+            password_hash: crate::identity::PasswordHash::parse(
+                "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaGhhc2hoYXNoaGFzaGhhc2hoYXNo",
+            )
+            .expect("valid"),
+        },
+        at: t0(),
+    };
+    let v3 = crate::order::PaymentRequested {
+        order_id: order_id(3),
+        prepay_id: crate::payment_refs::PrepayId::parse("wx2014102720093955226").expect("valid"),
+        valid_until: t(120),
+        api: crate::payment_refs::PayApi::V3,
+        at: t(1),
+    };
+    vec![
+        crate::user::UserEvent::UserRegistered(password).into(),
+        OrderEvent::PaymentRequested(v3).into(),
+    ]
+}
+
+#[test]
+fn every_event_reads_the_same_from_json_and_from_binary() {
+    for event in one_of_each().into_iter().chain(other_shapes()) {
+        let binary = encode(&event).expect("encodes");
+        let json = encode_json(&event).expect("encodes");
+        assert_eq!(
+            PayloadEncoding::of(&binary.payload),
+            PayloadEncoding::Binary
+        );
+        assert_eq!(PayloadEncoding::of(&json.payload), PayloadEncoding::Json);
+        assert_eq!(
+            (binary.event_type, binary.schema_version),
+            (json.event_type, json.schema_version)
+        );
+        let from_json = decode(json.event_type, json.schema_version, &json.payload);
+        assert_eq!(from_json.as_ref(), Ok(&event), "{}", json.event_type);
+        // People see the binary payload as exactly the JSON the event always had.
+        let (version, rendered) =
+            payload_json(binary.event_type, binary.schema_version, &binary.payload)
+                .expect("renders");
+        assert_eq!(version, json.schema_version);
+        assert_eq!(
+            rendered.as_ref(),
+            json.payload.as_slice(),
+            "{}",
+            json.event_type
+        );
+        // A JSON payload is shown as stored, byte for byte.
+        let (_, shown) =
+            payload_json(json.event_type, json.schema_version, &json.payload).expect("renders");
+        assert!(matches!(shown, Cow::Borrowed(_)));
+        assert!(
+            binary.payload.len() < json.payload.len(),
+            "{}",
+            json.event_type
+        );
+    }
+}
+
+/// The binary bytes of every `(event_type, schema_version)`, frozen in
+/// `golden_binary.txt` (`EventType vN hex`, one line each, from [`one_of_each`]'s
+/// first event of the type). postcard reads fields by position, so a field added,
+/// removed, reordered or retyped in an event would silently misread every binary
+/// payload already in a log: this test fails instead, and the change has to become a
+/// new schema version whose upcast reads these bytes (the old line stays).
+#[test]
+fn binary_payloads_are_pinned_per_type_and_version() {
+    let golden: Vec<(&str, u16, Vec<u8>)> = include_str!("golden_binary.txt")
+        .lines()
+        .filter(|line| !line.trim().is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let mut parts = line.split_whitespace();
+            let name = parts.next().expect("a type");
+            let version = parts.next().and_then(|v| v.strip_prefix('v'));
+            let version = version.and_then(|v| v.parse().ok()).expect("a version");
+            let bytes = hex::decode(parts.next().expect("bytes")).expect("hex");
+            (name, version, bytes)
+        })
+        .collect();
+    let events = one_of_each();
+    let mut missing = Vec::new();
+    for (name, version) in EVENT_TYPES {
+        let sample = events
+            .iter()
+            .find(|e| e.event_type() == *name)
+            .expect("a sample");
+        let encoded = encode(sample).expect("encodes");
+        let line = format!("{name} v{version} {}", hex::encode(&encoded.payload));
+        let Some(frozen) = golden.iter().find(|(n, v, _)| n == name && v == version) else {
+            missing.push(line);
+            continue;
+        };
+        assert_eq!(
+            decode(name, *version, &frozen.2).as_ref(),
+            Ok(sample),
+            "{name} v{version}: the frozen bytes no longer read as the event"
+        );
+        assert_eq!(
+            encoded.payload, frozen.2,
+            "{name} v{version}: the bytes changed (a changed shape is a new version)"
+        );
+    }
+    assert!(
+        missing.is_empty(),
+        "no golden bytes for a new (type, version); add:\n{}",
+        missing.join("\n")
+    );
+    // Older versions still read (through their upcasts) from their frozen bytes.
+    for (name, version, bytes) in &golden {
+        assert!(
+            decode(name, *version, bytes).is_ok(),
+            "{name} v{version}: frozen bytes no longer decode"
+        );
+    }
+}
+
+#[test]
+fn a_binary_payload_with_bytes_missing_or_left_over_is_malformed() {
+    let event: DomainEvent = history(vec![place_cmd()]).remove(0).into();
+    let encoded = encode(&event).expect("encodes");
+    let mut longer = encoded.payload.clone();
+    longer.push(0);
+    let shorter = &encoded.payload[..encoded.payload.len() - 1];
+    for payload in [&longer[..], shorter, &[BINARY_PAYLOAD_TAG][..]] {
+        assert!(matches!(
+            decode("OrderPlaced", 2, payload),
+            Err(CodecError::MalformedEvent {
+                schema_version: 2,
+                ..
+            })
+        ));
+    }
+}
+
 #[test]
 fn payload_is_the_json_of_the_event_fields_without_a_tag() {
     let placed = history(vec![place_cmd()]).remove(0);
-    let encoded = encode(&placed.into()).expect("encodes");
+    let encoded = encode_json(&placed.into()).expect("encodes");
     assert_eq!(
         (encoded.event_type, encoded.schema_version),
         ("OrderPlaced", 2)
@@ -385,7 +528,7 @@ fn each_new_money_event_has_a_frozen_v1_payload() {
             decided.contains(&decoded),
             "{event_type}: {decoded:?} is not what decide produced"
         );
-        let encoded = encode(&decoded).expect("encodes");
+        let encoded = encode_json(&decoded).expect("encodes");
         let reencoded: serde_json::Value = serde_json::from_slice(&encoded.payload).expect("json");
         assert_eq!(reencoded, payload, "{event_type}");
     }

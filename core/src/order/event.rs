@@ -30,20 +30,51 @@ pub struct OrderPlaced {
     pub out_trade_no: OutTradeNo,
     pub lines: Vec<OrderLine>,
     pub total: Fen,
+    #[serde(with = "crate::compact_time")]
     pub expires_at: DateTime<Utc>,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// `Serialize` is written out below: JSON leaves `api` out when v2, which a binary
+/// format without field names cannot do.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct PaymentRequested {
     pub order_id: OrderId,
     pub prepay_id: PrepayId,
+    #[serde(with = "crate::compact_time")]
     pub valid_until: DateTime<Utc>,
     /// The API the prepay was opened on. Absent in events recorded before v3
-    /// (they are all v2), and left out when v2 so those payloads are unchanged.
-    #[serde(default, skip_serializing_if = "PayApi::is_v2")]
+    /// (they are all v2), and left out of JSON when v2 so those payloads are unchanged.
+    #[serde(default)]
     pub api: PayApi,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
+}
+
+impl Serialize for PaymentRequested {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        // JSON (human-readable) skips a v2 `api`, so payloads written before v3 stay
+        // byte for byte what they were; a binary format reads fields by position, so
+        // there every field is always written.
+        let skip_api = serializer.is_human_readable() && self.api.is_v2();
+        let fields = if skip_api { 4 } else { 5 };
+        let mut s = serializer.serialize_struct("PaymentRequested", fields)?;
+        s.serialize_field("order_id", &self.order_id)?;
+        s.serialize_field("prepay_id", &self.prepay_id)?;
+        s.serialize_field(
+            "valid_until",
+            &crate::compact_time::Compact(&self.valid_until),
+        )?;
+        if skip_api {
+            s.skip_field("api")?;
+        } else {
+            s.serialize_field("api", &self.api)?;
+        }
+        s.serialize_field("at", &crate::compact_time::Compact(&self.at))?;
+        s.end()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,7 +83,9 @@ pub struct PaymentConfirmed {
     pub transaction_id: TransactionId,
     pub amount: Fen,
     /// WeChat's `time_end`, converted to UTC.
+    #[serde(with = "crate::compact_time")]
     pub paid_at: DateTime<Utc>,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -64,7 +97,9 @@ pub struct PaymentAmountMismatch {
     pub transaction_id: TransactionId,
     pub expected: Fen,
     pub received: Fen,
+    #[serde(with = "crate::compact_time")]
     pub paid_at: DateTime<Utc>,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -76,15 +111,18 @@ pub struct LatePaymentReceived {
     pub order_id: OrderId,
     pub transaction_id: TransactionId,
     pub amount: Fen,
+    #[serde(with = "crate::compact_time")]
     pub paid_at: DateTime<Utc>,
     /// `Cancelled` or `Closed`.
     pub order_status: OrderStatus,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrderCancelled {
     pub order_id: OrderId,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -94,6 +132,7 @@ pub struct OrderCancelled {
 pub struct OrderClosed {
     pub order_id: OrderId,
     pub reason: CloseReason,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -106,9 +145,11 @@ pub struct DuplicatePaymentReceived {
     pub order_id: OrderId,
     pub transaction_id: TransactionId,
     pub amount: Fen,
+    #[serde(with = "crate::compact_time")]
     pub paid_at: DateTime<Utc>,
     /// The transaction that paid the order.
     pub paid_by: TransactionId,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -118,6 +159,7 @@ pub struct RefundRequested {
     pub out_refund_no: OutRefundNo,
     pub amount: Fen,
     pub reason: String,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -130,6 +172,7 @@ pub struct AnomalousPaymentRefundRequested {
     pub out_refund_no: OutRefundNo,
     pub amount: Fen,
     pub reason: String,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -144,6 +187,7 @@ pub struct RefundConfirmed {
     /// Total refunded of the order's payment after this refund (unchanged by the
     /// refund of an anomalous payment).
     pub refunded_after: Fen,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -160,6 +204,7 @@ pub struct RefundConfirmedAfterFailure {
     pub refund_id: RefundId,
     pub amount: Fen,
     pub refunded_after: Fen,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -174,6 +219,7 @@ pub struct RefundNeedsAttention {
     pub amount: Fen,
     /// What WeChat said (e.g. `CHANGE` and its account hint), for the operator.
     pub reason: String,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -198,6 +244,7 @@ pub struct RefundAttentionResolved {
     pub note: String,
     /// As in [`RefundConfirmed`]: unchanged unless the payment's refund is confirmed.
     pub refunded_after: Fen,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -207,6 +254,7 @@ pub struct RefundFailed {
     pub out_refund_no: OutRefundNo,
     pub amount: Fen,
     pub reason: String,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 

@@ -295,6 +295,7 @@ pub struct OrderShipped {
     pub shipment: Shipment,
     /// Whether this changes a shipment WeChat had accepted (WeChat's one change).
     pub reupload: bool,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -303,6 +304,7 @@ pub struct OrderShipped {
 pub struct ShippingInfoUploaded {
     pub order_id: OrderId,
     pub revision: u32,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -316,6 +318,7 @@ pub struct ShippingUploadFailed {
     pub errmsg: String,
     /// The number of refused attempts of this revision, this one included.
     pub attempt: u32,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -324,7 +327,9 @@ pub struct ShippingUploadFailed {
 pub struct ReceiptConfirmed {
     pub order_id: OrderId,
     /// WeChat's time of the confirmation.
+    #[serde(with = "crate::compact_time")]
     pub confirmed_at: DateTime<Utc>,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -333,7 +338,9 @@ pub struct ReceiptConfirmed {
 pub struct OrderSettled {
     pub order_id: OrderId,
     /// WeChat's settlement time.
+    #[serde(with = "crate::compact_time")]
     pub settled_at: DateTime<Utc>,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 

@@ -13,6 +13,7 @@ pub struct ProductCreated {
     pub name: String,
     pub price: Fen,
     pub stock: u64,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -24,6 +25,7 @@ pub struct StockAdjusted {
     /// The operator's reason, trimmed (schema v2; v1 events are upcast with
     /// [`crate::codec::STOCK_ADJUSTED_V1_REASON`]).
     pub reason: String,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -33,6 +35,7 @@ pub struct StockReserved {
     pub order_id: OrderId,
     pub quantity: u32,
     pub stock_after: u64,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 
@@ -42,6 +45,7 @@ pub struct StockReleased {
     pub order_id: OrderId,
     pub quantity: u32,
     pub stock_after: u64,
+    #[serde(with = "crate::compact_time")]
     pub at: DateTime<Utc>,
 }
 

@@ -2,8 +2,11 @@
 //!
 //! Every field of the envelope is kept, so an import reproduces the log exactly
 //! (positions, stream versions, `recorded_at` to the nanosecond, command, correlation
-//! and causation ids). The payload is embedded as JSON, byte for byte as stored, so
-//! the file is readable and re-importing it gives back identical bytes.
+//! and causation ids). The payload is embedded as JSON whatever its stored encoding
+//! (`paylog_core::codec::payload_json`): a JSON payload byte for byte as stored, a
+//! binary one as the JSON of the same event (at its current schema version), so the
+//! file is readable and re-importing it gives back the same events. An import stores
+//! the JSON it reads as it is: old versions stay readable through their upcasts.
 //!
 //! Secrets in payloads (password hashes) are replaced by [`REDACTED`] unless the
 //! caller asks for them ([`Secrets::Included`]): an export for a person to read, or a
@@ -34,10 +37,22 @@ pub struct ExportedEvent {
 }
 
 impl ExportedEvent {
-    /// The exported form of a recorded event. Fails if the payload is not JSON
-    /// (paylog only writes JSON payloads).
+    /// The exported form of a recorded event: its payload as JSON (a binary payload
+    /// decoded and rendered). Fails if the payload is neither JSON nor a binary
+    /// payload the codec reads.
     pub fn from_recorded(event: &RecordedEvent) -> Result<Self> {
-        let text = std::str::from_utf8(&event.payload).map_err(|_| not_json(event.position))?;
+        let (schema_version, json) = paylog_core::codec::payload_json(
+            &event.event_type,
+            event.schema_version,
+            &event.payload,
+        )
+        .map_err(|source| ProjectionError::Decode {
+            position: event.position,
+            event_type: event.event_type.clone(),
+            schema_version: event.schema_version,
+            source,
+        })?;
+        let text = std::str::from_utf8(&json).map_err(|_| not_json(event.position))?;
         let payload =
             RawValue::from_string(text.to_owned()).map_err(|_| not_json(event.position))?;
         Ok(ExportedEvent {
@@ -45,7 +60,7 @@ impl ExportedEvent {
             stream_id: event.stream_id.clone(),
             stream_version: event.stream_version,
             event_type: event.event_type.clone(),
-            schema_version: event.schema_version,
+            schema_version,
             recorded_at: event.recorded_at,
             command_id: event.command_id,
             correlation_id: event.correlation_id,
@@ -174,6 +189,45 @@ mod tests {
         let line = export_line(&event, Secrets::Included).expect("exports");
         assert!(!line.contains('\n'));
         assert_eq!(import_line(&line).expect("imports"), event);
+    }
+
+    #[test]
+    fn a_binary_payload_is_exported_as_the_json_of_its_event() {
+        let cancelled = paylog_core::DomainEvent::Order(
+            paylog_core::order::OrderEvent::OrderCancelled(paylog_core::order::OrderCancelled {
+                order_id: paylog_core::OrderId::from_uuid(Uuid::from_u128(7)),
+                at: DateTime::from_timestamp(1_700_000_000, 5).unwrap_or_default(),
+            }),
+        );
+        let binary = paylog_core::codec::encode(&cancelled).expect("encodes");
+        let json = paylog_core::codec::encode_json(&cancelled).expect("encodes");
+        let event = RecordedEvent {
+            position: 3,
+            stream_id: "order-7".into(),
+            stream_version: 2,
+            event_type: binary.event_type.into(),
+            schema_version: binary.schema_version,
+            recorded_at: DateTime::from_timestamp(1_700_000_000, 9).unwrap_or_default(),
+            command_id: Uuid::from_u128(1),
+            correlation_id: Uuid::from_u128(2),
+            causation_id: None,
+            payload: binary.payload,
+        };
+        let line = export_line(&event, Secrets::Redacted).expect("exports");
+        let imported = import_line(&line).expect("imports");
+        // The import holds the JSON of the very same event; the envelope is unchanged.
+        assert_eq!(imported.payload, json.payload);
+        assert_eq!(
+            crate::decode::decode_one(&imported).expect("decodes"),
+            cancelled
+        );
+        assert_eq!(
+            RecordedEvent {
+                payload: event.payload.clone(),
+                ..imported
+            },
+            event
+        );
     }
 
     #[test]

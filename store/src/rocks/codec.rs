@@ -22,7 +22,14 @@ pub const ALL_CFS: [&str; 5] = [CF_EVENTS, CF_STREAMS, CF_HEADS, CF_COMMANDS, CF
 
 /// `meta` key holding the layout version; its value is [`LAYOUT_VERSION`] as one byte.
 pub const META_LAYOUT_KEY: &[u8] = b"layout";
-pub const LAYOUT_VERSION: u8 = 1;
+/// Layout 2 is layout 1 whose event payloads may be binary (the codec's tag byte,
+/// which the store does not read): the key and value formats are the same, so a
+/// layout-1 directory is read as it is and stamped 2 when opened for writing. The
+/// bump makes a build that knows only JSON payloads refuse the directory at open
+/// rather than fail on the first binary event it reads.
+pub const LAYOUT_VERSION: u8 = 2;
+/// The layouts this build reads (and, opened for writing, stamps [`LAYOUT_VERSION`]).
+pub const READABLE_LAYOUTS: [u8; 2] = [1, LAYOUT_VERSION];
 
 /// Format tag of the values written by this code (envelopes and outcomes).
 const VALUE_FORMAT_V1: u8 = 1;

@@ -11,6 +11,8 @@
 mod batch_tests;
 mod codec;
 mod import;
+#[cfg(test)]
+mod layout_tests;
 pub mod memory;
 mod options;
 mod read;
@@ -41,7 +43,7 @@ pub const EVENTS_COLUMN_FAMILY: &str = codec::CF_EVENTS;
 use crate::EventStore;
 use crate::error::StoreError;
 use crate::types::{AppendOutcome, AppendRequest, RecordedEvent};
-use codec::{CF_META, LAYOUT_VERSION, META_LAYOUT_KEY};
+use codec::{CF_META, LAYOUT_VERSION, META_LAYOUT_KEY, READABLE_LAYOUTS};
 use writer::{Msg, Writer};
 
 /// The event log on RocksDB. Open it once per directory and share it (`Arc`); every
@@ -190,15 +192,18 @@ fn prepare(
     Ok((shared, writer, tx))
 }
 
-/// Refuses a directory written with another layout, and stamps a new one.
+/// Refuses a directory written with a layout this build does not read, and stamps a
+/// new one (or an older readable one) with [`LAYOUT_VERSION`].
 fn check_layout(db: &DB) -> Result<(), StoreError> {
-    if has_layout_marker(db)? {
-        return Ok(());
-    }
-    if read::read_tail(db)?.is_some() {
-        return Err(StoreError::Corrupt(
-            "events present but no layout marker".into(),
-        ));
+    match layout_marker(db)? {
+        Some(LAYOUT_VERSION) => return Ok(()),
+        Some(_) => {}
+        None if read::read_tail(db)?.is_some() => {
+            return Err(StoreError::Corrupt(
+                "events present but no layout marker".into(),
+            ));
+        }
+        None => {}
     }
     let meta = read::cf(db, CF_META)?;
     let mut options = rocksdb::WriteOptions::default();
@@ -207,17 +212,25 @@ fn check_layout(db: &DB) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// `true` if the directory carries this build's layout marker, `false` if it carries
-/// none yet; any other layout is refused.
-fn has_layout_marker(db: &DB) -> Result<bool, StoreError> {
+/// The directory's layout version if it carries one this build reads, `None` if it
+/// carries none yet; any other layout is refused.
+fn layout_marker(db: &DB) -> Result<Option<u8>, StoreError> {
     let meta = read::cf(db, CF_META)?;
     match db.get_cf(meta, META_LAYOUT_KEY)? {
-        Some(version) if version == [LAYOUT_VERSION] => Ok(true),
-        Some(version) => Err(StoreError::Corrupt(format!(
-            "unknown store layout {version:?}, this build reads layout {LAYOUT_VERSION}"
-        ))),
-        None => Ok(false),
+        Some(version) => match version.as_slice() {
+            [v] if READABLE_LAYOUTS.contains(v) => Ok(Some(*v)),
+            _ => Err(StoreError::Corrupt(format!(
+                "unknown store layout {version:?}, this build reads layouts {READABLE_LAYOUTS:?}"
+            ))),
+        },
+        None => Ok(None),
     }
+}
+
+/// `true` if the directory carries a layout marker this build reads, `false` if it
+/// carries none yet; any other layout is refused.
+fn has_layout_marker(db: &DB) -> Result<bool, StoreError> {
+    Ok(layout_marker(db)?.is_some())
 }
 
 /// The last event, cross-checked against its stream head and command record.

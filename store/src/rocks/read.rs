@@ -20,6 +20,13 @@ pub(super) fn cf<'a>(db: &'a DB, name: &str) -> Result<&'a ColumnFamily, StoreEr
         .ok_or_else(|| StoreError::Corrupt(format!("column family {name:?} is missing")))
 }
 
+/// Reads of at least this many events are bulk scans (a rebuild, an export): long and
+/// sequential, worth reading ahead.
+const BULK_SCAN: usize = 4096;
+/// What a bulk scan reads ahead of its iterator, so the disk serves large sequential
+/// reads instead of one block at a time.
+const BULK_READAHEAD: usize = 2 << 20;
+
 /// Events of the whole log with `after < position <= head`, at most `limit`.
 pub(super) fn read_all(
     db: &DB,
@@ -34,10 +41,14 @@ pub(super) fn read_all(
     let mut options = ReadOptions::default();
     options.set_iterate_upper_bound(position_key(head.saturating_add(1)).to_vec());
     // A scan of the log reads each block once (a catch-up, a rebuild, an export, a
-    // subscriber following the head): caching its blocks would evict the blocks that
-    // are read again and again (the command-id and head lookups' filters and indexes),
-    // and leave the shared cache full of log blocks after a catch-up.
+    // subscriber following the head, whose pages are small): caching its blocks would
+    // evict what is read again and again (the command-id and head lookups' filters and
+    // indexes, the views' hot blocks) and leave the shared cache full of log blocks
+    // after a catch-up.
     options.fill_cache(false);
+    if limit >= BULK_SCAN {
+        options.set_readahead_size(BULK_READAHEAD);
+    }
     let iter = db.iterator_cf_opt(
         cf(db, CF_EVENTS)?,
         options,
