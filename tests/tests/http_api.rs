@@ -584,8 +584,14 @@ async fn a_stock_adjustment_needs_a_bounded_reason_and_keeps_it() {
         (adjusted.event_type.as_str(), adjusted.schema_version),
         ("StockAdjusted", 2)
     );
-    let payload: serde_json::Value =
-        serde_json::from_slice(&adjusted.payload).expect("json payload");
+    // Stored payloads may be binary: read it as people do, through the codec's JSON.
+    let (_, payload) = paylog_core::codec::payload_json(
+        &adjusted.event_type,
+        adjusted.schema_version,
+        &adjusted.payload,
+    )
+    .expect("decodes");
+    let payload: serde_json::Value = serde_json::from_slice(&payload).expect("json payload");
     assert_eq!(payload["reason"], json!(longest));
 
     // The OpenAPI document says the body needs a reason, and how long it may be.
