@@ -76,6 +76,12 @@ impl Subscription {
     async fn fetch_page(&mut self, head: u64) -> Result<(), StoreError> {
         let shared = self.shared.upgrade().ok_or(StoreError::Closed)?;
         let (after, page) = (self.after, self.page);
+        // Following the head, the events are usually still in the writer's memory:
+        // no RocksDB read, no hop to the blocking pool.
+        if let Some(events) = shared.recent.read(head, after, page) {
+            self.buffer.extend(events?);
+            return Ok(());
+        }
         let events =
             tokio::task::spawn_blocking(move || read::read_all(&shared.db, head, after, page))
                 .await
