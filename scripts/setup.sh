@@ -18,9 +18,11 @@ command -v c++ >/dev/null 2>&1 || need_apt+=(g++)
 # The console's browser tests drive Debian's headless chromium through chromedriver.
 command -v chromium >/dev/null 2>&1 || need_apt+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
+# `paylog bench` row 9 drives `paylog serve` from outside with wrk (skipped without it).
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "setup: installing ${need_apt[*]} (needed to build RocksDB and run the browser tests)" >&2
+  echo "setup: installing ${need_apt[*]} (needed to build RocksDB, run the browser tests and the bench)" >&2
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq
