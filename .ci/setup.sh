@@ -21,9 +21,11 @@ command -v chromedriver >/dev/null 2>&1 || need_apt+=(chromium-driver)
 # The console's Chinese labels: without a CJK font chromium draws them as empty boxes
 # (in the screenshots and the README's pictures).
 ls /usr/share/fonts/opentype/noto/NotoSansCJK-*.ttc >/dev/null 2>&1 || need_apt+=(fonts-noto-cjk)
+# `paylog bench` row 9 drives `paylog serve` from outside with wrk (skipped without it).
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 
 if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "setup: installing ${need_apt[*]} (needed to build RocksDB and run the browser tests)" >&2
+  echo "setup: installing ${need_apt[*]} (needed to build RocksDB, run the browser tests and the bench)" >&2
   SUDO=""
   if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
   $SUDO apt-get update -qq

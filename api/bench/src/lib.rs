@@ -15,11 +15,14 @@
 //!   row 8, the start-up of a server on the grown log (views persisted);
 //! - `flood.rs` (with `child.rs`): row 6, a flood of password logins against one
 //!   shopper, before and after the bounded hash pool and the login rate limit;
+//! - `external.rs`: row 9, PlaceOrder against `paylog serve` as a child process,
+//!   driven by `wrk` from outside (and the echo the same way);
 //! - `fill.rs`: realistic logs generated through the domain code, appended fast;
 //! - `report.rs`: the table, medians, units.
 
 mod append;
 mod child;
+mod external;
 mod fill;
 pub mod flood;
 mod growth;
@@ -152,7 +155,7 @@ pub struct NatsLog {
 #[derive(Clone)]
 pub struct Config {
     pub sizes: Sizes,
-    /// Only these rows (1 to 8); empty means all.
+    /// Only these rows (1 to 9); empty means all.
     pub rows: Vec<u8>,
     /// Where the temp dirs go (the system's temp dir by default).
     pub scratch: PathBuf,
@@ -247,6 +250,14 @@ pub fn run(config: &Config, mut progress: impl FnMut(&str)) -> Report {
                 config.target.as_ref(),
                 config.nats.as_deref(),
             ),
+        );
+    }
+    if wanted(9) {
+        progress("row 9: PlaceOrder over HTTP, external load (wrk)");
+        row(
+            9,
+            "PlaceOrder over HTTP, external load (wrk)",
+            external::run(sizes, scratch, &config.server_exe, config.target.as_ref()),
         );
     }
     // Row 8 is measured on row 5's filled log; a run asked for one of them keeps only

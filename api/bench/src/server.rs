@@ -100,11 +100,7 @@ impl Servers {
             let echo = echo_listener.local_addr()?;
             let (stop_echo, stopped_echo) = oneshot::channel::<()>();
             let echo_task = tokio::spawn(async move {
-                let router = Router::new().route(
-                    "/echo",
-                    post(|Json(v): Json<serde_json::Value>| async move { Json(v) }),
-                );
-                let _ = axum::serve(echo_listener, router)
+                let _ = axum::serve(echo_listener, echo_router())
                     .with_graceful_shutdown(async {
                         let _ = stopped_echo.await;
                     })
@@ -140,6 +136,15 @@ impl Servers {
             }
         });
     }
+}
+
+/// The bare axum JSON echo: `POST /echo` answers its JSON body, parsed and
+/// re-serialised. What HTTP alone allows on this machine.
+pub fn echo_router() -> Router {
+    Router::new().route(
+        "/echo",
+        post(|Json(v): Json<serde_json::Value>| async move { Json(v) }),
+    )
 }
 
 /// The PlaceOrder body: one unit of one product.

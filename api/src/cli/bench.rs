@@ -105,8 +105,8 @@ pub struct BenchArgs {
     /// Print JSON instead of the Markdown table.
     #[arg(long)]
     pub json: bool,
-    /// Only these rows (1 to 8), e.g. `--rows 1,4`.
-    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=8))]
+    /// Only these rows (1 to 9), e.g. `--rows 1,4`.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=9))]
     pub rows: Vec<u8>,
     /// Row 7's NATS cluster, `nats://host:port,…` (default: a 3-node cluster on free
     /// loopback ports started with .ci/nats-cluster.sh for the run).

@@ -5,6 +5,7 @@
 //! - `writer.rs`: the single writer thread and its group commit;
 //! - `read.rs`: blocking reads and recovery of the tail on open;
 //! - `subscribe.rs`: catch-up-then-follow subscriptions;
+//! - `tail.rs`: the last durable events in memory, for subscribers following the head;
 //! - `codec.rs`: keys and values on disk.
 
 #[cfg(test)]
@@ -18,6 +19,7 @@ mod options;
 mod read;
 mod read_only;
 mod subscribe;
+mod tail;
 mod writer;
 
 use std::path::Path;
@@ -71,6 +73,8 @@ pub(crate) struct Shared {
     head: watch::Receiver<u64>,
     stats: Counters,
     read_page: usize,
+    /// The writer's last durable batches, so that live subscribers need not read them back.
+    recent: tail::Recent,
 }
 
 #[derive(Default)]
@@ -177,6 +181,7 @@ fn prepare(
         head: head_rx,
         stats: Counters::default(),
         read_page: options.read_page.max(1),
+        recent: tail::Recent::default(),
     });
     let writer = Writer {
         shared: Arc::clone(&shared),

@@ -38,6 +38,7 @@ impl RocksStore {
             head: head_rx,
             stats: Counters::default(),
             read_page: super::StoreOptions::default().read_page,
+            recent: super::tail::Recent::default(),
         });
         Ok(RocksStore {
             shared,

@@ -29,6 +29,11 @@ impl PageSource for RocksPages {
     async fn fetch(&mut self, head: u64, after: u64) -> Result<Vec<RecordedEvent>, StoreError> {
         let shared = self.shared.upgrade().ok_or(StoreError::Closed)?;
         let page = self.page;
+        // Following the head, the events are usually still in the writer's memory:
+        // no RocksDB read, no hop to the blocking pool.
+        if let Some(events) = shared.recent.read(head, after, page) {
+            return events;
+        }
         // RocksDB reads block: off the runtime's threads.
         tokio::task::spawn_blocking(move || read::read_all(&shared.db, head, after, page))
             .await

@@ -134,7 +134,15 @@ impl<'a> Handles<'a> {
         })
     }
 
-    fn add(&self, batch: &mut WriteBatch, staged: Staged) -> AppendOutcome {
+    /// Adds the request's puts to `batch`, and its events' encoded envelopes to
+    /// `events` (kept for live subscribers once the batch is durable).
+    fn add(
+        &self,
+        batch: &mut WriteBatch,
+        events: &mut Vec<(u64, Vec<u8>)>,
+        staged: Staged,
+    ) -> AppendOutcome {
+        let mut position = staged.outcome.first_position;
         for (family, key, value) in staged.puts {
             let handle = match family {
                 Family::Events => self.events,
@@ -142,7 +150,12 @@ impl<'a> Handles<'a> {
                 Family::Heads => self.heads,
                 Family::Commands => self.commands,
             };
-            batch.put_cf(handle, key, value);
+            batch.put_cf(handle, key, &value);
+            if let Family::Events = family {
+                // Staged in position order, one put per event.
+                events.push((position, value));
+                position += 1;
+            }
         }
         staged.outcome
     }
@@ -238,6 +251,7 @@ impl Writer {
         let recorded_at = Utc::now().max(self.last_recorded_at);
         let mut pending = Pending::default();
         let mut batch = WriteBatch::default();
+        let mut envelopes = Vec::new();
         let mut next = self.next_position;
         let mut answers = Vec::with_capacity(jobs.len());
         let (mut committed_requests, mut duplicates, mut conflicts) = (0u64, 0u64, 0u64);
@@ -251,7 +265,7 @@ impl Writer {
                     Ok(outcome)
                 }
                 Ok(Stage::New(staged)) => {
-                    let outcome = handles.add(&mut batch, staged);
+                    let outcome = handles.add(&mut batch, &mut envelopes, staged);
                     committed_requests += 1;
                     next = outcome.last_position + 1;
                     for head in &outcome.streams {
@@ -279,6 +293,7 @@ impl Writer {
                     .store(true, Ordering::Relaxed);
                 // The batch may or may not have landed: no head in memory can be trusted.
                 self.heads.0.clear();
+                shared.recent.clear();
                 self.after_failed_write(&e);
                 // The outcome of every request in the batch is now unknown to its
                 // caller (the batch may have reached the WAL); retrying with the same
@@ -293,7 +308,9 @@ impl Writer {
             for (stream_id, version) in pending.heads {
                 self.heads.0.put(stream_id, version);
             }
-            // Only now, with the batch durable, may anyone observe it.
+            // Only now, with the batch durable, may anyone observe it: its events first
+            // (for live subscribers), then the head that makes them visible.
+            shared.recent.push(envelopes);
             self.head_tx.send_replace(next - 1);
             let stats = &self.shared.stats;
             stats.last_write_failed.store(false, Ordering::Relaxed);
