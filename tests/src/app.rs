@@ -687,6 +687,19 @@ impl TestApp {
         answer(req.send().await.expect("sim reachable")).await
     }
 
+    /// Posts `body` to one of the simulator's control endpoints (`/sim/bill-fault`,
+    /// `/sim/refund-outcome`, …); a refusal fails the test.
+    pub async fn sim_control(&self, path: &str, body: Value) {
+        let resp = self
+            .http
+            .post(format!("{}{path}", self.sim.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .expect("sim reachable");
+        assert!(resp.status().is_success(), "{path}: {}", resp.status());
+    }
+
     /// The simulator's orders and deliveries.
     pub fn sim_state(&self) -> Value {
         self.sim.state_json()

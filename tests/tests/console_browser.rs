@@ -36,14 +36,7 @@ async fn paid_order(app: &TestApp, name: &str, total: u64) -> (String, String) {
 }
 
 async fn bill_fault(app: &TestApp, fault: Value) {
-    let answer = app
-        .http
-        .post(format!("{}/sim/bill-fault", app.sim.base_url()))
-        .json(&fault)
-        .send()
-        .await
-        .expect("sim reachable");
-    assert_eq!(answer.status().as_u16(), 204, "bill fault {fault}");
+    app.sim_control("/sim/bill-fault", fault).await;
 }
 
 /// Screenshots the page as `name` into every directory given.

@@ -330,14 +330,8 @@ async fn a_refund_closed_by_wechat_is_recorded_as_failed_and_becomes_refundable_
     app.sim_pay(&out_trade_no, json!({})).await;
     app.wait_for_status(&token, &id, "Paid").await;
     // The simulator's next refund notify is lost; we deliver WeChat's REFUNDCLOSE.
-    let faults = app
-        .http
-        .post(format!("{}/sim/refund-faults", app.sim.base_url()))
-        .json(&json!({ "drop_first": 100 }))
-        .send()
-        .await
-        .expect("sim");
-    assert!(faults.status().is_success());
+    app.sim_control("/sim/refund-faults", json!({ "drop_first": 100 }))
+        .await;
     let accepted = app.refund(&id, 800, "").await;
     assert_eq!(accepted.status, 202);
     app.wait_for_status(&token, &id, "Refunding").await;

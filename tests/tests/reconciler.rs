@@ -149,14 +149,7 @@ fn error_cell(row: &str) -> &str {
 }
 
 async fn v3_answer_faults(app: &paylog_tests::TestApp, faults: serde_json::Value) {
-    let answer = app
-        .http
-        .post(format!("{}/sim/v3/answer-faults", app.sim.base_url()))
-        .json(&faults)
-        .send()
-        .await
-        .expect("sim reachable");
-    assert!(answer.status().is_success());
+    app.sim_control("/sim/v3/answer-faults", faults).await;
 }
 
 #[tokio::test]

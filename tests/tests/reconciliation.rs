@@ -35,14 +35,7 @@ async fn reconcile(app: &TestApp, date: &str) -> Answer {
 }
 
 async fn bill_fault(app: &TestApp, fault: Value) {
-    let answer = app
-        .http
-        .post(format!("{}/sim/bill-fault", app.sim.base_url()))
-        .json(&fault)
-        .send()
-        .await
-        .expect("sim reachable");
-    assert_eq!(answer.status().as_u16(), 204, "bill fault {fault}");
+    app.sim_control("/sim/bill-fault", fault).await;
 }
 
 /// A paid order of `total` fen; (token, order id, out_trade_no).

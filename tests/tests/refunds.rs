@@ -28,14 +28,8 @@ async fn paid_order(app: &TestApp, total: u64) -> (String, String, String) {
     app.pay(&token, &id).await;
     app.sim_pay(&out_trade_no, json!({})).await;
     app.wait_for_status(&token, &id, "Paid").await;
-    let faults = app
-        .http
-        .post(format!("{}/sim/refund-faults", app.sim.base_url()))
-        .json(&json!({ "drop_first": 100 }))
-        .send()
-        .await
-        .expect("sim");
-    assert!(faults.status().is_success());
+    app.sim_control("/sim/refund-faults", json!({ "drop_first": 100 }))
+        .await;
     (token, id, out_trade_no)
 }
 
@@ -229,14 +223,7 @@ async fn a_refund_retried_by_its_number_is_the_same_refund() {
 
 /// The simulator's next refund ends as `outcome` says (`POST /sim/refund-outcome`).
 async fn next_refund(app: &TestApp, outcome: Value) {
-    let r = app
-        .http
-        .post(format!("{}/sim/refund-outcome", app.sim.base_url()))
-        .json(&outcome)
-        .send()
-        .await
-        .expect("sim");
-    assert_eq!(r.status(), 204);
+    app.sim_control("/sim/refund-outcome", outcome).await;
 }
 
 paylog_tests::on_both_logs!(

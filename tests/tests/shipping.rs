@@ -59,17 +59,6 @@ async fn ship(app: &TestApp, id: &str, body: Value, key: &str) -> Answer {
     }
 }
 
-async fn sim_control(app: &TestApp, path: &str, body: Value) {
-    let resp = app
-        .http
-        .post(format!("{}{path}", app.sim.base_url()))
-        .json(&body)
-        .send()
-        .await
-        .expect("sim");
-    assert!(resp.status().is_success(), "{path}: {}", resp.status());
-}
-
 #[tokio::test]
 async fn pay_then_ship_uploads_the_shipping_info_to_wechat() {
     let app = spawn_app().await;
@@ -128,12 +117,8 @@ async fn a_shipment_for_an_unpaid_order_is_refused_with_422() {
 async fn an_upload_wechat_refuses_is_recorded_and_a_retry_uploads_it() {
     let app = spawn_app().await;
     let (token, id) = paid(&app).await;
-    sim_control(
-        &app,
-        "/sim/shipping-fault",
-        json!({"errcode": -1, "times": 1}),
-    )
-    .await;
+    app.sim_control("/sim/shipping-fault", json!({"errcode": -1, "times": 1}))
+        .await;
 
     let refused = ship(&app, &id, express("SF2000000002"), "ship-2").await;
     assert_eq!(refused.status, 200, "{}", refused.text);
@@ -203,7 +188,8 @@ async fn receipt_and_settlement_at_wechat_are_recorded_by_a_sync() {
         "{order}"
     );
 
-    sim_control(&app, "/sim/confirm-receipt", json!({"transaction_id": txn})).await;
+    app.sim_control("/sim/confirm-receipt", json!({"transaction_id": txn}))
+        .await;
     let order = sync(&app).await;
     assert!(
         order["shipping"]["receipt_confirmed_at"].is_string(),
@@ -211,7 +197,8 @@ async fn receipt_and_settlement_at_wechat_are_recorded_by_a_sync() {
     );
     assert!(order["shipping"]["settled_at"].is_null());
 
-    sim_control(&app, "/sim/settle", json!({"transaction_id": txn})).await;
+    app.sim_control("/sim/settle", json!({"transaction_id": txn}))
+        .await;
     sync(&app).await;
     let order = sync(&app).await;
     assert!(order["shipping"]["settled_at"].is_string(), "{order}");
@@ -233,8 +220,10 @@ async fn a_settlement_no_push_reported_is_found_by_the_checker_once_the_shipment
         .unwrap()
         .to_owned();
     // WeChat settles, and its push never arrives.
-    sim_control(&app, "/sim/confirm-receipt", json!({"transaction_id": txn})).await;
-    sim_control(&app, "/sim/settle", json!({"transaction_id": txn})).await;
+    app.sim_control("/sim/confirm-receipt", json!({"transaction_id": txn}))
+        .await;
+    app.sim_control("/sim/settle", json!({"transaction_id": txn}))
+        .await;
 
     // Too young to ask about: nothing asked, nothing recorded.
     let report = app.settlement_check_once().await;
@@ -333,12 +322,8 @@ async fn the_background_uploader_retries_a_refused_upload_with_backoff_until_wec
     let app = spawn_app().await;
     let (token, id) = paid(&app).await;
     // WeChat is busy for the admin's upload and the uploader's first retry.
-    sim_control(
-        &app,
-        "/sim/shipping-fault",
-        json!({"errcode": -1, "times": 2}),
-    )
-    .await;
+    app.sim_control("/sim/shipping-fault", json!({"errcode": -1, "times": 2}))
+        .await;
     let refused = ship(&app, &id, express("SF7000000007"), "ship-7").await;
     assert_eq!(refused.json["upload"], "refused", "{}", refused.text);
 
@@ -382,7 +367,8 @@ async fn an_upload_whose_answer_was_lost_is_uploaded_again_by_the_background_upl
     let app = spawn_app().await;
     let (token, id) = paid(&app).await;
     // WeChat records the admin's upload, but its answer never arrives (502).
-    sim_control(&app, "/sim/shipping-lost-answer", json!({"times": 1})).await;
+    app.sim_control("/sim/shipping-lost-answer", json!({"times": 1}))
+        .await;
     let shipped = ship(&app, &id, express("SF7100000071"), "ship-71").await;
     assert_eq!(shipped.status, 200, "{}", shipped.text);
     assert_eq!(shipped.json["upload"], "unknown", "{}", shipped.text);
@@ -414,8 +400,7 @@ async fn a_refusal_that_can_never_pass_is_not_retried() {
     let app = spawn_app().await;
     let (_token, id) = paid(&app).await;
     // 10060003: the payment's one change is spent; the same upload can never pass.
-    sim_control(
-        &app,
+    app.sim_control(
         "/sim/shipping-fault",
         json!({"errcode": 10060003, "times": 5}),
     )
@@ -440,7 +425,7 @@ async fn an_expired_access_token_is_refreshed_once_and_the_upload_goes_through()
 
     // WeChat expires the token the server holds: the next call is answered 42001,
     // the server refreshes once and sends it again.
-    sim_control(&app, "/sim/expire-token", json!({})).await;
+    app.sim_control("/sim/expire-token", json!({})).await;
     let (_token, second) = paid(&app).await;
     let shipped = ship(&app, &second, express("SF9000000010"), "ship-10").await;
     assert_eq!(shipped.json["upload"], "uploaded", "{}", shipped.text);
@@ -453,7 +438,8 @@ async fn an_expired_access_token_is_refreshed_once_and_the_upload_goes_through()
 async fn when_stable_token_fails_the_token_comes_from_the_older_token_api() {
     let app = spawn_app().await;
     let (_token, id) = paid(&app).await;
-    sim_control(&app, "/sim/stable-token-fault", json!({"times": 1})).await;
+    app.sim_control("/sim/stable-token-fault", json!({"times": 1}))
+        .await;
     let shipped = ship(&app, &id, express("SF9100000011"), "ship-11").await;
     assert_eq!(shipped.json["upload"], "uploaded", "{}", shipped.text);
     let at_wechat = app.sim.shipping_json();
@@ -526,8 +512,7 @@ async fn a_shipment_sends_the_payer_the_configured_message_once_and_43101_is_not
     );
 
     // A payer who did not subscribe: 43101, the shipment stands, nothing retried.
-    sim_control(
-        &app,
+    app.sim_control(
         "/sim/subscribe-fault",
         json!({"errcode": 43101, "times": 1}),
     )
