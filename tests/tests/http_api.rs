@@ -166,60 +166,39 @@ async fn axum_rejections_use_the_json_error_shape_and_change_nothing() {
     let app = spawn_app().await;
     let token = app.shopper("finn").await;
     let head = app.log_head();
-    let bad_json = app
-        .raw(
-            Method::POST,
-            "/v1/orders",
-            Some(&token),
+    let huge = format!("{{\"items\":[],\"pad\":\"{}\"}}", "x".repeat(200_000));
+    // (content type, body, status, error code) of bodies POST /v1/orders refuses.
+    let refusals: [(&str, Vec<u8>, u16, &str); 4] = [
+        (
             "application/json",
             b"{not json".to_vec(),
-        )
-        .await;
-    assert_eq!(
-        (bad_json.status, bad_json.error_code()),
-        (400, "invalid_json")
-    );
-    let missing_field = app
-        .raw(
-            Method::POST,
-            "/v1/orders",
-            Some(&token),
-            "application/json",
-            b"{}".to_vec(),
-        )
-        .await;
-    assert_eq!(
-        (missing_field.status, missing_field.error_code()),
-        (400, "invalid_json")
-    );
-    let wrong_type = app
-        .raw(
-            Method::POST,
-            "/v1/orders",
-            Some(&token),
+            400,
+            "invalid_json",
+        ),
+        ("application/json", b"{}".to_vec(), 400, "invalid_json"),
+        (
             "text/plain",
             b"{\"items\":[]}".to_vec(),
-        )
-        .await;
-    assert_eq!(wrong_type.status, 415);
-    assert_eq!(wrong_type.error_code(), "unsupported_media_type");
+            415,
+            "unsupported_media_type",
+        ),
+        ("application/json", huge.into_bytes(), 413, "body_too_large"),
+    ];
+    for (content_type, body, status, code) in refusals {
+        let refused = app
+            .raw(Method::POST, "/v1/orders", Some(&token), content_type, body)
+            .await;
+        assert_eq!(
+            (refused.status, refused.error_code()),
+            (status, code),
+            "{content_type}"
+        );
+    }
     let bad_uuid = app.order(&token, "not-a-uuid").await;
     assert_eq!(
         (bad_uuid.status, bad_uuid.error_code()),
         (400, "invalid_path")
     );
-    let huge = format!("{{\"items\":[],\"pad\":\"{}\"}}", "x".repeat(200_000));
-    let too_large = app
-        .raw(
-            Method::POST,
-            "/v1/orders",
-            Some(&token),
-            "application/json",
-            huge.into_bytes(),
-        )
-        .await;
-    assert_eq!(too_large.status, 413);
-    assert_eq!(too_large.error_code(), "body_too_large");
     let nowhere = app.request(Method::GET, "/v2/nothing", None, None).await;
     assert_eq!((nowhere.status, nowhere.error_code()), (404, "not_found"));
     let wrong_method = app
