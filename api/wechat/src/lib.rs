@@ -205,17 +205,24 @@ impl WechatClient {
         url: &str,
         body: String,
     ) -> Result<String, WechatError> {
-        let resp = http
-            .post(url)
-            .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
-            .body(body)
-            .send()
-            .await
-            .map_err(WechatError::transport)?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(WechatError::Status(status.as_u16()));
-        }
-        resp.text().await.map_err(WechatError::transport)
+        answer_text(
+            http.post(url)
+                .header(reqwest::header::CONTENT_TYPE, "text/xml; charset=utf-8")
+                .body(body),
+        )
+        .await
     }
+}
+
+/// Sends `req` and reads the answer's body as text, the one way every text-answering
+/// WeChat call does it: a failure to connect, send or read is
+/// [`WechatError::Transport`] (what callers that may retry retry), a non-2xx status
+/// [`WechatError::Status`].
+pub(crate) async fn answer_text(req: reqwest::RequestBuilder) -> Result<String, WechatError> {
+    let resp = req.send().await.map_err(WechatError::transport)?;
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(WechatError::Status(status.as_u16()));
+    }
+    resp.text().await.map_err(WechatError::transport)
 }

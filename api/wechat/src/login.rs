@@ -3,7 +3,7 @@
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
-use super::{WechatClient, WechatError};
+use super::{WechatClient, WechatError, answer_text};
 
 /// Who the user is, from a `wx.login` code.
 #[derive(Debug, Clone)]
@@ -28,23 +28,14 @@ impl WechatClient {
     /// a code cannot be used twice.
     pub async fn jscode2session(&self, js_code: &str) -> Result<WxSession, WechatError> {
         let url = format!("{}/sns/jscode2session", self.config.api_url);
-        let resp = self
-            .http
-            .get(url)
-            .query(&[
-                ("appid", self.config.appid.as_str()),
-                ("secret", self.config.app_secret.expose_secret()),
-                ("js_code", js_code),
-                ("grant_type", "authorization_code"),
-            ])
-            .send()
-            .await
-            .map_err(WechatError::transport)?;
-        if !resp.status().is_success() {
-            return Err(WechatError::Status(resp.status().as_u16()));
-        }
         // WeChat answers with `text/plain` at times, so parse the text ourselves.
-        let text = resp.text().await.map_err(WechatError::transport)?;
+        let text = answer_text(self.http.get(url).query(&[
+            ("appid", self.config.appid.as_str()),
+            ("secret", self.config.app_secret.expose_secret()),
+            ("js_code", js_code),
+            ("grant_type", "authorization_code"),
+        ]))
+        .await?;
         let a: Answer =
             serde_json::from_str(&text).map_err(|e| WechatError::BadAnswer(e.to_string()))?;
         if let Some(errcode) = a.errcode.filter(|c| *c != 0) {

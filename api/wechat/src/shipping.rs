@@ -17,7 +17,7 @@ use secrecy::ExposeSecret;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{WechatClient, WechatError};
+use super::{WechatClient, WechatError, answer_text};
 
 impl WechatClient {
     /// Uploads a shipment. `Ok` means WeChat accepted it.
@@ -86,18 +86,13 @@ impl WechatClient {
         loop {
             let token = self.access_token(refused).await?;
             let url = format!("{}{path}", self.config.api_url);
-            let resp = self
-                .http
-                .post(url)
-                .query(&[("access_token", token.secret.expose_secret())])
-                .json(body)
-                .send()
-                .await
-                .map_err(WechatError::transport)?;
-            if !resp.status().is_success() {
-                return Err(WechatError::Status(resp.status().as_u16()));
-            }
-            let text = resp.text().await.map_err(WechatError::transport)?;
+            let text = answer_text(
+                self.http
+                    .post(url)
+                    .query(&[("access_token", token.secret.expose_secret())])
+                    .json(body),
+            )
+            .await?;
             let answer: A = serde_json::from_str(&text)
                 .map_err(|e| WechatError::BadAnswer(format!("{path}: {e}")))?;
             let errcode = answer.errcode();

@@ -21,7 +21,7 @@ use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use super::{WechatClient, WechatError};
+use super::{WechatClient, WechatError, answer_text};
 
 /// A token is refreshed when less than this is left of its life (WeChat's tokens
 /// live 7200 s; stable_token hands the same token back until 5 minutes before).
@@ -114,21 +114,12 @@ impl WechatClient {
     /// never logged, and transport errors are stripped of it.
     async fn plain_token(&self) -> Result<(SecretString, Duration), WechatError> {
         let url = format!("{}/cgi-bin/token", self.config.api_url);
-        let resp = self
-            .http
-            .get(url)
-            .query(&[
-                ("grant_type", "client_credential"),
-                ("appid", self.config.appid.as_str()),
-                ("secret", self.config.app_secret.expose_secret()),
-            ])
-            .send()
-            .await
-            .map_err(WechatError::transport)?;
-        if !resp.status().is_success() {
-            return Err(WechatError::Status(resp.status().as_u16()));
-        }
-        let text = resp.text().await.map_err(WechatError::transport)?;
+        let text = answer_text(self.http.get(url).query(&[
+            ("grant_type", "client_credential"),
+            ("appid", self.config.appid.as_str()),
+            ("secret", self.config.app_secret.expose_secret()),
+        ]))
+        .await?;
         token_answer(&text, "token")
     }
 
@@ -143,17 +134,7 @@ impl WechatClient {
             "secret": self.config.app_secret.expose_secret(),
             "force_refresh": force_refresh,
         });
-        let resp = self
-            .http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(WechatError::transport)?;
-        if !resp.status().is_success() {
-            return Err(WechatError::Status(resp.status().as_u16()));
-        }
-        let text = resp.text().await.map_err(WechatError::transport)?;
+        let text = answer_text(self.http.post(url).json(&body)).await?;
         token_answer(&text, "stable_token")
     }
 }
