@@ -59,6 +59,19 @@ async fn ship(app: &TestApp, id: &str, body: Value, key: &str) -> Answer {
     }
 }
 
+/// A paid order shipped by express with `tracking` and uploaded; returns (token,
+/// order id, transaction id).
+async fn shipped(app: &TestApp, tracking: &str, key: &str) -> (String, String, String) {
+    let (token, id) = paid(app).await;
+    let shipped = ship(app, &id, express(tracking), key).await;
+    assert_eq!(shipped.json["upload"], "uploaded", "{}", shipped.text);
+    let txn = shipped.json["order"]["payment"]["transaction_id"]
+        .as_str()
+        .expect("paid")
+        .to_owned();
+    (token, id, txn)
+}
+
 #[tokio::test]
 async fn pay_then_ship_uploads_the_shipping_info_to_wechat() {
     let app = spawn_app().await;
@@ -161,13 +174,7 @@ async fn a_shipment_breaking_wechats_limits_is_refused_with_400_and_changes_noth
 #[tokio::test]
 async fn receipt_and_settlement_at_wechat_are_recorded_by_a_sync() {
     let app = spawn_app().await;
-    let (token, id) = paid(&app).await;
-    let shipped = ship(&app, &id, express("SF5000000005"), "ship-5").await;
-    assert_eq!(shipped.json["upload"], "uploaded", "{}", shipped.text);
-    let txn = shipped.json["order"]["payment"]["transaction_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (token, id, txn) = shipped(&app, "SF5000000005", "ship-5").await;
     let sync = |app: &TestApp| {
         let url = format!("{}/v1/admin/orders/{id}/shipping/sync", app.base);
         let req = app.http.post(url).bearer_auth(ADMIN_TOKEN);
@@ -212,13 +219,7 @@ async fn receipt_and_settlement_at_wechat_are_recorded_by_a_sync() {
 #[tokio::test]
 async fn a_settlement_no_push_reported_is_found_by_the_checker_once_the_shipment_is_old_enough() {
     let app = spawn_app().await;
-    let (token, id) = paid(&app).await;
-    let shipped = ship(&app, &id, express("SF5000000006"), "ship-6").await;
-    assert_eq!(shipped.json["upload"], "uploaded", "{}", shipped.text);
-    let txn = shipped.json["order"]["payment"]["transaction_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (token, id, txn) = shipped(&app, "SF5000000006", "ship-6").await;
     // WeChat settles, and its push never arrives.
     app.sim_control("/sim/confirm-receipt", json!({"transaction_id": txn}))
         .await;
