@@ -3,7 +3,6 @@
 //! adjustments and their reasons, read from its stream.
 
 use axum::extract::{OriginalUri, Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use paylog_core::product::MAX_ADJUSTMENT_REASON_CHARS;
@@ -13,9 +12,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::i18n::{K, t};
-use super::layout::{Flash, Nav, encode, frame, yuan};
+use super::layout::{Flash, Nav, encode, yuan};
 use super::session::Operator;
-use super::{Posted, after_action, error_page, form_key, html_page};
+use super::{Posted, after_action, error_page, form_key, operator_page};
 use crate::http::error::ApiError;
 use crate::http::extract::Meta;
 use crate::http::state::AppState;
@@ -87,19 +86,7 @@ pub async fn page(
         notice: q.notice,
         error: q.error,
     };
-    let here = uri.to_string();
-    html_page(
-        StatusCode::OK,
-        frame(
-            lang,
-            t(lang, K::Catalog),
-            Nav::Catalog,
-            Some(csrf),
-            &here,
-            &flash,
-            body,
-        ),
-    )
+    operator_page(&op, &uri, t(lang, K::Catalog), Nav::Catalog, &flash, body)
 }
 
 /// One product: its price and stock, the adjust form, and its recent adjustments
@@ -155,19 +142,7 @@ pub async fn product(
         p { a href="/console/catalog" { (t(lang, K::Catalog)) } }
     };
     let flash = flash.map(|f| f.0).unwrap_or_default();
-    let here = uri.to_string();
-    html_page(
-        StatusCode::OK,
-        frame(
-            lang,
-            &product.name,
-            Nav::Catalog,
-            Some(csrf),
-            &here,
-            &flash,
-            body,
-        ),
-    )
+    operator_page(&op, &uri, &product.name, Nav::Catalog, &flash, body)
 }
 
 fn valid_key(key: &str) -> Result<&str, ApiError> {

@@ -2,16 +2,15 @@
 //! (from a version), with each event's JSON; password hashes are redacted.
 
 use axum::extract::{OriginalUri, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use paylog_projections::audit::{ExportedEvent, Secrets};
 use serde::Deserialize;
 
 use super::i18n::{K, t};
-use super::layout::{Flash, Nav, encode, frame};
+use super::layout::{Flash, Nav, encode};
 use super::session::Operator;
-use super::{error_page, html_page};
+use super::{error_page, operator_page};
 use crate::error::Error;
 use crate::http::state::AppState;
 
@@ -91,18 +90,13 @@ pub async fn page(
             p { a #next href=(next) { (t(lang, K::Next)) } }
         }
     };
-    let here = uri.to_string();
-    html_page(
-        StatusCode::OK,
-        frame(
-            lang,
-            t(lang, K::Log),
-            Nav::Log,
-            Some(&op.csrf),
-            &here,
-            &Flash::default(),
-            body,
-        ),
+    operator_page(
+        &op,
+        &uri,
+        t(lang, K::Log),
+        Nav::Log,
+        &Flash::default(),
+        body,
     )
 }
 

@@ -39,7 +39,7 @@ use std::sync::Arc;
 
 use axum::extract::{FromRequest, FromRequestParts, Query, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, SET_COOKIE};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
@@ -139,34 +139,58 @@ impl<T: DeserializeOwned + HasCsrf + Send> FromRequest<AppState> for Posted<T> {
 }
 
 fn forbidden(op: &Operator) -> Response {
-    let flash = Flash::default();
-    html_page(
+    failure_page(
+        op,
         StatusCode::FORBIDDEN,
-        frame(
-            op.lang,
-            t(op.lang, K::Failed),
-            Nav::None,
-            Some(&op.csrf),
-            "/console/today",
-            &flash,
-            html! { p.error #forbidden { (t(op.lang, K::Forbidden)) } },
-        ),
+        html! { p.error #forbidden { (t(op.lang, K::Forbidden)) } },
     )
 }
 
 /// An error page for a read that failed, with the status the JSON API would give.
 fn error_page(op: &Operator, err: ApiError) -> Response {
-    let flash = Flash::default();
-    html_page(
+    failure_page(
+        op,
         err.status,
+        html! { p.error #error { (err.code) ": " (err.message) } },
+    )
+}
+
+/// A page saying what failed, with `status`; its links lead back to Today.
+fn failure_page(op: &Operator, status: StatusCode, body: Markup) -> Response {
+    html_page(
+        status,
         frame(
             op.lang,
             t(op.lang, K::Failed),
             Nav::None,
             Some(&op.csrf),
             "/console/today",
-            &flash,
-            html! { p.error #error { (err.code) ": " (err.message) } },
+            &Flash::default(),
+            body,
+        ),
+    )
+}
+
+/// A signed-in operator's page: 200, `nav` highlighted, the session's CSRF token in
+/// its forms, and `uri` as the page the language switch and actions come back to.
+fn operator_page(
+    op: &Operator,
+    uri: &Uri,
+    title: &str,
+    nav: Nav,
+    flash: &Flash,
+    body: Markup,
+) -> Response {
+    html_page(
+        StatusCode::OK,
+        frame(
+            op.lang,
+            title,
+            nav,
+            Some(&op.csrf),
+            &uri.to_string(),
+            flash,
+            body,
         ),
     )
 }

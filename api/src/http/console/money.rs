@@ -3,7 +3,6 @@
 //! difference and what was done about it.
 
 use axum::extract::{OriginalUri, Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::NaiveDate;
 use maud::html;
@@ -15,9 +14,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::i18n::{K, t};
-use super::layout::{Flash, Nav, frame};
+use super::layout::{Flash, Nav};
 use super::session::Operator;
-use super::{Posted, after_action, error_page, form_key, html_page};
+use super::{Posted, after_action, error_page, form_key, operator_page};
 use crate::http::error::ApiError;
 use crate::http::extract::Meta;
 use crate::http::state::AppState;
@@ -143,19 +142,7 @@ pub async fn page(
         notice: q.notice,
         error: q.error,
     };
-    let here = uri.to_string();
-    html_page(
-        StatusCode::OK,
-        frame(
-            lang,
-            t(lang, K::Money),
-            Nav::Money,
-            Some(csrf),
-            &here,
-            &flash,
-            body,
-        ),
-    )
+    operator_page(&op, &uri, t(lang, K::Money), Nav::Money, &flash, body)
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,7 +4,6 @@
 //! ship, cancel) through the same services as the JSON API.
 
 use axum::extract::{OriginalUri, Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use maud::html;
 use paylog_core::order::{DeliveryMode, LogisticsType, OrderStatus, Parcel, Shipment};
@@ -13,9 +12,9 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::i18n::{K, t};
-use super::layout::{Flash, Nav, frame, yuan};
+use super::layout::{Flash, Nav, yuan};
 use super::session::Operator;
-use super::{Posted, after_action, error_page, form_key, html_page};
+use super::{Posted, after_action, error_page, form_key, operator_page};
 use crate::http::error::ApiError;
 use crate::http::extract::Meta;
 use crate::http::state::AppState;
@@ -218,18 +217,13 @@ pub async fn page(
             pre #as-of-state { (json) }
         }
     };
-    let here = uri.to_string();
-    html_page(
-        StatusCode::OK,
-        frame(
-            lang,
-            order.out_trade_no.as_str(),
-            Nav::Orders,
-            Some(csrf),
-            &here,
-            &flash,
-            body,
-        ),
+    operator_page(
+        &op,
+        &uri,
+        order.out_trade_no.as_str(),
+        Nav::Orders,
+        &flash,
+        body,
     )
 }
 

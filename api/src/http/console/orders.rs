@@ -2,7 +2,6 @@
 //! range, user (username or id) and out_trade_no, a page at a time.
 
 use axum::extract::{OriginalUri, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::NaiveDate;
 use maud::html;
@@ -10,9 +9,9 @@ use paylog_core::order::OrderStatus;
 use serde::Deserialize;
 
 use super::i18n::{K, t};
-use super::layout::{Flash, Nav, encode, frame, yuan};
+use super::layout::{Flash, Nav, encode, yuan};
 use super::session::Operator;
-use super::{error_page, html_page};
+use super::{error_page, operator_page};
 use crate::http::error::ApiError;
 use crate::http::state::AppState;
 use crate::services::ordering::operator::OrderFilter;
@@ -156,17 +155,5 @@ pub async fn page(
             p { a #next href=(next) { (t(lang, K::Next)) } }
         }
     };
-    let here = uri.to_string();
-    html_page(
-        StatusCode::OK,
-        frame(
-            lang,
-            t(lang, K::Orders),
-            Nav::Orders,
-            Some(&op.csrf),
-            &here,
-            &flash,
-            body,
-        ),
-    )
+    operator_page(&op, &uri, t(lang, K::Orders), Nav::Orders, &flash, body)
 }

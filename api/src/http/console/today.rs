@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{OriginalUri, Query, State};
-use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{Duration, Timelike};
 use maud::html;
@@ -17,9 +16,9 @@ use paylog_projections::Page;
 
 use super::chart::bars;
 use super::i18n::{K, t};
-use super::layout::{Flash, Nav, frame, yuan};
+use super::layout::{Flash, Nav, yuan};
 use super::session::Operator;
-use super::{error_page, html_page};
+use super::{error_page, operator_page};
 use crate::http::state::AppState;
 use crate::services::ordering::operator::OrderFilter;
 use crate::services::periodic::Outcome;
@@ -176,17 +175,5 @@ pub async fn page(
         }
     };
     let flash = flash.map(|f| f.0).unwrap_or_default();
-    let here = uri.to_string();
-    html_page(
-        StatusCode::OK,
-        frame(
-            lang,
-            t(lang, K::Today),
-            Nav::Today,
-            Some(&op.csrf),
-            &here,
-            &flash,
-            body,
-        ),
-    )
+    operator_page(&op, &uri, t(lang, K::Today), Nav::Today, &flash, body)
 }
