@@ -83,7 +83,7 @@ impl RocksStore {
 
 impl Importer {
     /// Adds the next event of the log. Nothing is written for a refused event.
-    pub fn push(&mut self, event: RecordedEvent) -> Result<(), StoreError> {
+    pub fn push(&mut self, mut event: RecordedEvent) -> Result<(), StoreError> {
         let step = self.order.check(&event)?;
         if event.stream_id.is_empty() || event.stream_id.as_bytes().contains(&0) {
             return Err(StoreError::InvalidRequest(format!(
@@ -91,11 +91,13 @@ impl Importer {
                 event.position
             )));
         }
-        // Encoded before anything changes, so a refused event leaves no trace.
+        // Encoded before anything changes, so a refused event leaves no trace. The type
+        // and payload move into the envelope: what follows reads only the event's
+        // position, stream, version, time and ids.
         let new = NewEvent {
-            event_type: event.event_type.clone(),
+            event_type: std::mem::take(&mut event.event_type),
             schema_version: event.schema_version,
-            payload: event.payload.clone(),
+            payload: std::mem::take(&mut event.payload),
         };
         let envelope = EnvelopeRef {
             stream_id: &event.stream_id,
